@@ -1,0 +1,185 @@
+//! The store: the only crate with SQL. One handle, [`Store`], over embedded SQLite or
+//! PostgreSQL; code that touches the database is written once against [`Conn`] and runs on
+//! both.
+//!
+//! Writes go through [`Store::write`]: a closure that runs inside one transaction and whose
+//! result is reported only after the commit. Reads go through [`Store::read`].
+
+pub mod aux;
+pub mod conn;
+pub mod error;
+pub mod migrate;
+mod pg;
+pub mod records;
+pub mod schema;
+mod sqlite;
+pub mod value;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use conn::{Conn, Dialect};
+pub use error::StoreError;
+pub use value::{DbValue, Row};
+
+use pg::{PgConn, PgStore};
+use sqlite::{Completion, SqliteStore};
+
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(Arc<PgStore>),
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+}
+
+impl Store {
+    /// Opens the embedded SQLite database at `path` (created if missing) and migrates it.
+    pub fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        let s = SqliteStore::open(path, |c| {
+            c.batch("BEGIN IMMEDIATE")?;
+            match migrate::migrate(c) {
+                Ok(()) => c.batch("COMMIT"),
+                Err(e) => {
+                    let _ = c.batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })?;
+        Ok(Store {
+            backend: Arc::new(Backend::Sqlite(s)),
+        })
+    }
+
+    /// Connects to PostgreSQL (`postgres://…`) and migrates the database.
+    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let store = Store {
+            backend: Arc::new(Backend::Postgres(Arc::new(PgStore::new(url)?))),
+        };
+        store.write(|c| migrate::migrate(c)).await?;
+        Ok(store)
+    }
+
+    /// Opens the store named by a database URL: `postgres://…` / `postgresql://…`, or
+    /// `sqlite://PATH` / a plain path for SQLite.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::open_postgres(url).await
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Store::open_sqlite(Path::new(path))
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match &*self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs `f` in a transaction. An `Err` from `f` rolls back everything it did; `Ok` is
+    /// returned only once the transaction is committed.
+    pub async fn write<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match &*self.backend {
+            Backend::Sqlite(s) => {
+                let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
+                let job: sqlite::Job = Box::new(move |conn: &mut dyn Conn| {
+                    let r = f(conn);
+                    let ok = r.is_ok();
+                    Completion {
+                        ok,
+                        finish: Box::new(move |commit| {
+                            let out = match (commit, r) {
+                                (Ok(()), r) => r,
+                                (Err(e), Ok(_)) => Err(E::from(e)),
+                                (Err(_), Err(e)) => Err(e),
+                            };
+                            let _ = tx.send(out);
+                        }),
+                    }
+                });
+                s.submit(job)?;
+                rx.await.map_err(|_| {
+                    E::from(StoreError::Unavailable("the write was abandoned".into()))
+                })?
+            }
+            Backend::Postgres(pg) => {
+                let pg = pg.clone();
+                let _permit = pg
+                    .permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StoreError::Unavailable("pool closed".into()))?;
+                let joined = tokio::task::spawn_blocking(move || -> Result<T, E> {
+                    let mut client = pg.client()?;
+                    let result = {
+                        let mut tx = client.transaction().map_err(StoreError::from)?;
+                        let r = f(&mut PgConn(&mut tx));
+                        match r {
+                            Ok(v) => tx.commit().map_err(StoreError::from).map(|_| v).map_err(E::from),
+                            Err(e) => {
+                                let _ = tx.rollback();
+                                Err(e)
+                            }
+                        }
+                    };
+                    pg.give_back(client);
+                    result
+                })
+                .await;
+                joined.map_err(|e| E::from(StoreError::Unavailable(format!("write task failed: {e}"))))?
+            }
+        }
+    }
+
+    /// Runs `f` against a read connection (autocommit; each statement sees committed data).
+    pub async fn read<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.read(f)?,
+            Backend::Postgres(pg) => {
+                let pg = pg.clone();
+                let _permit = pg
+                    .permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StoreError::Unavailable("pool closed".into()))?;
+                let joined = tokio::task::spawn_blocking(move || -> Result<T, E> {
+                    let mut client = pg.client()?;
+                    let r = f(&mut PgConn(&mut client));
+                    pg.give_back(client);
+                    r
+                })
+                .await;
+                joined.map_err(|e| E::from(StoreError::Unavailable(format!("read task failed: {e}"))))?
+            }
+        }
+    }
+
+    /// Finishes queued writes and closes connections.
+    pub fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.close(),
+            Backend::Postgres(pg) => pg.close(),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Embedded, numbered system migrations, one folder per backend, recorded with checksums in
+//! `_migrations`. A shipped migration is never edited; a checksum mismatch stops the server.
+
+use kartoteka_model::field::{FieldDef, FieldType};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::aux::USERS_CATALOG;
+use crate::conn::{Conn, Dialect};
+use crate::error::StoreError;
+use crate::schema::{self, data_table, CatalogRow, SectionRow};
+
+enum Step {
+    Sql { sqlite: &'static str, pg: &'static str },
+    Code(fn(&mut dyn Conn) -> Result<(), StoreError>),
+}
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    step: Step,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+            pg: include_str!("../migrations/pg/0001_init.sql"),
+        },
+    },
+    Migration {
+        version: 2,
+        name: "system_sections_and_users",
+        step: Step::Code(system_sections_and_users),
+    },
+];
+
+fn checksum(m: &Migration, d: Dialect) -> String {
+    let text = match (&m.step, d) {
+        (Step::Sql { sqlite, .. }, Dialect::Sqlite) => *sqlite,
+        (Step::Sql { pg, .. }, Dialect::Postgres) => *pg,
+        (Step::Code(_), _) => m.name,
+    };
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Applies every migration that has not run yet. Call inside a transaction.
+pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let d = conn.dialect();
+    if d == Dialect::Postgres {
+        // Several nodes may start at once; one migrates, the others wait.
+        conn.query("SELECT pg_advisory_xact_lock(7305180)", &[])?;
+    }
+    conn.batch(&format!(
+        "CREATE TABLE IF NOT EXISTS _migrations (version {} PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, \"appliedAt\" TEXT NOT NULL)",
+        d.bigint()
+    ))?;
+    let applied = conn.query("SELECT version, checksum FROM _migrations ORDER BY version", &[])?;
+    for m in MIGRATIONS {
+        let sum = checksum(m, d);
+        if let Some(row) = applied.iter().find(|r| r.int(0).ok() == Some(m.version)) {
+            if row.text(1)? != sum {
+                return Err(StoreError::Migration(
+                    m.version,
+                    "the applied migration differs from the embedded one".into(),
+                ));
+            }
+            continue;
+        }
+        tracing::info!(version = m.version, name = m.name, "applying migration");
+        match (&m.step, d) {
+            (Step::Sql { sqlite, .. }, Dialect::Sqlite) => conn.batch(sqlite)?,
+            (Step::Sql { pg, .. }, Dialect::Postgres) => conn.batch(pg)?,
+            (Step::Code(f), _) => f(conn)?,
+        }
+        conn.execute(
+            "INSERT INTO _migrations (version, name, checksum, \"appliedAt\") VALUES (?, ?, ?, ?)",
+            &[m.version.into(), m.name.into(), sum.into(), schema::now_param()],
+        )?;
+    }
+    Ok(())
+}
+
+fn system_field(db_id: i64, id: &str, prev: &str, name: &str, column: &str, config: Value) -> FieldDef {
+    FieldDef {
+        db_id,
+        id: id.into(),
+        prev_id: prev.into(),
+        duplicate: true,
+        name: name.into(),
+        field_type: FieldType::Text,
+        hint: String::new(),
+        required: false,
+        api_only: false,
+        filterable: true,
+        history: true,
+        hidden: false,
+        comment: String::new(),
+        config: config.as_object().cloned().unwrap_or_default(),
+        visible: json!({}),
+        is_system: true,
+        column: column.into(),
+    }
+}
+
+/// The system sections `$settings` and `$system`, and `$users` with its name and e-mail.
+/// The other system catalogs come with the system layer.
+fn system_sections_and_users(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for (db_id, id, name, priority) in [(1, "$settings", "Управление", 0), (2, "$system", "Система", 1)] {
+        schema::insert_section(
+            conn,
+            &SectionRow {
+                db_id,
+                id: id.into(),
+                name: name.into(),
+                icon: "settings".into(),
+                priority,
+                is_system: true,
+                deleted: false,
+            },
+        )?;
+    }
+    let users = CatalogRow {
+        db_id: USERS_CATALOG,
+        id: "$users".into(),
+        section_db_id: 1,
+        name: "Сотрудники".into(),
+        icon: "users-1".into(),
+        history: true,
+        priority: 0,
+        is_system: true,
+        deleted: false,
+        next_field_id: 3,
+        fields: vec![],
+    };
+    schema::insert_catalog(conn, &users)?;
+    let mut name = system_field(1, "$name", "1", "Имя", "name", json!({"type": "text"}));
+    name.required = true;
+    let mut email = system_field(2, "$email", "2", "Эл. почта", "email", json!({"type": "mail"}));
+    email.hint = "На указанный адрес будет отправлено приглашение на вход в систему".into();
+    schema::insert_field(conn, USERS_CATALOG, &name, 1)?;
+    schema::insert_field(conn, USERS_CATALOG, &email, 2)?;
+    conn.batch(&format!(
+        "ALTER TABLE {t} ADD COLUMN \"passwordHash\" TEXT; CREATE INDEX {t}_email ON {t} (lower(email));",
+        t = data_table(USERS_CATALOG)
+    ))?;
+    Ok(())
+}

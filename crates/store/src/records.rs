@@ -1,0 +1,520 @@
+//! Records: rows of `catalog_{dbId}_data` plus their `_links` and `_contacts` rows, titles and
+//! history. Values arrive in [`FieldValue`] form with every reference already resolved to
+//! `dbId`s by the core (users, files, linked records), and are decoded the same way.
+
+use std::collections::HashMap;
+
+use kartoteka_model::field::{FieldDef, FieldType, Storage};
+use kartoteka_model::time::{format_ms, parse_instant};
+use kartoteka_model::value::{phone_digits, Contact, FieldValue, FileRef, LinkRef};
+use serde_json::Value;
+
+use crate::conn::{ident, Conn};
+use crate::error::StoreError;
+use crate::schema::{contacts_table, data_table, links_table, now_param};
+use crate::value::{DbValue, Row};
+
+/// A decoded record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordData {
+    pub db_id: i64,
+    /// The custom public id, when one was given.
+    pub id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Values by field `dbId`.
+    pub values: HashMap<i64, FieldValue>,
+}
+
+impl RecordData {
+    /// The public id: the custom one or the `dbId`.
+    pub fn public_id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| self.db_id.to_string())
+    }
+}
+
+/// Which records to fetch.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    /// These records, in this order.
+    Ids(Vec<i64>),
+    /// A page, newest first.
+    Page { limit: i64, offset: i64 },
+}
+
+fn bad_ref(what: &str, v: &str) -> StoreError {
+    StoreError::Decode(format!("{what} {v:?} was not resolved to a dbId"))
+}
+
+fn db_id_of(s: &str, what: &str) -> Result<i64, StoreError> {
+    s.parse().map_err(|_| bad_ref(what, s))
+}
+
+fn json_list(items: impl Iterator<Item = Value>) -> DbValue {
+    let v: Vec<Value> = items.collect();
+    if v.is_empty() {
+        DbValue::Null
+    } else {
+        DbValue::Text(Value::Array(v).to_string())
+    }
+}
+
+/// Encodes a column-stored value.
+fn encode_column(v: &FieldValue) -> Result<DbValue, StoreError> {
+    Ok(match v {
+        FieldValue::Text(s) => DbValue::Text(s.clone()),
+        FieldValue::Number(n) => (*n).into(),
+        FieldValue::Int(n) => (*n).into(),
+        FieldValue::Date(d) => d.map(format_ms).into(),
+        FieldValue::Items(ids) => json_list(ids.iter().map(|s| Value::String(s.clone()))),
+        FieldValue::Bool(b) => DbValue::Bool(*b),
+        FieldValue::Users(ids) => {
+            let mut out = Vec::with_capacity(ids.len());
+            for i in ids {
+                out.push(Value::from(db_id_of(i, "user")?));
+            }
+            json_list(out.into_iter())
+        }
+        FieldValue::Files(files) => {
+            let mut out = Vec::with_capacity(files.len());
+            for f in files {
+                match f {
+                    FileRef::Id(i) => out.push(Value::from(db_id_of(i, "file")?)),
+                    FileRef::External { src, .. } => return Err(bad_ref("file", src)),
+                }
+            }
+            json_list(out.into_iter())
+        }
+        FieldValue::Address(a) => a
+            .as_ref()
+            .map(|m| Value::Object(m.clone()).to_string())
+            .into(),
+        FieldValue::Links(_) | FieldValue::Contacts(_) => {
+            return Err(StoreError::Decode("links and contacts are not column values".into()))
+        }
+    })
+}
+
+fn decode_json_list(v: &DbValue) -> Vec<Value> {
+    match v {
+        DbValue::Text(s) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Array(a)) => a,
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}
+
+fn json_id(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Decodes a column value for a field.
+fn decode_column(f: &FieldDef, row: &Row, i: usize) -> Result<FieldValue, StoreError> {
+    let v = row.get(i);
+    Ok(match f.field_type {
+        FieldType::Text => FieldValue::Text(row.text(i)?),
+        FieldType::Number | FieldType::Progress => FieldValue::Number(row.opt_real(i)?),
+        FieldType::Stars => FieldValue::Int(row.opt_int(i)?),
+        FieldType::Date => FieldValue::Date(row.opt_text(i)?.and_then(|s| parse_instant(&s, 0))),
+        FieldType::Switch => FieldValue::Bool(row.bool(i)?),
+        FieldType::Dropdown | FieldType::Checkboxes | FieldType::Radiobutton => {
+            FieldValue::Items(decode_json_list(v).iter().filter_map(json_id).collect())
+        }
+        FieldType::User => FieldValue::Users(decode_json_list(v).iter().filter_map(json_id).collect()),
+        FieldType::File => FieldValue::Files(
+            decode_json_list(v)
+                .iter()
+                .filter_map(json_id)
+                .map(FileRef::Id)
+                .collect(),
+        ),
+        FieldType::Address => FieldValue::Address(match row.opt_text(i)? {
+            Some(s) => match serde_json::from_str::<Value>(&s) {
+                Ok(Value::Object(m)) => Some(m),
+                _ => None,
+            },
+            None => None,
+        }),
+        t => t.empty_value().unwrap_or(FieldValue::Text(String::new())),
+    })
+}
+
+fn column_fields<'a>(
+    values: &'a [(&'a FieldDef, &'a FieldValue)],
+) -> impl Iterator<Item = &'a (&'a FieldDef, &'a FieldValue)> {
+    values
+        .iter()
+        .filter(|(f, _)| matches!(f.field_type.storage(), Storage::Column(_)))
+}
+
+/// Inserts a record and returns its `dbId`.
+pub fn insert_record(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    public_id: Option<&str>,
+    created_by: Option<i64>,
+    values: &[(&FieldDef, &FieldValue)],
+) -> Result<i64, StoreError> {
+    let mut cols = String::from("id, \"createdAt\", \"updatedAt\", \"createdBy\"");
+    let mut marks = String::from("?, ?, ?, ?");
+    let now = now_param();
+    let mut params = vec![public_id.into(), now.clone(), now, created_by.into()];
+    for (f, v) in column_fields(values) {
+        cols.push_str(", ");
+        cols.push_str(&ident(&f.column));
+        marks.push_str(", ?");
+        params.push(encode_column(v)?);
+    }
+    let sql = format!(
+        "INSERT INTO {} ({cols}) VALUES ({marks}) RETURNING \"dbId\"",
+        data_table(catalog_db_id)
+    );
+    let db_id = conn.query_one(&sql, &params)?.int(0)?;
+    write_side_tables(conn, catalog_db_id, db_id, values, false)?;
+    Ok(db_id)
+}
+
+/// Updates the given fields of a record. Returns false when the record does not exist.
+pub fn update_record(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    db_id: i64,
+    values: &[(&FieldDef, &FieldValue)],
+) -> Result<bool, StoreError> {
+    let mut sets = String::from("\"updatedAt\" = ?");
+    let mut params = vec![now_param()];
+    for (f, v) in column_fields(values) {
+        sets.push_str(", ");
+        sets.push_str(&ident(&f.column));
+        sets.push_str(" = ?");
+        params.push(encode_column(v)?);
+    }
+    params.push(db_id.into());
+    let n = conn.execute(
+        &format!("UPDATE {} SET {sets} WHERE \"dbId\" = ?", data_table(catalog_db_id)),
+        &params,
+    )?;
+    if n == 0 {
+        return Ok(false);
+    }
+    write_side_tables(conn, catalog_db_id, db_id, values, true)?;
+    Ok(true)
+}
+
+fn write_side_tables(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    db_id: i64,
+    values: &[(&FieldDef, &FieldValue)],
+    replace: bool,
+) -> Result<(), StoreError> {
+    for (f, v) in values {
+        match (f.field_type.storage(), v) {
+            (Storage::Links, FieldValue::Links(links)) => {
+                let t = links_table(catalog_db_id);
+                if replace {
+                    conn.execute(
+                        &format!("DELETE FROM {t} WHERE \"recordDbId\" = ? AND \"fieldDbId\" = ?"),
+                        &[db_id.into(), f.db_id.into()],
+                    )?;
+                }
+                let sql = format!("INSERT INTO {t} (\"recordDbId\", \"fieldDbId\", position, \"linkCatalogDbId\", \"linkRecordDbId\") VALUES (?, ?, ?, ?, ?)");
+                for (pos, l) in links.iter().enumerate() {
+                    conn.execute(
+                        &sql,
+                        &[
+                            db_id.into(),
+                            f.db_id.into(),
+                            (pos as i64).into(),
+                            db_id_of(&l.catalog_id, "catalog")?.into(),
+                            db_id_of(&l.record_id, "record")?.into(),
+                        ],
+                    )?;
+                }
+            }
+            (Storage::Contacts, FieldValue::Contacts(cs)) => {
+                let t = contacts_table(catalog_db_id);
+                if replace {
+                    conn.execute(
+                        &format!("DELETE FROM {t} WHERE \"recordDbId\" = ? AND \"fieldDbId\" = ?"),
+                        &[db_id.into(), f.db_id.into()],
+                    )?;
+                }
+                let sql = format!("INSERT INTO {t} (\"recordDbId\", \"fieldDbId\", position, contact, comment, digits) VALUES (?, ?, ?, ?, ?, ?)");
+                for (pos, c) in cs.iter().enumerate() {
+                    conn.execute(
+                        &sql,
+                        &[
+                            db_id.into(),
+                            f.db_id.into(),
+                            (pos as i64).into(),
+                            c.contact.as_str().into(),
+                            c.comment.as_str().into(),
+                            phone_digits(&c.contact).into(),
+                        ],
+                    )?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a record with its links and contacts. Returns false when it did not exist.
+pub fn delete_record(conn: &mut dyn Conn, catalog_db_id: i64, db_id: i64) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        &format!("DELETE FROM {} WHERE \"dbId\" = ?", data_table(catalog_db_id)),
+        &[db_id.into()],
+    )?;
+    for t in [links_table(catalog_db_id), contacts_table(catalog_db_id)] {
+        conn.execute(&format!("DELETE FROM {t} WHERE \"recordDbId\" = ?"), &[db_id.into()])?;
+    }
+    Ok(n > 0)
+}
+
+/// Finds a record's `dbId` by public id: an exact custom id first, then an all-digit `dbId`
+/// (spec 02 §1.4).
+pub fn find_record(conn: &mut dyn Conn, catalog_db_id: i64, public_id: &str) -> Result<Option<i64>, StoreError> {
+    let t = data_table(catalog_db_id);
+    if let Some(r) = conn.query_opt(&format!("SELECT \"dbId\" FROM {t} WHERE id = ?"), &[public_id.into()])? {
+        return Ok(Some(r.int(0)?));
+    }
+    match kartoteka_model::ids::as_db_id(public_id) {
+        Some(n) => Ok(conn
+            .query_opt(&format!("SELECT \"dbId\" FROM {t} WHERE \"dbId\" = ?"), &[n.into()])?
+            .map(|r| r.int(0))
+            .transpose()?),
+        None => Ok(None),
+    }
+}
+
+/// Counts a catalog's records.
+pub fn count_records(conn: &mut dyn Conn, catalog_db_id: i64) -> Result<i64, StoreError> {
+    conn.query_one(&format!("SELECT COUNT(*) FROM {}", data_table(catalog_db_id)), &[])?
+        .int(0)
+}
+
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Fetches and decodes records with all their value fields.
+pub fn fetch_records(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    fields: &[FieldDef],
+    selector: &Selector,
+) -> Result<Vec<RecordData>, StoreError> {
+    let col_fields: Vec<&FieldDef> = fields
+        .iter()
+        .filter(|f| matches!(f.field_type.storage(), Storage::Column(_)))
+        .collect();
+    let mut cols = String::from("\"dbId\", id, \"createdAt\", \"updatedAt\"");
+    for f in &col_fields {
+        cols.push_str(", ");
+        cols.push_str(&ident(&f.column));
+    }
+    let t = data_table(catalog_db_id);
+    let rows = match selector {
+        Selector::Ids(ids) if ids.is_empty() => return Ok(vec![]),
+        Selector::Ids(ids) => {
+            let params: Vec<DbValue> = ids.iter().map(|i| DbValue::Int(*i)).collect();
+            let mut rows = conn.query(
+                &format!("SELECT {cols} FROM {t} WHERE \"dbId\" IN ({})", marks(ids.len())),
+                &params,
+            )?;
+            let pos: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+            rows.sort_by_key(|r| r.int(0).ok().and_then(|id| pos.get(&id).copied()));
+            rows
+        }
+        Selector::Page { limit, offset } => conn.query(
+            &format!("SELECT {cols} FROM {t} ORDER BY \"dbId\" DESC LIMIT ? OFFSET ?"),
+            &[(*limit).into(), (*offset).into()],
+        )?,
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut values = HashMap::with_capacity(fields.len());
+        for (i, f) in col_fields.iter().enumerate() {
+            values.insert(f.db_id, decode_column(f, r, 4 + i)?);
+        }
+        out.push(RecordData {
+            db_id: r.int(0)?,
+            id: r.opt_text(1)?,
+            created_at: r.text(2)?,
+            updated_at: r.text(3)?,
+            values,
+        });
+    }
+    attach_side_tables(conn, catalog_db_id, fields, &mut out)?;
+    Ok(out)
+}
+
+fn attach_side_tables(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    fields: &[FieldDef],
+    records: &mut [RecordData],
+) -> Result<(), StoreError> {
+    let has_links = fields.iter().any(|f| f.field_type.storage() == Storage::Links);
+    let has_contacts = fields.iter().any(|f| f.field_type.storage() == Storage::Contacts);
+    if records.is_empty() || (!has_links && !has_contacts) {
+        return Ok(());
+    }
+    let index: HashMap<i64, usize> = records.iter().enumerate().map(|(i, r)| (r.db_id, i)).collect();
+    let ids: Vec<DbValue> = records.iter().map(|r| DbValue::Int(r.db_id)).collect();
+    for f in fields {
+        match f.field_type.storage() {
+            Storage::Links => {
+                for r in records.iter_mut() {
+                    r.values.insert(f.db_id, FieldValue::Links(vec![]));
+                }
+            }
+            Storage::Contacts => {
+                for r in records.iter_mut() {
+                    r.values.insert(f.db_id, FieldValue::Contacts(vec![]));
+                }
+            }
+            _ => {}
+        }
+    }
+    if has_links {
+        let rows = conn.query(
+            &format!(
+                "SELECT \"recordDbId\", \"fieldDbId\", \"linkCatalogDbId\", \"linkRecordDbId\" FROM {} WHERE \"recordDbId\" IN ({}) ORDER BY \"recordDbId\", \"fieldDbId\", position",
+                links_table(catalog_db_id),
+                marks(ids.len())
+            ),
+            &ids,
+        )?;
+        for r in rows {
+            let Some(&i) = index.get(&r.int(0)?) else { continue };
+            if let Some(FieldValue::Links(v)) = records[i].values.get_mut(&r.int(1)?) {
+                v.push(LinkRef {
+                    catalog_id: r.int(2)?.to_string(),
+                    record_id: r.int(3)?.to_string(),
+                });
+            }
+        }
+    }
+    if has_contacts {
+        let rows = conn.query(
+            &format!(
+                "SELECT \"recordDbId\", \"fieldDbId\", contact, comment FROM {} WHERE \"recordDbId\" IN ({}) ORDER BY \"recordDbId\", \"fieldDbId\", position",
+                contacts_table(catalog_db_id),
+                marks(ids.len())
+            ),
+            &ids,
+        )?;
+        for r in rows {
+            let Some(&i) = index.get(&r.int(0)?) else { continue };
+            if let Some(FieldValue::Contacts(v)) = records[i].values.get_mut(&r.int(1)?) {
+                v.push(Contact {
+                    contact: r.text(2)?,
+                    comment: r.text(3)?,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A record's stored title and public id; kept after deletion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TitleRow {
+    pub id: String,
+    pub title: String,
+    pub deleted: bool,
+}
+
+/// Writes a record's title and public id.
+pub fn upsert_title(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    db_id: i64,
+    public_id: Option<&str>,
+    title: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO titles (\"catalogDbId\", \"recordDbId\", id, title, deleted) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (\"catalogDbId\", \"recordDbId\") DO UPDATE SET id = excluded.id, title = excluded.title, deleted = excluded.deleted",
+        &[catalog_db_id.into(), db_id.into(), public_id.into(), title.into(), false.into()],
+    )?;
+    Ok(())
+}
+
+/// Marks a record's title as deleted.
+pub fn mark_title_deleted(conn: &mut dyn Conn, catalog_db_id: i64, db_id: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE titles SET deleted = ? WHERE \"catalogDbId\" = ? AND \"recordDbId\" = ?",
+        &[true.into(), catalog_db_id.into(), db_id.into()],
+    )?;
+    Ok(())
+}
+
+/// Looks up titles of records, grouped by catalog.
+pub fn titles(
+    conn: &mut dyn Conn,
+    refs: &[(i64, i64)],
+) -> Result<HashMap<(i64, i64), TitleRow>, StoreError> {
+    let mut by_catalog: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (c, r) in refs {
+        let v = by_catalog.entry(*c).or_default();
+        if !v.contains(r) {
+            v.push(*r);
+        }
+    }
+    let mut out = HashMap::with_capacity(refs.len());
+    for (c, ids) in by_catalog {
+        let mut params = vec![DbValue::Int(c)];
+        params.extend(ids.iter().map(|i| DbValue::Int(*i)));
+        let rows = conn.query(
+            &format!(
+                "SELECT \"recordDbId\", id, title, deleted FROM titles WHERE \"catalogDbId\" = ? AND \"recordDbId\" IN ({})",
+                marks(ids.len())
+            ),
+            &params,
+        )?;
+        for r in rows {
+            let rec = r.int(0)?;
+            out.insert(
+                (c, rec),
+                TitleRow {
+                    id: r.opt_text(1)?.unwrap_or_else(|| rec.to_string()),
+                    title: r.text(2)?,
+                    deleted: r.bool(3)?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Appends a history entry.
+pub fn insert_history(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    record_db_id: i64,
+    user_db_id: Option<i64>,
+    action: &str,
+    payload: &Value,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO history (\"catalogDbId\", \"recordDbId\", \"userDbId\", \"actionType\", date, payload) VALUES (?, ?, ?, ?, ?, ?)",
+        &[
+            catalog_db_id.into(),
+            record_db_id.into(),
+            user_db_id.into(),
+            action.into(),
+            now_param(),
+            payload.to_string().into(),
+        ],
+    )?;
+    Ok(())
+}

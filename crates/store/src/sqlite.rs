@@ -1,0 +1,286 @@
+//! The embedded SQLite backend: one writer thread that commits jobs in groups, and a pool of
+//! read connections used inline by the caller.
+//!
+//! Group commit: the writer takes every job waiting in its queue (up to [`MAX_BATCH`]), runs
+//! each inside its own savepoint within one transaction, and commits once. A failing job rolls
+//! back only its savepoint. Replies are sent after the commit, so a caller never hears "done"
+//! for a write that is not in the WAL. With `synchronous=NORMAL` in WAL mode a committed
+//! transaction survives a killed process (only a power loss may drop the last ones).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
+use std::thread;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::conn::{Conn, Dialect};
+use crate::error::StoreError;
+use crate::value::{DbValue, Row};
+
+/// The most jobs committed together.
+const MAX_BATCH: usize = 256;
+/// Read connections kept for reuse.
+const MAX_IDLE_READERS: usize = 16;
+
+/// The outcome of a job, reported once the batch's commit is known.
+pub(crate) struct Completion {
+    pub ok: bool,
+    pub finish: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
+}
+
+pub(crate) type Job = Box<dyn FnOnce(&mut dyn Conn) -> Completion + Send>;
+
+pub(crate) struct SqliteStore {
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    handle: Mutex<Option<thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+}
+
+struct SqliteConn<'a>(&'a Connection);
+
+impl rusqlite::ToSql for DbValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            DbValue::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            DbValue::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            DbValue::Real(r) => ToSqlOutput::Borrowed(ValueRef::Real(*r)),
+            DbValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            DbValue::Bool(b) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*b))),
+        })
+    }
+}
+
+fn from_ref(v: ValueRef<'_>) -> DbValue {
+    match v {
+        ValueRef::Null => DbValue::Null,
+        ValueRef::Integer(i) => DbValue::Int(i),
+        ValueRef::Real(r) => DbValue::Real(r),
+        ValueRef::Text(t) => DbValue::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => DbValue::Text(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+impl Conn for SqliteConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[DbValue]) -> Result<u64, StoreError> {
+        let mut st = self.0.prepare_cached(sql)?;
+        let n = st.execute(rusqlite::params_from_iter(params.iter()))?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[DbValue]) -> Result<Vec<Row>, StoreError> {
+        let mut st = self.0.prepare_cached(sql)?;
+        let cols = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(cols);
+            for i in 0..cols {
+                vals.push(from_ref(r.get_ref(i)?));
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.0.execute_batch(sql)?;
+        Ok(())
+    }
+}
+
+fn open(path: &Path, write: bool) -> Result<Connection, StoreError> {
+    let flags = if write {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let c = Connection::open_with_flags(path, flags)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.set_prepared_statement_cache_capacity(256);
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
+         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000;",
+    )?;
+    Ok(c)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and starts the writer thread.
+    /// `init` runs on the writer connection before anything else (migrations).
+    pub(crate) fn open(
+        path: &Path,
+        init: impl FnOnce(&mut dyn Conn) -> Result<(), StoreError>,
+    ) -> Result<Self, StoreError> {
+        let conn = open(path, true)?;
+        init(&mut SqliteConn(&conn))?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let handle = thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(SqliteStore {
+            writer: Mutex::new(Some(tx)),
+            handle: Mutex::new(Some(handle)),
+            readers: Mutex::new(Vec::new()),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub(crate) fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let guard = self.writer.lock().map_err(|_| StoreError::Unavailable("writer lock".into()))?;
+        match guard.as_ref() {
+            Some(tx) => tx
+                .send(job)
+                .map_err(|_| StoreError::Unavailable("the writer has stopped".into())),
+            None => Err(StoreError::Unavailable("the store is closed".into())),
+        }
+    }
+
+    /// Runs `f` on a read connection, on the caller's thread. SQLite reads are short and local;
+    /// running them inline avoids a thread hand-off per request.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> T,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .readers
+            .lock()
+            .map_err(|_| StoreError::Unavailable("reader lock".into()))?
+            .pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open(&self.path, false)?,
+        };
+        let out = f(&mut SqliteConn(&conn));
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stops the writer after the queued jobs and waits for it.
+    pub(crate) fn close(&self) {
+        if let Ok(mut w) = self.writer.lock() {
+            w.take();
+        }
+        let handle = self.handle.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        if let Ok(mut r) = self.readers.lock() {
+            r.clear();
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch);
+    }
+    // Leave a tidy database file behind: fold the WAL back in.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    tracing::debug!("sqlite writer stopped");
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>) {
+    let mut done: Vec<Completion> = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let err = StoreError::from(e);
+        for job in batch {
+            // The job never ran; report the failure through a completion that did nothing.
+            let c = job_failed(job, &err);
+            (c.finish)(Err(StoreError::Unavailable(err.to_string())));
+        }
+        return;
+    }
+    for job in batch {
+        let sp = conn.execute_batch("SAVEPOINT job");
+        let completion = match sp {
+            Ok(()) => {
+                let mut c = SqliteConn(conn);
+                match catch_unwind(AssertUnwindSafe(|| job(&mut c))) {
+                    Ok(c) => c,
+                    Err(_) => {
+                        tracing::error!("a write job panicked; its changes were rolled back");
+                        Completion {
+                            ok: false,
+                            finish: Box::new(|_| {}),
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let err = StoreError::from(e);
+                job_failed(job, &err)
+            }
+        };
+        let end = if completion.ok {
+            conn.execute_batch("RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        if let Err(e) = end {
+            tracing::error!(error = %e, "savepoint end failed");
+        }
+        done.push(completion);
+    }
+    let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
+    if commit.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for c in done {
+        let r = match &commit {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+        };
+        (c.finish)(r);
+    }
+}
+
+/// Runs a job against a connection that refuses everything, so that its reply channel gets
+/// an error rather than being dropped silently.
+fn job_failed(job: Job, err: &StoreError) -> Completion {
+    struct Refuse(String);
+    impl Conn for Refuse {
+        fn dialect(&self) -> Dialect {
+            Dialect::Sqlite
+        }
+        fn execute(&mut self, _: &str, _: &[DbValue]) -> Result<u64, StoreError> {
+            Err(StoreError::Unavailable(self.0.clone()))
+        }
+        fn query(&mut self, _: &str, _: &[DbValue]) -> Result<Vec<Row>, StoreError> {
+            Err(StoreError::Unavailable(self.0.clone()))
+        }
+        fn batch(&mut self, _: &str) -> Result<(), StoreError> {
+            Err(StoreError::Unavailable(self.0.clone()))
+        }
+    }
+    let mut r = Refuse(err.to_string());
+    match catch_unwind(AssertUnwindSafe(|| job(&mut r))) {
+        Ok(mut c) => {
+            c.ok = false;
+            c
+        }
+        Err(_) => Completion {
+            ok: false,
+            finish: Box::new(|_| {}),
+        },
+    }
+}
