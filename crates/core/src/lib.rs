@@ -1,1 +1,106 @@
-//! placeholder
+//! The application core: the only thing that changes data. REST handlers, automation, imports
+//! and the UI all call [`App`] the same way; it validates, checks rights, applies defaults,
+//! asks before-hooks, writes in one transaction (values, title, history) and publishes
+//! after-events once committed. No HTTP and no JavaScript engine here.
+
+pub mod auth;
+pub mod catalogs;
+pub mod error;
+pub mod events;
+pub mod records;
+pub mod render;
+pub mod rights;
+pub mod schema;
+
+use std::sync::{Arc, RwLock};
+
+use kartoteka_store::schema as ddl;
+use kartoteka_store::Store;
+
+pub use error::{Error, Result};
+pub use kartoteka_model as model;
+pub use schema::{Catalog, Schema, Section};
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The server itself or an automation: events carry `user.id = null`.
+    System,
+    /// An employee: a record of `$users`.
+    User { db_id: i64, id: String },
+}
+
+impl Actor {
+    /// The employee's `$users` record `dbId`, if any.
+    pub fn user_db_id(&self) -> Option<i64> {
+        match self {
+            Actor::System => None,
+            Actor::User { db_id, .. } => Some(*db_id),
+        }
+    }
+}
+
+/// Settings the core needs to start.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// `postgres://…`, or a SQLite file path (optionally `sqlite://PATH`).
+    pub database_url: String,
+}
+
+/// The application: store, structure snapshot, auth caches and events.
+pub struct App {
+    pub(crate) store: Store,
+    schema: RwLock<Arc<Schema>>,
+    pub events: events::Events,
+    pub(crate) auth: auth::AuthCache,
+}
+
+impl App {
+    /// Opens the store (migrating it) and loads the structure.
+    pub async fn open(cfg: &CoreConfig) -> Result<Arc<App>> {
+        let store = Store::open(&cfg.database_url).await?;
+        let app = App {
+            store,
+            schema: RwLock::new(Arc::new(Schema::default())),
+            events: events::Events::default(),
+            auth: auth::AuthCache::default(),
+        };
+        app.reload_schema().await?;
+        Ok(Arc::new(app))
+    }
+
+    /// The current structure.
+    pub fn schema(&self) -> Arc<Schema> {
+        self.schema
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Reloads the structure after a change.
+    pub(crate) async fn reload_schema(&self) -> Result<()> {
+        let (sections, catalogs) = self
+            .store
+            .read(|c| -> Result<_> { Ok((ddl::load_sections(c)?, ddl::load_catalogs(c)?)) })
+            .await?;
+        let fresh = Arc::new(Schema::new(sections, catalogs));
+        match self.schema.write() {
+            Ok(mut s) => *s = fresh,
+            Err(p) => *p.into_inner() = fresh,
+        }
+        Ok(())
+    }
+
+    /// Which backend the store runs on ("sqlite" or "postgres").
+    pub fn backend_name(&self) -> &'static str {
+        match self.store.dialect() {
+            kartoteka_store::Dialect::Sqlite => "sqlite",
+            kartoteka_store::Dialect::Postgres => "postgres",
+        }
+    }
+
+    /// Finishes queued writes and closes the store.
+    pub fn close(&self) {
+        self.store.close();
+    }
+}

@@ -1,0 +1,670 @@
+//! Records: the one write path (parse → rights → defaults → required → before-hooks →
+//! transaction {resolve references, write, title, history} → after-event) and the read path
+//! (fetch → lookups → render).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use kartoteka_model::field::{DefaultCtx, ParseCtx};
+use kartoteka_model::ids::{as_db_id, valid_custom_id};
+use kartoteka_model::privilege::Privilege;
+use kartoteka_model::time::now_ms;
+use kartoteka_model::value::{FieldValue, FileRef, LinkRef};
+use kartoteka_model::{ErrorCode, FieldDef};
+use kartoteka_store::aux::{self, FileRow, USERS_CATALOG};
+use kartoteka_store::records::{self as rec, RecordData, Selector};
+use kartoteka_store::Conn;
+use serde_json::{Map, Value};
+
+use crate::auth::{hash_password, MIN_PASSWORD};
+use crate::error::{Error, Result};
+use crate::events::{AfterEvent, BeforeEvent, RecordAction};
+use crate::render::{self, keyed_values, render_history_value, render_value, title_of, Lookups};
+use crate::rights;
+use crate::schema::{Catalog, Schema};
+use crate::{Actor, App};
+
+/// The write-only password field of `$users`.
+const PASSWORD_KEY: &str = "$password";
+/// Page size when none is given, and the most one page may hold.
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+/// A create or update request.
+#[derive(Debug, Clone, Default)]
+pub struct RecordInput {
+    /// Values keyed by field id or `prevId`.
+    pub values: Map<String, Value>,
+    /// A custom public id for a new record.
+    pub id: Option<String>,
+    /// The client's zone, minutes east of UTC.
+    pub tz_offset_min: i32,
+}
+
+/// How to render records.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Field ids (or prevIds) to include; `None` = all.
+    pub fields: Option<Vec<String>>,
+    /// Omit the duplicated `prevId` keys.
+    pub skip_prev_id: bool,
+}
+
+/// A list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Only these record ids.
+    pub ids: Vec<String>,
+}
+
+/// A record in the read format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordView {
+    pub id: String,
+    pub catalog_id: String,
+    pub title: String,
+    pub privilege: Privilege,
+    pub values: Map<String, Value>,
+    pub created: String,
+}
+
+/// A page of records and the total number that matched.
+#[derive(Debug, Clone)]
+pub struct RecordPage {
+    pub records: Vec<RecordView>,
+    pub total: i64,
+}
+
+/// Values parsed from a write, by field `dbId`, in catalog field order.
+type Parsed = Vec<(FieldDef, FieldValue)>;
+
+/// Parses `values` against the catalog's fields. A key may be a field's id or its `prevId`;
+/// when both keys of one field are sent, the text id wins (spec 02 §1.4).
+fn parse_values(catalog: &Catalog, values: &Map<String, Value>, ctx: &ParseCtx) -> Result<Parsed> {
+    let mut by_field: HashMap<i64, (bool, FieldValue)> = HashMap::new();
+    for (key, raw) in values {
+        if catalog.db_id == USERS_CATALOG && key == PASSWORD_KEY {
+            continue;
+        }
+        let f = catalog.field(key).ok_or_else(|| {
+            Error::field(ErrorCode::UnknownField, key, format!("unknown field {key:?}"))
+        })?;
+        if f.config.get("formula").is_some_and(|v| !v.is_null()) {
+            return Err(Error::field(ErrorCode::InvalidValue, &f.id, "a formula field cannot be written"));
+        }
+        let canonical = f.id == *key;
+        if matches!(by_field.get(&f.db_id), Some((true, _))) && !canonical {
+            continue;
+        }
+        if let Some(v) = f.parse(raw, ctx)? {
+            by_field.insert(f.db_id, (canonical, v));
+        }
+    }
+    Ok(catalog
+        .fields
+        .iter()
+        .filter_map(|f| by_field.remove(&f.db_id).map(|(_, v)| (f.clone(), v)))
+        .collect())
+}
+
+/// Reads and checks the write-only `$password` of a `$users` write.
+fn take_password(catalog: &Catalog, values: &Map<String, Value>) -> Result<Option<String>> {
+    if catalog.db_id != USERS_CATALOG {
+        return Ok(None);
+    }
+    match values.get(PASSWORD_KEY) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(p)) if p.chars().count() >= MIN_PASSWORD => Ok(Some(p.clone())),
+        Some(_) => Err(Error::field(
+            ErrorCode::InvalidValue,
+            PASSWORD_KEY,
+            format!("the password needs at least {MIN_PASSWORD} characters"),
+        )),
+    }
+}
+
+fn required_error(f: &FieldDef) -> Error {
+    Error::field(ErrorCode::RequiredField, &f.id, format!("the field {:?} is required", f.name))
+}
+
+/// Replaces public ids of users, linked records and files by `dbId`s, checking that each
+/// exists (and that links point into the field's source catalogs). External file links get
+/// a file entry. Returns the file ids to attach per field.
+fn resolve_refs(
+    conn: &mut dyn Conn,
+    schema: &Schema,
+    actor: &Actor,
+    values: &mut Parsed,
+) -> Result<Vec<(i64, Vec<i64>)>> {
+    let mut attach = Vec::new();
+    for (f, v) in values.iter_mut() {
+        match v {
+            FieldValue::Users(ids) => {
+                for id in ids.iter_mut() {
+                    let found = rec::find_record(conn, USERS_CATALOG, id)?;
+                    let Some(db) = found else {
+                        return Err(Error::field(ErrorCode::InvalidValue, &f.id, format!("unknown user {id:?}")));
+                    };
+                    *id = db.to_string();
+                }
+            }
+            FieldValue::Links(links) => {
+                let sources: HashSet<i64> = kartoteka_model::field::source_catalogs(&f.config)
+                    .iter()
+                    .filter_map(|c| schema.find_catalog(c).map(|c| c.db_id))
+                    .collect();
+                let mut seen = HashSet::new();
+                let mut out = Vec::with_capacity(links.len());
+                for l in links.iter() {
+                    let cat = schema
+                        .find_catalog(&l.catalog_id)
+                        .filter(|c| sources.contains(&c.db_id))
+                        .ok_or_else(|| {
+                            Error::field(
+                                ErrorCode::InvalidValue,
+                                &f.id,
+                                format!("catalog {:?} is not a source of this field", l.catalog_id),
+                            )
+                        })?;
+                    let found = if schema.catalog_alive(cat) {
+                        rec::find_record(conn, cat.db_id, &l.record_id)?
+                    } else {
+                        None
+                    };
+                    let Some(db) = found else {
+                        return Err(Error::field(
+                            ErrorCode::InvalidValue,
+                            &f.id,
+                            format!("record {:?} of catalog {:?} does not exist", l.record_id, l.catalog_id),
+                        ));
+                    };
+                    if seen.insert((cat.db_id, db)) {
+                        out.push(LinkRef {
+                            catalog_id: cat.db_id.to_string(),
+                            record_id: db.to_string(),
+                        });
+                    }
+                }
+                *links = out;
+            }
+            FieldValue::Files(files) => {
+                let mut ids = Vec::with_capacity(files.len());
+                for file in files.iter_mut() {
+                    let db = match file {
+                        FileRef::Id(id) => {
+                            let n = as_db_id(id).ok_or_else(|| {
+                                Error::field(ErrorCode::InvalidValue, &f.id, format!("unknown file {id:?}"))
+                            })?;
+                            let known = aux::files_by_ids(conn, &[n])?;
+                            let Some(row) = known.get(&n) else {
+                                return Err(Error::field(ErrorCode::InvalidValue, &f.id, format!("unknown file {id:?}")));
+                            };
+                            if row.field_db_id.is_some_and(|x| x != f.db_id) {
+                                return Err(Error::field(
+                                    ErrorCode::InvalidValue,
+                                    &f.id,
+                                    format!("file {id:?} belongs to another field"),
+                                ));
+                            }
+                            n
+                        }
+                        FileRef::External { src, title, size, mime_type } => aux::insert_file(
+                            conn,
+                            &FileRow {
+                                db_id: 0,
+                                catalog_db_id: None,
+                                record_db_id: None,
+                                field_db_id: Some(f.db_id),
+                                title: title.clone(),
+                                size: *size,
+                                mime_type: mime_type.clone(),
+                                url: Some(src.clone()),
+                            },
+                            actor.user_db_id(),
+                        )?,
+                    };
+                    *file = FileRef::Id(db.to_string());
+                    if !ids.contains(&db) {
+                        ids.push(db);
+                    }
+                }
+                *files = ids.iter().map(|i| FileRef::Id(i.to_string())).collect();
+                attach.push((f.db_id, ids));
+            }
+            _ => {}
+        }
+    }
+    Ok(attach)
+}
+
+fn history_payload(
+    schema: &Schema,
+    catalog: &Catalog,
+    old: &HashMap<i64, FieldValue>,
+    new: &Parsed,
+) -> (Map<String, Value>, Vec<String>) {
+    let mut payload = Map::new();
+    let mut changed = Vec::new();
+    for (f, v) in new {
+        let before = old
+            .get(&f.db_id)
+            .cloned()
+            .or_else(|| f.field_type.empty_value());
+        if before.as_ref() == Some(v) {
+            continue;
+        }
+        changed.push(f.id.clone());
+        if catalog.history && f.history {
+            let old_json = before
+                .as_ref()
+                .map(|b| render_history_value(schema, b))
+                .unwrap_or(Value::Null);
+            payload.insert(
+                f.id.clone(),
+                serde_json::json!({"oldValue": old_json, "newValue": render_history_value(schema, v)}),
+            );
+        }
+    }
+    (payload, changed)
+}
+
+/// Renders values in read format (no lookups) for before-hooks and events.
+fn values_json(schema: &Schema, values: &Parsed) -> Map<String, Value> {
+    keyed_values(
+        values.iter().map(|(f, v)| (f, render_history_value(schema, v))),
+        false,
+    )
+}
+
+fn plain_values(values: &HashMap<i64, FieldValue>, catalog: &Catalog) -> Parsed {
+    catalog
+        .fields
+        .iter()
+        .filter_map(|f| values.get(&f.db_id).map(|v| (f.clone(), v.clone())))
+        .collect()
+}
+
+impl App {
+    fn record_privilege(&self, actor: &Actor, catalog: &Catalog, need: Privilege) -> Result<Privilege> {
+        let have = rights::on_catalog(actor, catalog);
+        rights::require(have, need, &format!("catalog {:?}", catalog.id))?;
+        Ok(have)
+    }
+
+    /// Creates a record.
+    pub async fn create_record(&self, actor: &Actor, catalog_ref: &str, input: RecordInput) -> Result<RecordView> {
+        let schema = self.schema();
+        let catalog = schema.catalog(catalog_ref)?.clone();
+        self.record_privilege(actor, &catalog, Privilege::Create)?;
+        if let Some(id) = &input.id {
+            if !valid_custom_id(id) || as_db_id(id).is_some() {
+                return Err(Error::new(
+                    ErrorCode::InvalidId,
+                    format!("a custom record id must match [A-Za-z0-9_-]{{1,64}} and not be all digits, got {id:?}"),
+                ));
+            }
+        }
+        let ctx = ParseCtx { tz_offset_min: input.tz_offset_min };
+        let password = take_password(&catalog, &input.values)?;
+        let mut values = parse_values(&catalog, &input.values, &ctx)?;
+        // Defaults for absent fields (spec 01 §3.2), then the required check (§4.4).
+        let dctx = DefaultCtx { now_ms: now_ms(), user_id: actor.user_db_id().map(|u| u.to_string()) };
+        let present: HashSet<i64> = values.iter().map(|(f, _)| f.db_id).collect();
+        for f in &catalog.fields {
+            if !present.contains(&f.db_id) {
+                if let Some(d) = f.default_value(&dctx) {
+                    values.push((f.clone(), d));
+                }
+            }
+        }
+        let order: HashMap<i64, usize> = catalog.fields.iter().enumerate().map(|(i, f)| (f.db_id, i)).collect();
+        values.sort_by_key(|(f, _)| order.get(&f.db_id).copied());
+        if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
+            return Err(required_error(f));
+        }
+        if self.events.has_before_hooks() {
+            self.events
+                .before(&BeforeEvent {
+                    action: RecordAction::Created,
+                    catalog_id: catalog.id.clone(),
+                    catalog_db_id: catalog.db_id,
+                    record_id: None,
+                    values: values_json(&schema, &values),
+                    prev_values: Map::new(),
+                    user_db_id: actor.user_db_id(),
+                })
+                .await?;
+        }
+        let password_hash = match password {
+            Some(p) => Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| Error::internal(e.to_string()))??),
+            None => None,
+        };
+        let (actor2, schema2, cat2, custom_id) = (actor.clone(), schema.clone(), catalog.clone(), input.id.clone());
+        let (db_id, public_id, values, changed) = self
+            .store
+            .write(move |c| -> Result<_> {
+                let mut values = values;
+                let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
+                let pairs: Vec<(&FieldDef, &FieldValue)> = values.iter().map(|(f, v)| (f, v)).collect();
+                let db_id = rec::insert_record(c, cat2.db_id, custom_id.as_deref(), actor2.user_db_id(), &pairs)?;
+                for (field, ids) in attach {
+                    aux::attach_files(c, &ids, cat2.db_id, db_id, field)?;
+                }
+                let public_id = custom_id.unwrap_or_else(|| db_id.to_string());
+                let by_id: HashMap<i64, FieldValue> = values.iter().map(|(f, v)| (f.db_id, v.clone())).collect();
+                let title = title_of(&cat2, &by_id, &public_id);
+                rec::upsert_title(c, cat2.db_id, db_id, Some(&public_id).filter(|p| **p != db_id.to_string()).map(|s| s.as_str()), &title)?;
+                if let Some(h) = &password_hash {
+                    aux::set_password_hash(c, db_id, h)?;
+                }
+                let (payload, changed) = history_payload(&schema2, &cat2, &HashMap::new(), &values);
+                if cat2.history {
+                    rec::insert_history(c, cat2.db_id, db_id, actor2.user_db_id(), RecordAction::Created.code(), &Value::Object(payload))?;
+                }
+                Ok((db_id, public_id, values, changed))
+            })
+            .await?;
+        self.events.publish(AfterEvent {
+            action: RecordAction::Created,
+            catalog_id: catalog.id.clone(),
+            catalog_db_id: catalog.db_id,
+            record_id: public_id.clone(),
+            record_db_id: db_id,
+            changed_fields: changed,
+            values: values_json(&schema, &values),
+            prev_values: Map::new(),
+            user_db_id: actor.user_db_id(),
+        });
+        self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default()).await
+    }
+
+    /// Updates the given fields of a record (PATCH semantics).
+    pub async fn update_record(
+        &self,
+        actor: &Actor,
+        catalog_ref: &str,
+        record_ref: &str,
+        input: RecordInput,
+    ) -> Result<RecordView> {
+        let schema = self.schema();
+        let catalog = schema.catalog(catalog_ref)?.clone();
+        let db_id = self.find_record(&catalog, record_ref).await?;
+        self.record_privilege(actor, &catalog, Privilege::Edit)?;
+        let ctx = ParseCtx { tz_offset_min: input.tz_offset_min };
+        let password = take_password(&catalog, &input.values)?;
+        let values = parse_values(&catalog, &input.values, &ctx)?;
+        if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
+            return Err(required_error(f));
+        }
+        if values.is_empty() && password.is_none() {
+            return self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default()).await;
+        }
+        if self.events.has_before_hooks() {
+            let prev = self.fetch_plain(&catalog, db_id).await?;
+            self.events
+                .before(&BeforeEvent {
+                    action: RecordAction::Updated,
+                    catalog_id: catalog.id.clone(),
+                    catalog_db_id: catalog.db_id,
+                    record_id: Some(record_ref.to_string()),
+                    values: values_json(&schema, &values),
+                    prev_values: values_json(&schema, &prev),
+                    user_db_id: actor.user_db_id(),
+                })
+                .await?;
+        }
+        let password_hash = match password {
+            Some(p) => Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| Error::internal(e.to_string()))??),
+            None => None,
+        };
+        let (actor2, schema2, cat2) = (actor.clone(), schema.clone(), catalog.clone());
+        let has_password = password_hash.is_some();
+        let (public_id, values, prev, changed) = self
+            .store
+            .write(move |c| -> Result<_> {
+                let mut values = values;
+                let old = rec::fetch_records(c, cat2.db_id, &cat2.fields, &Selector::Ids(vec![db_id]))?;
+                let Some(old) = old.into_iter().next() else {
+                    return Err(Error::record_not_found(&db_id.to_string()));
+                };
+                let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
+                let pairs: Vec<(&FieldDef, &FieldValue)> = values.iter().map(|(f, v)| (f, v)).collect();
+                rec::update_record(c, cat2.db_id, db_id, &pairs)?;
+                for (field, ids) in attach {
+                    aux::attach_files(c, &ids, cat2.db_id, db_id, field)?;
+                }
+                let public_id = old.public_id();
+                let mut merged = old.values.clone();
+                for (f, v) in &values {
+                    merged.insert(f.db_id, v.clone());
+                }
+                let title = title_of(&cat2, &merged, &public_id);
+                rec::upsert_title(c, cat2.db_id, db_id, old.id.as_deref(), &title)?;
+                if let Some(h) = &password_hash {
+                    aux::set_password_hash(c, db_id, h)?;
+                    aux::delete_sessions_of(c, db_id)?;
+                }
+                let (payload, changed) = history_payload(&schema2, &cat2, &old.values, &values);
+                if cat2.history && !payload.is_empty() {
+                    rec::insert_history(c, cat2.db_id, db_id, actor2.user_db_id(), RecordAction::Updated.code(), &Value::Object(payload))?;
+                }
+                Ok((public_id, values, plain_values(&old.values, &cat2), changed))
+            })
+            .await?;
+        if has_password {
+            self.auth.forget_user(db_id);
+        }
+        if !changed.is_empty() {
+            self.events.publish(AfterEvent {
+                action: RecordAction::Updated,
+                catalog_id: catalog.id.clone(),
+                catalog_db_id: catalog.db_id,
+                record_id: public_id,
+                record_db_id: db_id,
+                changed_fields: changed,
+                values: values_json(&schema, &values),
+                prev_values: values_json(&schema, &prev),
+                user_db_id: actor.user_db_id(),
+            });
+        }
+        self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default()).await
+    }
+
+    /// Deletes a record for good; links to it elsewhere stay and render `isRemoved`.
+    pub async fn delete_record(&self, actor: &Actor, catalog_ref: &str, record_ref: &str) -> Result<()> {
+        let schema = self.schema();
+        let catalog = schema.catalog(catalog_ref)?.clone();
+        let db_id = self.find_record(&catalog, record_ref).await?;
+        self.record_privilege(actor, &catalog, Privilege::Delete)?;
+        if self.events.has_before_hooks() {
+            let prev = self.fetch_plain(&catalog, db_id).await?;
+            self.events
+                .before(&BeforeEvent {
+                    action: RecordAction::Deleted,
+                    catalog_id: catalog.id.clone(),
+                    catalog_db_id: catalog.db_id,
+                    record_id: Some(record_ref.to_string()),
+                    values: Map::new(),
+                    prev_values: values_json(&schema, &prev),
+                    user_db_id: actor.user_db_id(),
+                })
+                .await?;
+        }
+        let (actor2, cat2) = (actor.clone(), catalog.clone());
+        let (public_id, prev) = self
+            .store
+            .write(move |c| -> Result<_> {
+                let old = rec::fetch_records(c, cat2.db_id, &cat2.fields, &Selector::Ids(vec![db_id]))?;
+                let Some(old) = old.into_iter().next() else {
+                    return Err(Error::record_not_found(&db_id.to_string()));
+                };
+                rec::delete_record(c, cat2.db_id, db_id)?;
+                rec::mark_title_deleted(c, cat2.db_id, db_id)?;
+                if cat2.db_id == USERS_CATALOG {
+                    aux::delete_sessions_of(c, db_id)?;
+                }
+                if cat2.history {
+                    rec::insert_history(c, cat2.db_id, db_id, actor2.user_db_id(), RecordAction::Deleted.code(), &Value::Object(Map::new()))?;
+                }
+                Ok((old.public_id(), plain_values(&old.values, &cat2)))
+            })
+            .await?;
+        if catalog.db_id == USERS_CATALOG {
+            self.auth.forget_user(db_id);
+        }
+        self.events.publish(AfterEvent {
+            action: RecordAction::Deleted,
+            catalog_id: catalog.id.clone(),
+            catalog_db_id: catalog.db_id,
+            record_id: public_id,
+            record_db_id: db_id,
+            changed_fields: vec![],
+            values: Map::new(),
+            prev_values: values_json(&schema, &prev),
+            user_db_id: actor.user_db_id(),
+        });
+        Ok(())
+    }
+
+    async fn find_record(&self, catalog: &Catalog, record_ref: &str) -> Result<i64> {
+        let (cat, r) = (catalog.db_id, record_ref.to_string());
+        self.store
+            .read(move |c| rec::find_record(c, cat, &r).map_err(Error::from))
+            .await?
+            .ok_or_else(|| Error::record_not_found(record_ref))
+    }
+
+    async fn fetch_plain(&self, catalog: &Catalog, db_id: i64) -> Result<Parsed> {
+        let cat = catalog.clone();
+        let data = self
+            .store
+            .read(move |c| rec::fetch_records(c, cat.db_id, &cat.fields, &Selector::Ids(vec![db_id])).map_err(Error::from))
+            .await?;
+        let d = data.into_iter().next().ok_or_else(|| Error::record_not_found(&db_id.to_string()))?;
+        Ok(plain_values(&d.values, catalog))
+    }
+
+    /// Reads one record.
+    pub async fn get_record(&self, actor: &Actor, catalog_ref: &str, record_ref: &str, opts: &ReadOptions) -> Result<RecordView> {
+        let schema = self.schema();
+        let catalog = schema.catalog(catalog_ref)?.clone();
+        self.record_privilege(actor, &catalog, Privilege::View)?;
+        let db_id = self.find_record(&catalog, record_ref).await?;
+        self.get_record_by_db_id(actor, &catalog, db_id, opts).await
+    }
+
+    async fn get_record_by_db_id(&self, actor: &Actor, catalog: &Catalog, db_id: i64, opts: &ReadOptions) -> Result<RecordView> {
+        let page = self.read_records(actor, catalog, Selector::Ids(vec![db_id]), opts, false).await?;
+        page.records
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::record_not_found(&db_id.to_string()))
+    }
+
+    /// Lists records: newest first, paged (the query language comes with its own module).
+    pub async fn list_records(&self, actor: &Actor, catalog_ref: &str, q: &ListQuery, opts: &ReadOptions) -> Result<RecordPage> {
+        let schema = self.schema();
+        let catalog = schema.catalog(catalog_ref)?.clone();
+        self.record_privilege(actor, &catalog, Privilege::View)?;
+        let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+        let offset = q.offset.unwrap_or(0);
+        if limit < 0 || offset < 0 {
+            return Err(Error::new(ErrorCode::InvalidQuery, "limit and offset must not be negative"));
+        }
+        let limit = limit.clamp(1, MAX_LIMIT);
+        if q.ids.is_empty() {
+            return self.read_records(actor, &catalog, Selector::Page { limit, offset }, opts, true).await;
+        }
+        let (cat, ids) = (catalog.db_id, q.ids.clone());
+        let mut found = self
+            .store
+            .read(move |c| -> Result<Vec<i64>> {
+                let mut out = Vec::new();
+                for id in &ids {
+                    if let Some(d) = rec::find_record(c, cat, id)? {
+                        if !out.contains(&d) {
+                            out.push(d);
+                        }
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        let total = found.len() as i64;
+        let page: Vec<i64> = found.into_iter().skip(offset as usize).take(limit as usize).collect();
+        let mut out = self.read_records(actor, &catalog, Selector::Ids(page), opts, false).await?;
+        out.total = total;
+        Ok(out)
+    }
+
+    async fn read_records(&self, actor: &Actor, catalog: &Catalog, sel: Selector, opts: &ReadOptions, count: bool) -> Result<RecordPage> {
+        let schema = self.schema();
+        let projection: Option<HashSet<i64>> = match &opts.fields {
+            None => None,
+            Some(list) if list.is_empty() => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|f| {
+                        catalog.field(f).map(|f| f.db_id).ok_or_else(|| {
+                            Error::field(ErrorCode::UnknownField, f, format!("unknown field {f:?} in fields"))
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+        };
+        let privilege = rights::on_catalog(actor, catalog);
+        let cat = catalog.clone();
+        let (data, lookups, total) = self
+            .store
+            .read(move |c| -> Result<_> {
+                let data = rec::fetch_records(c, cat.db_id, &cat.fields, &sel)?;
+                let refs: Vec<&RecordData> = data.iter().collect();
+                let look = Lookups::gather(c, &refs)?;
+                let total = if count { rec::count_records(c, cat.db_id)? } else { data.len() as i64 };
+                Ok((data, look, total))
+            })
+            .await?;
+        let records = data
+            .iter()
+            .map(|d| render_record(&schema, catalog, d, &lookups, projection.as_ref(), opts.skip_prev_id, privilege))
+            .collect();
+        Ok(RecordPage { records, total })
+    }
+}
+
+fn render_record(
+    schema: &Arc<Schema>,
+    catalog: &Catalog,
+    d: &RecordData,
+    look: &Lookups,
+    projection: Option<&HashSet<i64>>,
+    skip_prev_id: bool,
+    privilege: Privilege,
+) -> RecordView {
+    let public_id = d.public_id();
+    let fields = catalog
+        .fields
+        .iter()
+        .filter(|f| render::has_value(f))
+        .filter(|f| projection.is_none_or(|p| p.contains(&f.db_id)))
+        .map(|f| {
+            let v = d
+                .values
+                .get(&f.db_id)
+                .map(|v| render_value(schema, look, v))
+                .unwrap_or(Value::Null);
+            (f, v)
+        });
+    RecordView {
+        title: title_of(catalog, &d.values, &public_id),
+        id: public_id,
+        catalog_id: catalog.id.clone(),
+        privilege,
+        values: keyed_values(fields, skip_prev_id),
+        created: d.created_at.clone(),
+    }
+}
+
