@@ -30,6 +30,9 @@ pub(crate) struct AuthCache {
     key: [u8; 32],
     sessions: Mutex<HashMap<String, (i64, i64)>>,
     credentials: Mutex<HashMap<[u8; 32], (i64, i64)>>,
+    /// The session handed out to each employee who signs in with HTTP Basic, reused so that
+    /// a Basic-only client does not open a session per request.
+    basic_sessions: Mutex<HashMap<i64, (String, i64)>>,
 }
 
 impl Default for AuthCache {
@@ -40,6 +43,7 @@ impl Default for AuthCache {
             key,
             sessions: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
+            basic_sessions: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -61,6 +65,9 @@ impl AuthCache {
         }
         if let Ok(mut c) = self.credentials.lock() {
             c.retain(|_, (u, _)| *u != user_db_id);
+        }
+        if let Ok(mut b) = self.basic_sessions.lock() {
+            b.remove(&user_db_id);
         }
     }
 }
@@ -155,6 +162,30 @@ impl App {
             .await?;
         if let Ok(mut s) = self.auth.sessions.lock() {
             s.insert(hash, (user, expires));
+        }
+        Ok(token)
+    }
+
+    /// The session to hand to an employee who authenticated with HTTP Basic: the one handed
+    /// out before while it lives, else a new one.
+    pub async fn session_for_basic(&self, actor: &Actor) -> Result<String> {
+        let Actor::User { db_id, .. } = actor else {
+            return Err(Error::unauthorized());
+        };
+        let now = now_ms();
+        let reuse = self
+            .auth
+            .basic_sessions
+            .lock()
+            .ok()
+            .and_then(|b| b.get(db_id).cloned())
+            .filter(|(_, exp)| *exp > now + 3600 * 1000);
+        if let Some((token, _)) = reuse {
+            return Ok(token);
+        }
+        let token = self.open_session(actor).await?;
+        if let Ok(mut b) = self.auth.basic_sessions.lock() {
+            b.insert(*db_id, (token.clone(), now + SESSION_TTL_MS));
         }
         Ok(token)
     }

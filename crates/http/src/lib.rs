@@ -1,1 +1,74 @@
-//! placeholder
+//! The HTTP layer: axum routers for `/api/v1`, `/auth` and `/health`, authentication, wire
+//! JSON and the mapping of errors to statuses. The only crate that knows HTTP.
+
+pub mod error;
+pub mod extract;
+pub mod render;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware;
+use axum::routing::get;
+use axum::Router;
+use kartoteka_core::App;
+use tower::ServiceExt;
+
+use crate::error::{not_found, not_implemented};
+use crate::extract::MAX_BODY;
+
+/// The application router.
+pub fn router(app: Arc<App>) -> Router {
+    use routes::*;
+    let api = Router::new()
+        .route("/sections", get(list_sections).post(create_section))
+        .route("/sections/{id}", get(get_section).patch(update_section).delete(delete_section))
+        .route("/catalogs", get(list_catalogs).post(create_catalog))
+        .route("/catalogs/{id}", get(get_catalog).patch(update_catalog).delete(delete_catalog))
+        .route("/catalogs/{id}/records", get(list_records).post(create_record))
+        .route(
+            "/catalogs/{id}/records/{rid}",
+            get(get_record).patch(update_record).delete(delete_record),
+        )
+        .route("/profile/me", get(profile))
+        .route_layer(middleware::from_fn_with_state(app.clone(), extract::authenticate));
+    Router::new()
+        .route("/health", get(health))
+        .route("/auth/login", get(login_get).post(login))
+        .route("/auth/logout", axum::routing::post(logout))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_implemented)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+/// Drops one trailing slash (`/records/` ≡ `/records`): existing clients send it.
+fn trim_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = pq.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// Serves the application on `listener` until `shutdown` resolves; requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let svc = router(app).map_request(trim_trailing_slash);
+    axum::serve(listener, tower::make::Shared::new(svc))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,153 @@
+//! Wire JSON for sections, catalogs, fields and records (spec 01 §2, spec 02 §1.5). The core's
+//! types know nothing of JSON field names; this module is where they are chosen.
+
+use kartoteka_core::records::RecordView;
+use kartoteka_core::{Catalog, Schema, Section};
+use kartoteka_model::field::FieldType;
+use kartoteka_model::privilege::Privilege;
+use kartoteka_model::FieldDef;
+use serde_json::{json, Map, Value};
+
+/// The privileges the caller may assign: all of them for `admin`, none otherwise.
+fn privileges(p: Privilege) -> Value {
+    if p == Privilege::Admin {
+        Value::Array(Privilege::ASSIGNABLE.iter().map(|p| Value::String(p.code().into())).collect())
+    } else {
+        Value::Array(vec![])
+    }
+}
+
+pub fn section(s: &Section, p: Privilege) -> Value {
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "icon": s.icon,
+        "priority": s.priority,
+        "privilegeCode": p.code(),
+        "privileges": privileges(p),
+    })
+}
+
+/// The value a new record gets when the field is not sent, shown in the field's config.
+fn default_empty_value(f: &FieldDef) -> Value {
+    let on = f.config.get("defaultValue") == Some(&Value::Bool(true));
+    match f.field_type {
+        FieldType::Dropdown | FieldType::Checkboxes | FieldType::Radiobutton => {
+            if on {
+                Value::Array(
+                    kartoteka_model::field::items::first_item(&f.config)
+                        .into_iter()
+                        .map(Value::String)
+                        .collect(),
+                )
+            } else {
+                json!([])
+            }
+        }
+        FieldType::User | FieldType::Object | FieldType::File | FieldType::Contact => json!([]),
+        FieldType::Text => json!(""),
+        FieldType::Switch => Value::Bool(on),
+        _ => Value::Null,
+    }
+}
+
+fn field_config(schema: &Schema, f: &FieldDef) -> Value {
+    let mut cfg = f.config.clone();
+    if f.field_type.has_value() {
+        cfg.insert("defaultEmptyValue".into(), default_empty_value(f));
+    }
+    if f.field_type == FieldType::Object {
+        let cats: Vec<Value> = kartoteka_model::field::source_catalogs(&f.config)
+            .iter()
+            .map(|id| match schema.find_catalog(id) {
+                Some(c) => json!({
+                    "id": c.id,
+                    "dbId": c.db_id,
+                    "title": c.name,
+                    "icon": c.icon,
+                    "removed": !schema.catalog_alive(c),
+                }),
+                None => json!({"id": id, "title": "", "icon": "", "removed": true}),
+            })
+            .collect();
+        cfg.insert("catalogs".into(), Value::Array(cats));
+    }
+    Value::Object(cfg)
+}
+
+fn field_json(schema: &Schema, catalog: &Catalog, f: &FieldDef, position: usize, legacy_copy: bool) -> Value {
+    let mut o = Map::new();
+    o.insert("id".into(), Value::String(if legacy_copy { f.prev_id.clone() } else { f.id.clone() }));
+    o.insert("prevId".into(), Value::String(f.prev_id.clone()));
+    if legacy_copy {
+        o.insert("isDuplicated".into(), Value::Bool(true));
+    }
+    o.insert("duplicateResultWithPrevId".into(), Value::Bool(f.duplicate));
+    o.insert("name".into(), Value::String(f.name.clone()));
+    o.insert("type".into(), Value::String(f.field_type.code().into()));
+    o.insert("hint".into(), Value::String(f.hint.clone()));
+    o.insert("required".into(), Value::Bool(f.required));
+    o.insert("apiOnly".into(), Value::Bool(f.api_only));
+    o.insert("filterable".into(), Value::Bool(f.filterable));
+    o.insert("history".into(), Value::Bool(f.history));
+    o.insert("hidden".into(), Value::Bool(f.hidden));
+    o.insert("comment".into(), Value::String(f.comment.clone()));
+    o.insert("isSystem".into(), Value::Bool(f.is_system));
+    if f.is_system {
+        o.insert("columnName".into(), Value::String(f.column.clone()));
+        o.insert("dbId".into(), Value::from(f.db_id));
+        o.insert("_catalogId".into(), Value::String(catalog.id.clone()));
+    }
+    o.insert("position".into(), Value::from(position as i64 + 1));
+    o.insert("config".into(), field_config(schema, f));
+    o.insert("visible".into(), f.visible.clone());
+    Value::Object(o)
+}
+
+/// A catalog with its fields. System fields whose values are duplicated under a legacy id
+/// are listed twice, the legacy copy first (spec 02 §1.5.5), unless `skip_prev_id`.
+pub fn catalog(
+    schema: &Schema,
+    c: &Catalog,
+    p: Privilege,
+    only_fields: Option<&[String]>,
+    skip_prev_id: bool,
+) -> Value {
+    let mut fields = Vec::new();
+    for (i, f) in c.fields.iter().enumerate() {
+        if let Some(only) = only_fields {
+            if !only.iter().any(|x| *x == f.id || *x == f.prev_id) {
+                continue;
+            }
+        }
+        if f.duplicate && f.prev_id != f.id && !skip_prev_id {
+            fields.push(field_json(schema, c, f, i, true));
+        }
+        fields.push(field_json(schema, c, f, i, false));
+    }
+    json!({
+        "id": c.id,
+        "sectionId": schema.section_id_of(c),
+        "name": c.name,
+        "icon": c.icon,
+        "history": c.history,
+        "isSystem": c.is_system,
+        "privilegeCode": p.code(),
+        "fieldPrivilegeCodes": {},
+        "chat": {"newChats": 0},
+        "fields": fields,
+    })
+}
+
+/// A record in the read format (spec 01 §2.4).
+pub fn record(r: &RecordView) -> Value {
+    json!({
+        "id": r.id,
+        "catalogId": r.catalog_id,
+        "title": r.title,
+        "privilegeCode": r.privilege.code(),
+        "values": r.values,
+        "chat": {"messagesCount": 0, "newMessages": false, "subscribe": false},
+        "created": r.created,
+    })
+}
