@@ -13,6 +13,7 @@ mod pg;
 pub mod records;
 pub mod schema;
 mod sqlite;
+pub mod testing;
 pub mod value;
 
 use std::path::Path;

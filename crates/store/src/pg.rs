@@ -169,8 +169,22 @@ impl PgStore {
     }
 
     pub(crate) fn close(&self) {
-        if let Ok(mut v) = self.idle.lock() {
-            v.clear();
-        }
+        let clients = self.idle.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+        drop_clients(clients);
     }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Closes clients on a plain thread: a client's drop blocks on its own runtime, which must
+/// not happen on an async worker.
+fn drop_clients(clients: Vec<Client>) {
+    if clients.is_empty() {
+        return;
+    }
+    let _ = std::thread::spawn(move || drop(clients)).join();
 }

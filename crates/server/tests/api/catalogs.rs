@@ -1,0 +1,207 @@
+//! Catalogs API (spec 01 §7): create with typed fields, update (keep ids and data, no type
+//! change, delete omitted fields), soft delete, and the 2.0 rendering of system catalogs.
+
+use serde_json::{json, Value};
+
+use crate::support::{field_id, id, TestApp};
+
+fn fields(c: &Value) -> Vec<Value> {
+    c["fields"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn create_catalog_as_the_docs_show() {
+    let t = TestApp::start().await;
+    let sid = t.section("Sales").await;
+    let target = t.post("/api/v1/catalogs", json!({"sectionId": sid, "name": "Clients", "fields": [{"name": "Name", "type": "text"}]})).await.expect(200).clone();
+    let body = json!({ "sectionId": sid, "name": "Deals", "icon": "content-11", "id": "deals",
+        "fields": [ {"name": "Main", "type": "group", "config": {}},
+                    {"name": "Title", "type": "text", "required": true, "config": {"type": "text"}},
+                    {"name": "Stage", "type": "dropdown", "config": {"items": [{"name": "New", "color": "C9FDE5"}, {"name": "Won"}]}},
+                    {"name": "Client", "type": "object", "config": {"multiselect": false, "catalogs": [{"id": target["id"]}]}},
+                    {"id": "amount", "name": "Amount", "type": "number", "config": {"unit": "₽"}} ] });
+    let r = t.post("/api/v1/catalogs", body).await;
+    let c = r.expect(200).clone();
+    assert_eq!(c["id"], "deals");
+    assert_eq!(c["sectionId"], sid.as_str());
+    assert_eq!(c["icon"], "content-11");
+    assert_eq!(c["history"], true);
+    assert_eq!(c["privilegeCode"], "admin");
+    let f = fields(&c);
+    let ids: Vec<&str> = f.iter().filter_map(|x| x["id"].as_str()).collect();
+    assert_eq!(ids, vec!["1", "2", "3", "4", "amount"]);
+    assert_eq!(f[1]["required"], true);
+    assert_eq!(f[1]["prevId"], "2");
+    assert_eq!(f[1]["duplicateResultWithPrevId"], false);
+    let items = f[2]["config"]["items"].as_array().expect("items");
+    assert_eq!(items[0]["id"], "1");
+    assert_eq!(items[1]["id"], "2");
+    assert_eq!(items[0]["color"], "C9FDE5");
+    let cats = &f[3]["config"]["catalogs"][0];
+    assert_eq!(cats["id"], target["id"]);
+    assert_eq!(cats["title"], "Clients");
+    assert_eq!(cats["removed"], false);
+    assert!(cats["dbId"].is_number());
+    // Get by id, with a fields projection; trailing slash is fine.
+    let g = t.get("/api/v1/catalogs/deals/").await;
+    assert_eq!(fields(g.expect(200)).len(), 5);
+    let g = t.get("/api/v1/catalogs/deals?fields=[\"2\",\"amount\"]").await;
+    let ids: Vec<Value> = fields(g.expect(200)).iter().map(|x| x["id"].clone()).collect();
+    assert_eq!(ids, vec![json!("2"), json!("amount")]);
+    // Listing includes it with the full object.
+    let list = t.get("/api/v1/catalogs").await;
+    assert!(list.expect(200).as_array().expect("array").iter().any(|x| x["id"] == "deals" && x["fields"].is_array()));
+}
+
+#[tokio::test]
+async fn catalog_create_rejects_bad_structure() {
+    let t = TestApp::start().await;
+    let sid = t.section("S").await;
+    let cases = vec![
+        (json!({"name": "X"}), "invalid_value"),
+        (json!({"sectionId": sid, "name": ""}), "invalid_value"),
+        (json!({"sectionId": "nope", "name": "X"}), "section_not_found"),
+        (json!({"sectionId": "1", "name": "X"}), "section_not_found"),
+        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "formula"}]}), "invalid_field_config"),
+        (json!({"sectionId": sid, "name": "X", "fields": [{"type": "text"}]}), "invalid_field_config"),
+        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "object", "config": {"catalogs": [{"id": "999999"}]}}]}), "invalid_field_config"),
+        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "object"}]}), "invalid_field_config"),
+        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "text", "config": {"type": "bogus"}}]}), "invalid_field_config"),
+        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "dropdown", "config": {"items": [{"name": "a", "color": "red"}]}}]}), "invalid_field_config"),
+        (json!({"sectionId": sid, "name": "X", "fields": [{"id": "a", "name": "F", "type": "text"}, {"id": "a", "name": "G", "type": "text"}]}), "duplicate_id"),
+        (json!({"sectionId": sid, "name": "X", "fields": [{"id": "$x", "name": "F", "type": "text"}]}), "invalid_field_config"),
+        (json!({"sectionId": sid, "name": "X", "id": "$users"}), "invalid_id"),
+        (json!({"sectionId": sid, "name": "X", "id": "3"}), "duplicate_id"),
+        (json!({"sectionId": sid, "name": "X", "fields": "nope"}), "invalid_value"),
+    ];
+    for (body, code) in cases {
+        let r = t.post("/api/v1/catalogs", body.clone()).await;
+        assert_eq!(r.status, 400, "{body} -> {}", r.json);
+        assert_eq!(r.json["code"], code, "{body} -> {}", r.json);
+    }
+    // Nothing half-made: only the catalogs of this test's section... none.
+    let list = t.get(&format!("/api/v1/catalogs?sectionId={sid}")).await;
+    assert_eq!(list.expect(200), &json!([]));
+}
+
+#[tokio::test]
+async fn update_keeps_ids_and_data_and_refuses_type_changes() {
+    let t = TestApp::start().await;
+    let c = t.catalog("People", json!([
+        {"name": "Name", "type": "text"},
+        {"name": "Age", "type": "number"},
+        {"name": "Stage", "type": "dropdown", "config": {"items": [{"name": "a"}, {"name": "b"}]}},
+        {"name": "Notes", "type": "text", "config": {"type": "multiline"}}
+    ])).await;
+    let cid = id(&c);
+    let (name, age, stage, notes) = (field_id(&c, "Name"), field_id(&c, "Age"), field_id(&c, "Stage"), field_id(&c, "Notes"));
+    let rec = t.record(&cid, json!({name.clone(): "Ann", age.clone(): 30, stage.clone(): ["2"], notes.clone(): "x"})).await;
+    let rid = id(&rec);
+
+    // Reorder, rename a field, add one, drop Notes, keep item ids and add an item.
+    let upd = t.patch(&format!("/api/v1/catalogs/{cid}"), json!({"name": "Persons", "fields": [
+        {"id": age, "name": "Age (years)", "type": "number"},
+        {"id": name, "name": "Full name", "type": "text"},
+        {"id": stage, "name": "Stage", "type": "dropdown", "config": {"items": [{"id": "2", "name": "b"}, {"name": "c"}]}},
+        {"name": "Email", "type": "contact", "config": {"type": "mail"}}
+    ]})).await;
+    let u = upd.expect(200).clone();
+    assert_eq!(u["name"], "Persons");
+    assert_eq!(u["icon"], c["icon"], "omitted keys stay");
+    let f = fields(&u);
+    let ids: Vec<&str> = f.iter().filter_map(|x| x["id"].as_str()).collect();
+    assert_eq!(ids, vec![age.as_str(), name.as_str(), stage.as_str(), "5"]);
+    let items: Vec<&str> = f[2]["config"]["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_str()).collect();
+    assert_eq!(items, vec!["2", "3"]);
+    let r = t.get(&format!("/api/v1/catalogs/{cid}/records/{rid}")).await;
+    let v = &r.expect(200)["values"];
+    assert_eq!(v[&name], "Ann");
+    assert_eq!(v[&age], 30);
+    assert_eq!(v[&stage], json!(["2"]));
+    assert!(v.get(&notes).is_none(), "a deleted field's data is gone: {v}");
+    assert_eq!(v["5"], json!([]));
+
+    // A type change is refused and changes nothing.
+    let bad = t.patch(&format!("/api/v1/catalogs/{cid}"), json!({"fields": [{"id": age, "name": "Age", "type": "text"}]})).await;
+    bad.expect_error(400, "field_type_change", Some(&age));
+    assert_eq!(fields(t.get(&format!("/api/v1/catalogs/{cid}")).await.expect(200)).len(), 4);
+
+    // A field id rename through prevId (spec 01 §7.4.6).
+    let ren = t.patch(&format!("/api/v1/catalogs/{cid}"), json!({"fields": [
+        {"id": "age", "prevId": age, "name": "Age", "type": "number"},
+        {"id": name, "name": "Full name", "type": "text"},
+        {"id": stage, "name": "Stage", "type": "dropdown", "config": {"items": [{"id": "2", "name": "b"}]}},
+        {"id": "5", "name": "Email", "type": "contact"}
+    ]})).await;
+    let f = fields(ren.expect(200));
+    assert_eq!(f[0]["id"], "age");
+    assert_eq!(f[0]["prevId"], age.as_str());
+    let r = t.get(&format!("/api/v1/catalogs/{cid}/records/{rid}")).await;
+    assert_eq!(r.expect(200)["values"]["age"], 30);
+    // The old id still addresses the field in the records family.
+    let r = t.patch(&format!("/api/v1/catalogs/{cid}/records/{rid}"), json!({"values": {age.clone(): 31}})).await;
+    assert_eq!(r.expect(200)["values"]["age"], 31);
+    // `fields` omitted: structure unchanged.
+    let r = t.patch(&format!("/api/v1/catalogs/{cid}"), json!({"icon": "x"})).await;
+    assert_eq!(fields(r.expect(200)).len(), 4);
+}
+
+#[tokio::test]
+async fn delete_is_soft_and_links_show_removed() {
+    let t = TestApp::start().await;
+    let target = t.catalog("Clients", json!([{"name": "Name", "type": "text"}])).await;
+    let tid = id(&target);
+    let client = t.record(&tid, json!({field_id(&target, "Name"): "ACME"})).await;
+    let orders = t.catalog("Orders", json!([{"name": "Client", "type": "object", "config": {"catalogs": [{"id": tid}]}}])).await;
+    let oid = id(&orders);
+    let link_field = field_id(&orders, "Client");
+    let order = t.record(&oid, json!({link_field.clone(): [{"catalogId": tid, "recordId": client["id"]}]})).await;
+
+    t.delete(&format!("/api/v1/catalogs/{tid}")).await.expect(200);
+    t.get(&format!("/api/v1/catalogs/{tid}")).await.expect_error(404, "catalog_not_found", None);
+    t.get(&format!("/api/v1/catalogs/{tid}/records")).await.expect_error(404, "catalog_not_found", None);
+    let o = t.get(&format!("/api/v1/catalogs/{oid}/records/{}", id(&order))).await;
+    let link = &o.expect(200)["values"][&link_field][0];
+    assert_eq!(link["isRemoved"], true);
+    assert_eq!(link["recordTitle"], "ACME");
+    let c = t.get(&format!("/api/v1/catalogs/{oid}")).await;
+    assert_eq!(c.expect(200)["fields"][0]["config"]["catalogs"][0]["removed"], true);
+    // System catalogs cannot be deleted.
+    t.delete("/api/v1/catalogs/$users").await.expect_error(405, "method_not_allowed", None);
+    t.delete("/api/v1/catalogs/999999").await.expect_error(404, "catalog_not_found", None);
+}
+
+#[tokio::test]
+async fn users_catalog_by_both_ids_with_duplicated_fields() {
+    let t = TestApp::start().await;
+    let a = t.get("/api/v1/catalogs/3").await.expect(200).clone();
+    let b = t.get("/api/v1/catalogs/$users").await.expect(200).clone();
+    assert_eq!(a, b);
+    assert_eq!(a["id"], "$users");
+    assert_eq!(a["sectionId"], "$settings");
+    let f = fields(&a);
+    let ids: Vec<&str> = f.iter().filter_map(|x| x["id"].as_str()).collect();
+    assert_eq!(ids, vec!["1", "$name", "2", "$email"]);
+    assert_eq!(f[0]["isDuplicated"], true);
+    assert_eq!(f[1]["prevId"], "1");
+    assert_eq!(f[1]["isSystem"], true);
+    assert_eq!(f[1]["duplicateResultWithPrevId"], true);
+    let s = t.get("/api/v1/catalogs/$users?skipPrevId=true").await;
+    assert_eq!(fields(s.expect(200)).len(), 2);
+    // Listed under $settings by text id only.
+    let l = t.get("/api/v1/catalogs?sectionId=$settings").await;
+    assert!(l.expect(200).as_array().expect("array").iter().any(|c| c["id"] == "$users"));
+    // System fields survive an update that omits them, and can be renamed.
+    let u = t.patch("/api/v1/catalogs/$users", json!({"fields": [
+        {"id": "$name", "name": "Full name", "type": "text"},
+        {"name": "Phone", "type": "contact"}
+    ]})).await;
+    let f = fields(u.expect(200));
+    let ids: Vec<&str> = f.iter().filter_map(|x| x["id"].as_str()).collect();
+    assert_eq!(ids, vec!["1", "$name", "3", "2", "$email"]);
+    assert_eq!(f[1]["name"], "Full name");
+    // The type of a system field cannot change.
+    t.patch("/api/v1/catalogs/$users", json!({"fields": [{"id": "$name", "name": "N", "type": "number"}]}))
+        .await
+        .expect_error(400, "field_type_change", Some("$name"));
+}

@@ -1,0 +1,12 @@
+//! Black-box HTTP tests: each test starts the real server on a free loopback port with a fresh
+//! data folder (or a fresh PostgreSQL schema when `KARTOTEKA_TEST_DATABASE_URL` is set) and
+//! talks to it as a client would, with the JSON the docs show.
+
+mod support;
+
+mod auth;
+mod catalogs;
+mod errors;
+mod fields;
+mod records;
+mod sections;

@@ -1,0 +1,191 @@
+//! The test harness: a real server on a free loopback port with a fresh data folder (SQLite),
+//! or a fresh PostgreSQL schema when `KARTOTEKA_TEST_DATABASE_URL` is set.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kartoteka_core::{App, CoreConfig};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+pub const EMAIL: &str = "admin@example.com";
+pub const PASSWORD: &str = "admin123";
+
+pub struct TestApp {
+    pub base: String,
+    pub app: Arc<App>,
+    client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    dir: PathBuf,
+    pg: Option<(String, String)>,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub json: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    /// Asserts the status and returns the JSON body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.json);
+        &self.json
+    }
+
+    /// Asserts an error response: status, `code`, and (when given) `fieldId`.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str, field: Option<&str>) {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.json);
+        assert_eq!(self.json["code"], code, "unexpected code; body: {}", self.json);
+        assert!(self.json["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", self.json);
+        if let Some(f) = field {
+            assert_eq!(self.json["fieldId"], f, "unexpected fieldId; body: {}", self.json);
+        }
+    }
+}
+
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    )
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        let dir = std::env::temp_dir().join(unique("kartoteka-test"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (url, pg) = match std::env::var("KARTOTEKA_TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let b = base.clone();
+                let (url, schema) = tokio::task::spawn_blocking(move || {
+                    kartoteka_store::testing::fresh_postgres_schema(&b)
+                })
+                .await
+                .expect("join")
+                .expect("fresh postgres schema");
+                (url, Some((base, schema)))
+            }
+            _ => (dir.join("kartoteka.db").to_string_lossy().into_owned(), None),
+        };
+        let app = App::open(&CoreConfig { database_url: url }).await.expect("open app");
+        app.ensure_admin(Some(EMAIL), Some(PASSWORD)).await.expect("admin");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = app.clone();
+        tokio::spawn(async move {
+            let _ = kartoteka_http::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestApp {
+            base,
+            app,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            dir,
+            pg,
+        }
+    }
+
+    /// A request with any method and raw body; `auth` adds the administrator's Basic auth.
+    pub async fn raw(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>, auth: bool) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if auth {
+            req = req.basic_auth(EMAIL, Some(PASSWORD));
+        }
+        if let Some((ct, bytes)) = body {
+            req = req.header("content-type", ct).body(bytes);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp { status, json, headers }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+        self.raw(method, path, body, true).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a section and returns its id.
+    pub async fn section(&self, name: &str) -> String {
+        let r = self.post("/api/v1/sections", json!({"name": name})).await;
+        r.expect(200)["id"].as_str().expect("section id").to_string()
+    }
+
+    /// Creates a catalog in a new section and returns the catalog JSON.
+    pub async fn catalog(&self, name: &str, fields: Value) -> Value {
+        let section = self.section(&format!("{name} section")).await;
+        let r = self
+            .post("/api/v1/catalogs", json!({"sectionId": section, "name": name, "fields": fields}))
+            .await;
+        r.expect(200).clone()
+    }
+
+    /// Creates a record and returns it.
+    pub async fn record(&self, catalog: &str, values: Value) -> Value {
+        let r = self.post(&format!("/api/v1/catalogs/{catalog}/records"), json!({"values": values})).await;
+        r.expect(200).clone()
+    }
+}
+
+/// The id of the field called `name` in a catalog JSON.
+pub fn field_id(catalog: &Value, name: &str) -> String {
+    catalog["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == name && f.get("isDuplicated").is_none()))
+        .and_then(|f| f["id"].as_str())
+        .unwrap_or_else(|| panic!("no field {name} in {catalog}"))
+        .to_string()
+}
+
+/// The id of the catalog JSON.
+pub fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_string()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.app.close();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((base, schema)) = self.pg.take() {
+            // Dropping runs inside the test's runtime; a plain thread may block.
+            let _ = std::thread::spawn(move || kartoteka_store::testing::drop_postgres_schema(&base, &schema)).join();
+        }
+    }
+}
