@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod binary;
 mod catalogs;
 mod errors;
 mod fields;

@@ -67,13 +67,8 @@ impl TestApp {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (url, pg) = match std::env::var("KARTOTEKA_TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
-                let b = base.clone();
-                let (url, schema) = tokio::task::spawn_blocking(move || {
-                    kartoteka_store::testing::fresh_postgres_schema(&b)
-                })
-                .await
-                .expect("join")
-                .expect("fresh postgres schema");
+                let (url, schema) =
+                    kartoteka_store::testing::fresh_postgres_schema(&base).expect("fresh postgres schema");
                 (url, Some((base, schema)))
             }
             _ => (dir.join("kartoteka.db").to_string_lossy().into_owned(), None),
@@ -184,8 +179,7 @@ impl Drop for TestApp {
         self.app.close();
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some((base, schema)) = self.pg.take() {
-            // Dropping runs inside the test's runtime; a plain thread may block.
-            let _ = std::thread::spawn(move || kartoteka_store::testing::drop_postgres_schema(&base, &schema)).join();
+            let _ = kartoteka_store::testing::drop_postgres_schema(&base, &schema);
         }
     }
 }

@@ -1,0 +1,278 @@
+//! The `kartoteka` binary itself: configuration from the command line and the environment,
+//! the first administrator, graceful shutdown on SIGTERM, and no acknowledged write lost to
+//! `kill -9`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::unique;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A database for a spawned server: a fresh PostgreSQL schema when the suite runs on
+/// PostgreSQL, else SQLite in the data folder.
+struct Db {
+    url: Option<String>,
+    pg: Option<(String, String)>,
+}
+
+impl Db {
+    fn new() -> Db {
+        match std::env::var("KARTOTEKA_TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let (url, schema) = kartoteka_store::testing::fresh_postgres_schema(&base).expect("schema");
+                Db { url: Some(url), pg: Some((base, schema)) }
+            }
+            _ => Db { url: None, pg: None },
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.pg.take() {
+            let _ = kartoteka_store::testing::drop_postgres_schema(&base, &schema);
+        }
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn spawn(data: &Path, port: u16, db: &Db, envs: &[(&str, String)]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kartoteka"));
+    cmd.arg("serve").arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--data").arg(data);
+    if let Some(url) = &db.url {
+        cmd.arg("--database").arg(url);
+    }
+    cmd.env_remove("KARTOTEKA_ADMIN_PASSWORD")
+        .env_remove("KARTOTEKA_LISTEN")
+        .env_remove("KARTOTEKA_DATABASE_URL")
+        .env("KARTOTEKA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("spawn kartoteka");
+    Server { child, base: format!("http://127.0.0.1:{port}") }
+}
+
+fn wait_ready(base: &str) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok(mut s) = std::net::TcpStream::connect(base.trim_start_matches("http://")) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /health HTTP/1.0\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server at {base} did not become ready");
+}
+
+fn temp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(unique("kartoteka-bin"));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
+    assert!(ok.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn make_catalog(c: &reqwest::Client, base: &str, auth: (&str, &str)) -> (String, String) {
+    let s: Value = c.post(format!("{base}/api/v1/sections")).basic_auth(auth.0, Some(auth.1)).json(&json!({"name": "Load"})).send().await.expect("send").json().await.expect("json");
+    let cat: Value = c
+        .post(format!("{base}/api/v1/catalogs"))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"sectionId": s["id"], "name": "Writes", "fields": [{"name": "N", "type": "number"}]}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    (cat["id"].as_str().expect("id").to_string(), cat["fields"][0]["id"].as_str().expect("field").to_string())
+}
+
+/// Fires creates from 16 tasks until `stop` and returns the ids the server acknowledged.
+async fn write_load(base: &str, catalog: &str, field: &str, run_for: Duration) -> Vec<String> {
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let (base, catalog, field) = (base.to_string(), catalog.to_string(), field.to_string());
+        tasks.push(tokio::spawn(async move {
+            let c = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+            let mut acked = Vec::new();
+            let started = Instant::now();
+            let mut i = 0;
+            while started.elapsed() < run_for {
+                i += 1;
+                let r = c
+                    .post(format!("{base}/api/v1/catalogs/{catalog}/records"))
+                    .basic_auth("admin@example.com", Some("admin123"))
+                    .json(&json!({"values": {field.clone(): w * 100_000 + i}}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        if let Ok(v) = r.json::<Value>().await {
+                            if let Some(id) = v["id"].as_str() {
+                                acked.push(id.to_string());
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            acked
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("join"));
+    }
+    all
+}
+
+async fn count(base: &str, catalog: &str) -> i64 {
+    let r = reqwest::Client::new()
+        .get(format!("{base}/api/v1/catalogs/{catalog}/records?limit=1"))
+        .basic_auth("admin@example.com", Some("admin123"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    r.headers()["x-total-count"].to_str().expect("ascii").parse().expect("number")
+}
+
+#[tokio::test]
+async fn first_admin_is_printed_and_cli_beats_env() {
+    let dir = temp_dir();
+    let db = Db::new();
+    let port = free_port();
+    // The environment names another port and folder; the command line wins.
+    let mut s = spawn(&dir, port, &db, &[("KARTOTEKA_LISTEN", "127.0.0.1:1".into()), ("KARTOTEKA_DATA", "/nonexistent/x".into())]);
+    wait_ready(&s.base);
+    sigterm(&s.child);
+    let status = wait_exit(&mut s.child);
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s.child.stdout.take().expect("stdout"), &mut out).expect("read");
+    let line = out.lines().find(|l| l.starts_with("First administrator:")).unwrap_or_else(|| panic!("no admin line in {out:?}"));
+    let creds = line.trim_start_matches("First administrator:").split_whitespace().collect::<Vec<_>>();
+    let (email, password) = (creds[0], creds[2]);
+    assert_eq!(email, "admin@example.com");
+    assert!(password.len() >= 12);
+    if db.url.is_none() {
+        assert!(dir.join("kartoteka.db").exists(), "data lives in --data");
+    }
+
+    // Restart on the same store: nothing is printed again, the password still works, and
+    // settings may also come from the environment alone.
+    let port2 = free_port();
+    let mut envs = vec![("KARTOTEKA_ADMIN_PASSWORD", "ignored-now".to_string())];
+    if let Some(url) = &db.url {
+        envs.push(("KARTOTEKA_DATABASE_URL", url.clone()));
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kartoteka"));
+    cmd.arg("serve").env("KARTOTEKA_LISTEN", format!("127.0.0.1:{port2}")).env("KARTOTEKA_DATA", &dir).env("KARTOTEKA_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
+    for (k, v) in &envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let base2 = format!("http://127.0.0.1:{port2}");
+    wait_ready(&base2);
+    let r = reqwest::Client::new().get(format!("{base2}/api/v1/profile/me")).basic_auth(email, Some(password)).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    let r = reqwest::Client::new().get(format!("{base2}/api/v1/profile/me")).basic_auth(email, Some("ignored-now")).send().await.expect("send");
+    assert_eq!(r.status(), 401);
+    sigterm(&child);
+    assert!(wait_exit(&mut child).success());
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out).expect("read");
+    assert!(!out.contains("First administrator"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_writes_and_kill_9_loses_no_acknowledged_write() {
+    let dir = temp_dir();
+    let db = Db::new();
+    let admin = [("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string())];
+    let port = free_port();
+    let mut s = spawn(&dir, port, &db, &admin);
+    wait_ready(&s.base);
+    let client = reqwest::Client::new();
+    let (catalog, field) = make_catalog(&client, &s.base, ("admin@example.com", "admin123")).await;
+
+    // kill -9 in the middle of a write load.
+    let base = s.base.clone();
+    let (cat2, field2) = (catalog.clone(), field.clone());
+    let load = tokio::spawn(async move { write_load(&base, &cat2, &field2, Duration::from_secs(30)).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.child.kill().expect("kill -9");
+    let _ = s.child.wait();
+    let acked = load.await.expect("join");
+    assert!(acked.len() > 50, "the load made too few writes to mean anything: {}", acked.len());
+
+    let port = free_port();
+    let mut s = spawn(&dir, port, &db, &admin);
+    wait_ready(&s.base);
+    let stored = count(&s.base, &catalog).await;
+    assert!(stored >= acked.len() as i64, "stored {stored} < acknowledged {}", acked.len());
+    for id in acked.iter().step_by((acked.len() / 50).max(1)) {
+        let r = client
+            .get(format!("{}/api/v1/catalogs/{catalog}/records/{id}", s.base))
+            .basic_auth("admin@example.com", Some("admin123"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200, "acknowledged record {id} is missing after kill -9");
+    }
+
+    // SIGTERM during a load: the process exits cleanly and every acknowledged write stays.
+    let base = s.base.clone();
+    let (cat2, field2) = (catalog.clone(), field.clone());
+    let load = tokio::spawn(async move { write_load(&base, &cat2, &field2, Duration::from_secs(30)).await });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    sigterm(&s.child);
+    let status = wait_exit(&mut s.child);
+    assert!(status.success(), "{status:?}");
+    let acked2 = load.await.expect("join");
+    let port = free_port();
+    let mut s = spawn(&dir, port, &db, &admin);
+    wait_ready(&s.base);
+    let stored2 = count(&s.base, &catalog).await;
+    assert!(stored2 >= stored + acked2.len() as i64, "stored {stored2} < {stored} + {}", acked2.len());
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
