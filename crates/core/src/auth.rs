@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
 use kartoteka_model::time::now_ms;
@@ -83,7 +85,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -257,7 +263,10 @@ impl App {
             None => {
                 let mut raw = [0u8; 12];
                 rand::thread_rng().fill_bytes(&mut raw);
-                (base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw), true)
+                (
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw),
+                    true,
+                )
             }
         };
         if password.chars().count() < MIN_PASSWORD {
@@ -265,7 +274,8 @@ impl App {
                 "the administrator password needs at least {MIN_PASSWORD} characters"
             )));
         }
-        let values = serde_json::json!({"$name": "Administrator", "$email": email, "$password": password});
+        let values =
+            serde_json::json!({"$name": "Administrator", "$email": email, "$password": password});
         let input = crate::records::RecordInput {
             values: values.as_object().cloned().unwrap_or_default(),
             ..Default::default()

@@ -61,7 +61,10 @@ struct FieldSpec {
 }
 
 fn spec_err(index: usize, message: impl Into<String>) -> Error {
-    Error::new(ErrorCode::InvalidConfig, format!("fields[{index}]: {}", message.into()))
+    Error::new(
+        ErrorCode::InvalidConfig,
+        format!("fields[{index}]: {}", message.into()),
+    )
 }
 
 fn opt_bool(o: &Map<String, Value>, key: &str, index: usize) -> Result<Option<bool>> {
@@ -84,7 +87,9 @@ fn opt_string(o: &Map<String, Value>, key: &str, index: usize) -> Result<Option<
 fn parse_specs(fields: &[Value]) -> Result<Vec<FieldSpec>> {
     let mut out = Vec::with_capacity(fields.len());
     for (index, v) in fields.iter().enumerate() {
-        let o = v.as_object().ok_or_else(|| spec_err(index, "a field must be an object"))?;
+        let o = v
+            .as_object()
+            .ok_or_else(|| spec_err(index, "a field must be an object"))?;
         if o.get("isDuplicated") == Some(&Value::Bool(true)) {
             continue;
         }
@@ -100,11 +105,17 @@ fn parse_specs(fields: &[Value]) -> Result<Vec<FieldSpec>> {
         }
         let id = match o.get("id") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(id_from_json(v).ok_or_else(|| spec_err(index, "id must be a string or a number"))?),
+            Some(v) => Some(
+                id_from_json(v)
+                    .ok_or_else(|| spec_err(index, "id must be a string or a number"))?,
+            ),
         };
         let prev_id = match o.get("prevId") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(id_from_json(v).ok_or_else(|| spec_err(index, "prevId must be a string or a number"))?),
+            Some(v) => Some(
+                id_from_json(v)
+                    .ok_or_else(|| spec_err(index, "prevId must be a string or a number"))?,
+            ),
         };
         let config = match o.get("config") {
             None | Some(Value::Null) => None,
@@ -138,7 +149,11 @@ fn normalize_config(
     spec: &FieldSpec,
     prev: Option<&Map<String, Value>>,
 ) -> Result<Map<String, Value>> {
-    let mut cfg = spec.config.clone().or_else(|| prev.cloned()).unwrap_or_default();
+    let mut cfg = spec
+        .config
+        .clone()
+        .or_else(|| prev.cloned())
+        .unwrap_or_default();
     spec.field_type
         .normalize_config(&mut cfg, prev)
         .map_err(|e| spec_err(spec.index, format!("{} ({})", e.message, spec.name)))?;
@@ -148,8 +163,16 @@ fn normalize_config(
             let cat = schema
                 .find_catalog(&c)
                 .filter(|x| schema.catalog_alive(x))
-                .ok_or_else(|| spec_err(spec.index, format!("config.catalogs: catalog {c:?} not found")))?;
-            ids.push(Value::Object(Map::from_iter([("id".to_string(), Value::String(cat.id.clone()))])));
+                .ok_or_else(|| {
+                    spec_err(
+                        spec.index,
+                        format!("config.catalogs: catalog {c:?} not found"),
+                    )
+                })?;
+            ids.push(Value::Object(Map::from_iter([(
+                "id".to_string(),
+                Value::String(cat.id.clone()),
+            )])));
         }
         cfg.insert("catalogs".into(), Value::Array(ids));
     }
@@ -160,9 +183,15 @@ fn check_field_id(id: &str, index: usize) -> Result<()> {
     if as_db_id(id).is_some() || valid_custom_id(id) {
         Ok(())
     } else if is_system_id(id) {
-        Err(spec_err(index, format!("ids starting with $ are reserved for system fields: {id:?}")))
+        Err(spec_err(
+            index,
+            format!("ids starting with $ are reserved for system fields: {id:?}"),
+        ))
     } else {
-        Err(spec_err(index, format!("a field id must match [A-Za-z0-9_-]{{1,64}}, got {id:?}")))
+        Err(spec_err(
+            index,
+            format!("a field id must match [A-Za-z0-9_-]{{1,64}}, got {id:?}"),
+        ))
     }
 }
 
@@ -196,11 +225,20 @@ fn apply_fields(
                     return Err(Error::field(
                         ErrorCode::FieldTypeChange,
                         &old.id,
-                        format!("the type of field {:?} cannot change from {} to {}", old.id, old.field_type.code(), spec.field_type.code()),
+                        format!(
+                            "the type of field {:?} cannot change from {} to {}",
+                            old.id,
+                            old.field_type.code(),
+                            spec.field_type.code()
+                        ),
                     ));
                 }
                 let mut f = old.clone();
-                if let Some(new_id) = spec.id.as_ref().filter(|id| **id != old.id && **id != old.prev_id) {
+                if let Some(new_id) = spec
+                    .id
+                    .as_ref()
+                    .filter(|id| **id != old.id && **id != old.prev_id)
+                {
                     check_field_id(new_id, spec.index)?;
                     f.prev_id = old.id.clone();
                     f.id = new_id.clone();
@@ -230,7 +268,9 @@ fn apply_fields(
                     None => loop {
                         let candidate = catalog.next_field_id.to_string();
                         catalog.next_field_id += 1;
-                        if !existing.iter().any(|f| f.id == candidate || f.prev_id == candidate)
+                        if !existing
+                            .iter()
+                            .any(|f| f.id == candidate || f.prev_id == candidate)
                             && !taken.contains(&candidate)
                         {
                             break candidate;
@@ -253,7 +293,10 @@ fn apply_fields(
                     hidden: spec.hidden.unwrap_or(false),
                     comment: spec.comment.clone().unwrap_or_default(),
                     config: normalize_config(schema, spec, None)?,
-                    visible: spec.visible.clone().unwrap_or_else(|| Value::Object(Map::new())),
+                    visible: spec
+                        .visible
+                        .clone()
+                        .unwrap_or_else(|| Value::Object(Map::new())),
                     is_system: false,
                     column: format!("f{db_id}"),
                 };
@@ -261,7 +304,11 @@ fn apply_fields(
             }
         };
         if !taken.insert(def.0.id.clone()) {
-            return Err(Error::field(ErrorCode::DuplicateId, &def.0.id, format!("the field id {:?} is used twice", def.0.id)));
+            return Err(Error::field(
+                ErrorCode::DuplicateId,
+                &def.0.id,
+                format!("the field id {:?} is used twice", def.0.id),
+            ));
         }
         plan.push(def);
     }
@@ -291,7 +338,10 @@ fn apply_fields(
 
 fn check_name(name: &Option<String>, required: bool) -> Result<()> {
     match name {
-        Some(n) if n.trim().is_empty() => Err(Error::new(ErrorCode::InvalidValue, "name must not be empty")),
+        Some(n) if n.trim().is_empty() => Err(Error::new(
+            ErrorCode::InvalidValue,
+            "name must not be empty",
+        )),
         None if required => Err(Error::new(ErrorCode::InvalidValue, "name is required")),
         _ => Ok(()),
     }
@@ -299,11 +349,19 @@ fn check_name(name: &Option<String>, required: bool) -> Result<()> {
 
 impl App {
     fn require_section(&self, actor: &Actor, section: &Section, need: Privilege) -> Result<()> {
-        rights::require(rights::on_section(actor, section), need, &format!("section {:?}", section.id))
+        rights::require(
+            rights::on_section(actor, section),
+            need,
+            &format!("section {:?}", section.id),
+        )
     }
 
     fn require_catalog(&self, actor: &Actor, catalog: &Catalog, need: Privilege) -> Result<()> {
-        rights::require(rights::on_catalog(actor, catalog), need, &format!("catalog {:?}", catalog.id))
+        rights::require(
+            rights::on_catalog(actor, catalog),
+            need,
+            &format!("catalog {:?}", catalog.id),
+        )
     }
 
     /// Sections visible to the caller, by priority.
@@ -345,7 +403,13 @@ impl App {
             }
             None => None,
         };
-        let priority = schema.sections.iter().map(|s| s.priority).max().unwrap_or(0) + 1;
+        let priority = schema
+            .sections
+            .iter()
+            .map(|s| s.priority)
+            .max()
+            .unwrap_or(0)
+            + 1;
         let section = self
             .store
             .write(move |c| -> Result<SectionRow> {
@@ -367,7 +431,12 @@ impl App {
         Ok(section.into())
     }
 
-    pub async fn update_section(&self, actor: &Actor, id: &str, input: SectionInput) -> Result<Section> {
+    pub async fn update_section(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: SectionInput,
+    ) -> Result<Section> {
         let schema = self.schema();
         let mut s = schema.section(id)?.clone();
         self.require_section(actor, &s, Privilege::Admin)?;
@@ -388,7 +457,14 @@ impl App {
                     .catalog(c)
                     .ok()
                     .filter(|x| x.section_db_id == s.db_id)
-                    .ok_or_else(|| Error::new(ErrorCode::InvalidValue, format!("catalogsPriorities[{i}]: catalog {c:?} is not in this section")))?;
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::InvalidValue,
+                            format!(
+                                "catalogsPriorities[{i}]: catalog {c:?} is not in this section"
+                            ),
+                        )
+                    })?;
                 let mut cat = cat.clone();
                 cat.priority = i as i64;
                 order.push(cat);
@@ -417,7 +493,10 @@ impl App {
         let mut s = schema.section(id)?.clone();
         self.require_section(actor, &s, Privilege::Admin)?;
         if s.is_system {
-            return Err(Error::new(ErrorCode::MethodNotAllowed, "a system section cannot be deleted"));
+            return Err(Error::new(
+                ErrorCode::MethodNotAllowed,
+                "a system section cannot be deleted",
+            ));
         }
         s.deleted = true;
         let row = s.to_row();
@@ -452,7 +531,12 @@ impl App {
             .map(|c| (c.clone(), rights::on_catalog(actor, c)))
             .filter(|(_, p)| p.includes(Privilege::Search))
             .collect();
-        let prio = |c: &Catalog| schema.section_by_db_id(c.section_db_id).map(|s| s.priority).unwrap_or(0);
+        let prio = |c: &Catalog| {
+            schema
+                .section_by_db_id(c.section_db_id)
+                .map(|s| s.priority)
+                .unwrap_or(0)
+        };
         out.sort_by_key(|(c, _)| (prio(c), c.priority, c.db_id));
         out
     }
@@ -466,10 +550,13 @@ impl App {
     }
 
     fn body_section(schema: &Schema, id: &str) -> Result<Section> {
-        schema
-            .section(id)
-            .cloned()
-            .map_err(|_| Error::new(ErrorCode::SectionNotFound, format!("section {id:?} not found")).with_status_400())
+        schema.section(id).cloned().map_err(|_| {
+            Error::new(
+                ErrorCode::SectionNotFound,
+                format!("section {id:?} not found"),
+            )
+            .with_status_400()
+        })
     }
 
     pub async fn create_catalog(&self, actor: &Actor, input: CatalogInput) -> Result<Catalog> {
@@ -486,12 +573,21 @@ impl App {
             Some(id) => {
                 if let Some(n) = as_db_id(id) {
                     if n < FIRST_USER_CATALOG || schema.find_catalog(id).is_some() {
-                        return Err(Error::new(ErrorCode::DuplicateId, format!("catalog id {id:?} is taken or reserved")));
+                        return Err(Error::new(
+                            ErrorCode::DuplicateId,
+                            format!("catalog id {id:?} is taken or reserved"),
+                        ));
                     }
                 } else if !valid_custom_id(id) {
-                    return Err(Error::new(ErrorCode::InvalidId, format!("a custom catalog id must match [A-Za-z0-9_-]{{1,64}}, got {id:?}")));
+                    return Err(Error::new(
+                        ErrorCode::InvalidId,
+                        format!("a custom catalog id must match [A-Za-z0-9_-]{{1,64}}, got {id:?}"),
+                    ));
                 } else if schema.find_catalog(id).is_some() {
-                    return Err(Error::new(ErrorCode::DuplicateId, format!("catalog id {id:?} is taken")));
+                    return Err(Error::new(
+                        ErrorCode::DuplicateId,
+                        format!("catalog id {id:?} is taken"),
+                    ));
                 }
                 Some(id.clone())
             }
@@ -538,7 +634,12 @@ impl App {
         Ok(catalog)
     }
 
-    pub async fn update_catalog(&self, actor: &Actor, id: &str, input: CatalogInput) -> Result<Catalog> {
+    pub async fn update_catalog(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: CatalogInput,
+    ) -> Result<Catalog> {
         let schema = self.schema();
         let current = schema.catalog(id)?.clone();
         self.require_catalog(actor, &current, Privilege::Admin)?;
@@ -596,7 +697,10 @@ impl App {
         let mut cat = schema.catalog(id)?.clone();
         self.require_catalog(actor, &cat, Privilege::Admin)?;
         if cat.is_system {
-            return Err(Error::new(ErrorCode::MethodNotAllowed, "a system catalog cannot be deleted"));
+            return Err(Error::new(
+                ErrorCode::MethodNotAllowed,
+                "a system catalog cannot be deleted",
+            ));
         }
         cat.deleted = true;
         let row = cat.to_row();

@@ -47,15 +47,24 @@ impl Error {
     }
 
     pub fn catalog_not_found(id: &str) -> Self {
-        Error::new(ErrorCode::CatalogNotFound, format!("catalog {id:?} not found"))
+        Error::new(
+            ErrorCode::CatalogNotFound,
+            format!("catalog {id:?} not found"),
+        )
     }
 
     pub fn section_not_found(id: &str) -> Self {
-        Error::new(ErrorCode::SectionNotFound, format!("section {id:?} not found"))
+        Error::new(
+            ErrorCode::SectionNotFound,
+            format!("section {id:?} not found"),
+        )
     }
 
     pub fn record_not_found(id: &str) -> Self {
-        Error::new(ErrorCode::RecordNotFound, format!("record {id:?} not found"))
+        Error::new(
+            ErrorCode::RecordNotFound,
+            format!("record {id:?} not found"),
+        )
     }
 
     pub fn unauthorized() -> Self {
@@ -81,7 +90,9 @@ impl From<FieldError> for Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unique(m) => Error::new(ErrorCode::DuplicateId, format!("already exists: {m}")),
+            StoreError::Unique(m) => {
+                Error::new(ErrorCode::DuplicateId, format!("already exists: {m}"))
+            }
             StoreError::Constraint(m) => Error::bad_request(format!("constraint violated: {m}")),
             StoreError::Unavailable(m) => {
                 tracing::error!(error = %m, "store unavailable");

@@ -97,7 +97,8 @@ impl Events {
 
     /// Asks every hook, in registration order; the first refusal wins.
     pub async fn before(&self, event: &BeforeEvent) -> Result<()> {
-        let hooks: Vec<Arc<dyn BeforeHook>> = self.hooks.read().map(|h| h.clone()).unwrap_or_default();
+        let hooks: Vec<Arc<dyn BeforeHook>> =
+            self.hooks.read().map(|h| h.clone()).unwrap_or_default();
         for h in hooks {
             h.before(event).await?;
         }

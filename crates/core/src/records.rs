@@ -89,10 +89,18 @@ fn parse_values(catalog: &Catalog, values: &Map<String, Value>, ctx: &ParseCtx) 
             continue;
         }
         let f = catalog.field(key).ok_or_else(|| {
-            Error::field(ErrorCode::UnknownField, key, format!("unknown field {key:?}"))
+            Error::field(
+                ErrorCode::UnknownField,
+                key,
+                format!("unknown field {key:?}"),
+            )
         })?;
         if f.config.get("formula").is_some_and(|v| !v.is_null()) {
-            return Err(Error::field(ErrorCode::InvalidValue, &f.id, "a formula field cannot be written"));
+            return Err(Error::field(
+                ErrorCode::InvalidValue,
+                &f.id,
+                "a formula field cannot be written",
+            ));
         }
         let canonical = f.id == *key;
         if matches!(by_field.get(&f.db_id), Some((true, _))) && !canonical {
@@ -126,7 +134,11 @@ fn take_password(catalog: &Catalog, values: &Map<String, Value>) -> Result<Optio
 }
 
 fn required_error(f: &FieldDef) -> Error {
-    Error::field(ErrorCode::RequiredField, &f.id, format!("the field {:?} is required", f.name))
+    Error::field(
+        ErrorCode::RequiredField,
+        &f.id,
+        format!("the field {:?} is required", f.name),
+    )
 }
 
 /// Replaces public ids of users, linked records and files by `dbId`s, checking that each
@@ -145,7 +157,11 @@ fn resolve_refs(
                 for id in ids.iter_mut() {
                     let found = rec::find_record(conn, USERS_CATALOG, id)?;
                     let Some(db) = found else {
-                        return Err(Error::field(ErrorCode::InvalidValue, &f.id, format!("unknown user {id:?}")));
+                        return Err(Error::field(
+                            ErrorCode::InvalidValue,
+                            &f.id,
+                            format!("unknown user {id:?}"),
+                        ));
                     };
                     *id = db.to_string();
                 }
@@ -177,7 +193,10 @@ fn resolve_refs(
                         return Err(Error::field(
                             ErrorCode::InvalidValue,
                             &f.id,
-                            format!("record {:?} of catalog {:?} does not exist", l.record_id, l.catalog_id),
+                            format!(
+                                "record {:?} of catalog {:?} does not exist",
+                                l.record_id, l.catalog_id
+                            ),
                         ));
                     };
                     if seen.insert((cat.db_id, db)) {
@@ -195,11 +214,19 @@ fn resolve_refs(
                     let db = match file {
                         FileRef::Id(id) => {
                             let n = as_db_id(id).ok_or_else(|| {
-                                Error::field(ErrorCode::InvalidValue, &f.id, format!("unknown file {id:?}"))
+                                Error::field(
+                                    ErrorCode::InvalidValue,
+                                    &f.id,
+                                    format!("unknown file {id:?}"),
+                                )
                             })?;
                             let known = aux::files_by_ids(conn, &[n])?;
                             let Some(row) = known.get(&n) else {
-                                return Err(Error::field(ErrorCode::InvalidValue, &f.id, format!("unknown file {id:?}")));
+                                return Err(Error::field(
+                                    ErrorCode::InvalidValue,
+                                    &f.id,
+                                    format!("unknown file {id:?}"),
+                                ));
                             };
                             if row.field_db_id.is_some_and(|x| x != f.db_id) {
                                 return Err(Error::field(
@@ -210,7 +237,12 @@ fn resolve_refs(
                             }
                             n
                         }
-                        FileRef::External { src, title, size, mime_type } => aux::insert_file(
+                        FileRef::External {
+                            src,
+                            title,
+                            size,
+                            mime_type,
+                        } => aux::insert_file(
                             conn,
                             &FileRow {
                                 db_id: 0,
@@ -273,7 +305,9 @@ fn history_payload(
 /// Renders values in read format (no lookups) for before-hooks and events.
 fn values_json(schema: &Schema, values: &Parsed) -> Map<String, Value> {
     keyed_values(
-        values.iter().map(|(f, v)| (f, render_history_value(schema, v))),
+        values
+            .iter()
+            .map(|(f, v)| (f, render_history_value(schema, v))),
         false,
     )
 }
@@ -287,14 +321,24 @@ fn plain_values(values: &HashMap<i64, FieldValue>, catalog: &Catalog) -> Parsed 
 }
 
 impl App {
-    fn record_privilege(&self, actor: &Actor, catalog: &Catalog, need: Privilege) -> Result<Privilege> {
+    fn record_privilege(
+        &self,
+        actor: &Actor,
+        catalog: &Catalog,
+        need: Privilege,
+    ) -> Result<Privilege> {
         let have = rights::on_catalog(actor, catalog);
         rights::require(have, need, &format!("catalog {:?}", catalog.id))?;
         Ok(have)
     }
 
     /// Creates a record.
-    pub async fn create_record(&self, actor: &Actor, catalog_ref: &str, input: RecordInput) -> Result<RecordView> {
+    pub async fn create_record(
+        &self,
+        actor: &Actor,
+        catalog_ref: &str,
+        input: RecordInput,
+    ) -> Result<RecordView> {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
         self.record_privilege(actor, &catalog, Privilege::Create)?;
@@ -306,11 +350,16 @@ impl App {
                 ));
             }
         }
-        let ctx = ParseCtx { tz_offset_min: input.tz_offset_min };
+        let ctx = ParseCtx {
+            tz_offset_min: input.tz_offset_min,
+        };
         let password = take_password(&catalog, &input.values)?;
         let mut values = parse_values(&catalog, &input.values, &ctx)?;
         // Defaults for absent fields (spec 01 §3.2), then the required check (§4.4).
-        let dctx = DefaultCtx { now_ms: now_ms(), user_id: actor.user_db_id().map(|u| u.to_string()) };
+        let dctx = DefaultCtx {
+            now_ms: now_ms(),
+            user_id: actor.user_db_id().map(|u| u.to_string()),
+        };
         let present: HashSet<i64> = values.iter().map(|(f, _)| f.db_id).collect();
         for f in &catalog.fields {
             if !present.contains(&f.db_id) {
@@ -319,7 +368,12 @@ impl App {
                 }
             }
         }
-        let order: HashMap<i64, usize> = catalog.fields.iter().enumerate().map(|(i, f)| (f.db_id, i)).collect();
+        let order: HashMap<i64, usize> = catalog
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.db_id, i))
+            .collect();
         values.sort_by_key(|(f, _)| order.get(&f.db_id).copied());
         if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
             return Err(required_error(f));
@@ -338,30 +392,62 @@ impl App {
                 .await?;
         }
         let password_hash = match password {
-            Some(p) => Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| Error::internal(e.to_string()))??),
+            Some(p) => Some(
+                tokio::task::spawn_blocking(move || hash_password(&p))
+                    .await
+                    .map_err(|e| Error::internal(e.to_string()))??,
+            ),
             None => None,
         };
-        let (actor2, schema2, cat2, custom_id) = (actor.clone(), schema.clone(), catalog.clone(), input.id.clone());
+        let (actor2, schema2, cat2, custom_id) = (
+            actor.clone(),
+            schema.clone(),
+            catalog.clone(),
+            input.id.clone(),
+        );
         let (db_id, public_id, values, changed) = self
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
                 let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
-                let pairs: Vec<(&FieldDef, &FieldValue)> = values.iter().map(|(f, v)| (f, v)).collect();
-                let db_id = rec::insert_record(c, cat2.db_id, custom_id.as_deref(), actor2.user_db_id(), &pairs)?;
+                let pairs: Vec<(&FieldDef, &FieldValue)> =
+                    values.iter().map(|(f, v)| (f, v)).collect();
+                let db_id = rec::insert_record(
+                    c,
+                    cat2.db_id,
+                    custom_id.as_deref(),
+                    actor2.user_db_id(),
+                    &pairs,
+                )?;
                 for (field, ids) in attach {
                     aux::attach_files(c, &ids, cat2.db_id, db_id, field)?;
                 }
                 let public_id = custom_id.unwrap_or_else(|| db_id.to_string());
-                let by_id: HashMap<i64, FieldValue> = values.iter().map(|(f, v)| (f.db_id, v.clone())).collect();
+                let by_id: HashMap<i64, FieldValue> =
+                    values.iter().map(|(f, v)| (f.db_id, v.clone())).collect();
                 let title = title_of(&cat2, &by_id, &public_id);
-                rec::upsert_title(c, cat2.db_id, db_id, Some(&public_id).filter(|p| **p != db_id.to_string()).map(|s| s.as_str()), &title)?;
+                rec::upsert_title(
+                    c,
+                    cat2.db_id,
+                    db_id,
+                    Some(&public_id)
+                        .filter(|p| **p != db_id.to_string())
+                        .map(|s| s.as_str()),
+                    &title,
+                )?;
                 if let Some(h) = &password_hash {
                     aux::set_password_hash(c, db_id, h)?;
                 }
                 let (payload, changed) = history_payload(&schema2, &cat2, &HashMap::new(), &values);
                 if cat2.history {
-                    rec::insert_history(c, cat2.db_id, db_id, actor2.user_db_id(), RecordAction::Created.code(), &Value::Object(payload))?;
+                    rec::insert_history(
+                        c,
+                        cat2.db_id,
+                        db_id,
+                        actor2.user_db_id(),
+                        RecordAction::Created.code(),
+                        &Value::Object(payload),
+                    )?;
                 }
                 Ok((db_id, public_id, values, changed))
             })
@@ -377,7 +463,8 @@ impl App {
             prev_values: Map::new(),
             user_db_id: actor.user_db_id(),
         });
-        self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default()).await
+        self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default())
+            .await
     }
 
     /// Updates the given fields of a record (PATCH semantics).
@@ -392,14 +479,18 @@ impl App {
         let catalog = schema.catalog(catalog_ref)?.clone();
         let db_id = self.find_record(&catalog, record_ref).await?;
         self.record_privilege(actor, &catalog, Privilege::Edit)?;
-        let ctx = ParseCtx { tz_offset_min: input.tz_offset_min };
+        let ctx = ParseCtx {
+            tz_offset_min: input.tz_offset_min,
+        };
         let password = take_password(&catalog, &input.values)?;
         let values = parse_values(&catalog, &input.values, &ctx)?;
         if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
             return Err(required_error(f));
         }
         if values.is_empty() && password.is_none() {
-            return self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default()).await;
+            return self
+                .get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default())
+                .await;
         }
         if self.events.has_before_hooks() {
             let prev = self.fetch_plain(&catalog, db_id).await?;
@@ -416,7 +507,11 @@ impl App {
                 .await?;
         }
         let password_hash = match password {
-            Some(p) => Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| Error::internal(e.to_string()))??),
+            Some(p) => Some(
+                tokio::task::spawn_blocking(move || hash_password(&p))
+                    .await
+                    .map_err(|e| Error::internal(e.to_string()))??,
+            ),
             None => None,
         };
         let (actor2, schema2, cat2) = (actor.clone(), schema.clone(), catalog.clone());
@@ -425,12 +520,14 @@ impl App {
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
-                let old = rec::fetch_records(c, cat2.db_id, &cat2.fields, &Selector::Ids(vec![db_id]))?;
+                let old =
+                    rec::fetch_records(c, cat2.db_id, &cat2.fields, &Selector::Ids(vec![db_id]))?;
                 let Some(old) = old.into_iter().next() else {
                     return Err(Error::record_not_found(&db_id.to_string()));
                 };
                 let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
-                let pairs: Vec<(&FieldDef, &FieldValue)> = values.iter().map(|(f, v)| (f, v)).collect();
+                let pairs: Vec<(&FieldDef, &FieldValue)> =
+                    values.iter().map(|(f, v)| (f, v)).collect();
                 rec::update_record(c, cat2.db_id, db_id, &pairs)?;
                 for (field, ids) in attach {
                     aux::attach_files(c, &ids, cat2.db_id, db_id, field)?;
@@ -448,7 +545,14 @@ impl App {
                 }
                 let (payload, changed) = history_payload(&schema2, &cat2, &old.values, &values);
                 if cat2.history && !payload.is_empty() {
-                    rec::insert_history(c, cat2.db_id, db_id, actor2.user_db_id(), RecordAction::Updated.code(), &Value::Object(payload))?;
+                    rec::insert_history(
+                        c,
+                        cat2.db_id,
+                        db_id,
+                        actor2.user_db_id(),
+                        RecordAction::Updated.code(),
+                        &Value::Object(payload),
+                    )?;
                 }
                 Ok((public_id, values, plain_values(&old.values, &cat2), changed))
             })
@@ -469,11 +573,17 @@ impl App {
                 user_db_id: actor.user_db_id(),
             });
         }
-        self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default()).await
+        self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default())
+            .await
     }
 
     /// Deletes a record for good; links to it elsewhere stay and render `isRemoved`.
-    pub async fn delete_record(&self, actor: &Actor, catalog_ref: &str, record_ref: &str) -> Result<()> {
+    pub async fn delete_record(
+        &self,
+        actor: &Actor,
+        catalog_ref: &str,
+        record_ref: &str,
+    ) -> Result<()> {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
         let db_id = self.find_record(&catalog, record_ref).await?;
@@ -496,7 +606,8 @@ impl App {
         let (public_id, prev) = self
             .store
             .write(move |c| -> Result<_> {
-                let old = rec::fetch_records(c, cat2.db_id, &cat2.fields, &Selector::Ids(vec![db_id]))?;
+                let old =
+                    rec::fetch_records(c, cat2.db_id, &cat2.fields, &Selector::Ids(vec![db_id]))?;
                 let Some(old) = old.into_iter().next() else {
                     return Err(Error::record_not_found(&db_id.to_string()));
                 };
@@ -506,7 +617,14 @@ impl App {
                     aux::delete_sessions_of(c, db_id)?;
                 }
                 if cat2.history {
-                    rec::insert_history(c, cat2.db_id, db_id, actor2.user_db_id(), RecordAction::Deleted.code(), &Value::Object(Map::new()))?;
+                    rec::insert_history(
+                        c,
+                        cat2.db_id,
+                        db_id,
+                        actor2.user_db_id(),
+                        RecordAction::Deleted.code(),
+                        &Value::Object(Map::new()),
+                    )?;
                 }
                 Ok((old.public_id(), plain_values(&old.values, &cat2)))
             })
@@ -540,14 +658,26 @@ impl App {
         let cat = catalog.clone();
         let data = self
             .store
-            .read(move |c| rec::fetch_records(c, cat.db_id, &cat.fields, &Selector::Ids(vec![db_id])).map_err(Error::from))
+            .read(move |c| {
+                rec::fetch_records(c, cat.db_id, &cat.fields, &Selector::Ids(vec![db_id]))
+                    .map_err(Error::from)
+            })
             .await?;
-        let d = data.into_iter().next().ok_or_else(|| Error::record_not_found(&db_id.to_string()))?;
+        let d = data
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::record_not_found(&db_id.to_string()))?;
         Ok(plain_values(&d.values, catalog))
     }
 
     /// Reads one record.
-    pub async fn get_record(&self, actor: &Actor, catalog_ref: &str, record_ref: &str, opts: &ReadOptions) -> Result<RecordView> {
+    pub async fn get_record(
+        &self,
+        actor: &Actor,
+        catalog_ref: &str,
+        record_ref: &str,
+        opts: &ReadOptions,
+    ) -> Result<RecordView> {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
         self.record_privilege(actor, &catalog, Privilege::View)?;
@@ -555,8 +685,16 @@ impl App {
         self.get_record_by_db_id(actor, &catalog, db_id, opts).await
     }
 
-    async fn get_record_by_db_id(&self, actor: &Actor, catalog: &Catalog, db_id: i64, opts: &ReadOptions) -> Result<RecordView> {
-        let page = self.read_records(actor, catalog, Selector::Ids(vec![db_id]), opts, false).await?;
+    async fn get_record_by_db_id(
+        &self,
+        actor: &Actor,
+        catalog: &Catalog,
+        db_id: i64,
+        opts: &ReadOptions,
+    ) -> Result<RecordView> {
+        let page = self
+            .read_records(actor, catalog, Selector::Ids(vec![db_id]), opts, false)
+            .await?;
         page.records
             .into_iter()
             .next()
@@ -564,18 +702,35 @@ impl App {
     }
 
     /// Lists records: newest first, paged (the query language comes with its own module).
-    pub async fn list_records(&self, actor: &Actor, catalog_ref: &str, q: &ListQuery, opts: &ReadOptions) -> Result<RecordPage> {
+    pub async fn list_records(
+        &self,
+        actor: &Actor,
+        catalog_ref: &str,
+        q: &ListQuery,
+        opts: &ReadOptions,
+    ) -> Result<RecordPage> {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
         self.record_privilege(actor, &catalog, Privilege::View)?;
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
         let offset = q.offset.unwrap_or(0);
         if limit < 0 || offset < 0 {
-            return Err(Error::new(ErrorCode::InvalidQuery, "limit and offset must not be negative"));
+            return Err(Error::new(
+                ErrorCode::InvalidQuery,
+                "limit and offset must not be negative",
+            ));
         }
         let limit = limit.clamp(1, MAX_LIMIT);
         if q.ids.is_empty() {
-            return self.read_records(actor, &catalog, Selector::Page { limit, offset }, opts, true).await;
+            return self
+                .read_records(
+                    actor,
+                    &catalog,
+                    Selector::Page { limit, offset },
+                    opts,
+                    true,
+                )
+                .await;
         }
         let (cat, ids) = (catalog.db_id, q.ids.clone());
         let mut found = self
@@ -594,13 +749,26 @@ impl App {
             .await?;
         found.sort_unstable_by(|a, b| b.cmp(a));
         let total = found.len() as i64;
-        let page: Vec<i64> = found.into_iter().skip(offset as usize).take(limit as usize).collect();
-        let mut out = self.read_records(actor, &catalog, Selector::Ids(page), opts, false).await?;
+        let page: Vec<i64> = found
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        let mut out = self
+            .read_records(actor, &catalog, Selector::Ids(page), opts, false)
+            .await?;
         out.total = total;
         Ok(out)
     }
 
-    async fn read_records(&self, actor: &Actor, catalog: &Catalog, sel: Selector, opts: &ReadOptions, count: bool) -> Result<RecordPage> {
+    async fn read_records(
+        &self,
+        actor: &Actor,
+        catalog: &Catalog,
+        sel: Selector,
+        opts: &ReadOptions,
+        count: bool,
+    ) -> Result<RecordPage> {
         let schema = self.schema();
         let projection: Option<HashSet<i64>> = match &opts.fields {
             None => None,
@@ -609,7 +777,11 @@ impl App {
                 list.iter()
                     .map(|f| {
                         catalog.field(f).map(|f| f.db_id).ok_or_else(|| {
-                            Error::field(ErrorCode::UnknownField, f, format!("unknown field {f:?} in fields"))
+                            Error::field(
+                                ErrorCode::UnknownField,
+                                f,
+                                format!("unknown field {f:?} in fields"),
+                            )
                         })
                     })
                     .collect::<Result<_>>()?,
@@ -623,13 +795,27 @@ impl App {
                 let data = rec::fetch_records(c, cat.db_id, &cat.fields, &sel)?;
                 let refs: Vec<&RecordData> = data.iter().collect();
                 let look = Lookups::gather(c, &refs)?;
-                let total = if count { rec::count_records(c, cat.db_id)? } else { data.len() as i64 };
+                let total = if count {
+                    rec::count_records(c, cat.db_id)?
+                } else {
+                    data.len() as i64
+                };
                 Ok((data, look, total))
             })
             .await?;
         let records = data
             .iter()
-            .map(|d| render_record(&schema, catalog, d, &lookups, projection.as_ref(), opts.skip_prev_id, privilege))
+            .map(|d| {
+                render_record(
+                    &schema,
+                    catalog,
+                    d,
+                    &lookups,
+                    projection.as_ref(),
+                    opts.skip_prev_id,
+                    privilege,
+                )
+            })
             .collect();
         Ok(RecordPage { records, total })
     }
@@ -667,4 +853,3 @@ fn render_record(
         created: d.created_at.clone(),
     }
 }
-

@@ -33,9 +33,11 @@ impl Lookups {
         for r in records {
             for v in r.values.values() {
                 match v {
-                    FieldValue::Users(ids) => {
-                        refs.extend(ids.iter().filter_map(|i| ref_id(i)).map(|i| (USERS_CATALOG, i)))
-                    }
+                    FieldValue::Users(ids) => refs.extend(
+                        ids.iter()
+                            .filter_map(|i| ref_id(i))
+                            .map(|i| (USERS_CATALOG, i)),
+                    ),
                     FieldValue::Links(links) => refs.extend(
                         links
                             .iter()
@@ -50,7 +52,11 @@ impl Lookups {
             }
         }
         Ok(Lookups {
-            titles: if refs.is_empty() { HashMap::new() } else { titles(conn, &refs)? },
+            titles: if refs.is_empty() {
+                HashMap::new()
+            } else {
+                titles(conn, &refs)?
+            },
             files: files_by_ids(conn, &file_ids)?,
         })
     }
@@ -186,7 +192,8 @@ pub fn keyed_values<'a>(
         }
         k.parse::<u64>().ok()
     };
-    let (mut ints, others): (Vec<_>, Vec<_>) = keyed.into_iter().partition(|(k, _)| int_key(k).is_some());
+    let (mut ints, others): (Vec<_>, Vec<_>) =
+        keyed.into_iter().partition(|(k, _)| int_key(k).is_some());
     ints.sort_by_key(|(k, _)| int_key(k));
     ints.into_iter().chain(others).collect()
 }

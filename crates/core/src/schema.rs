@@ -138,8 +138,16 @@ impl Schema {
     pub fn new(sections: Vec<SectionRow>, catalogs: Vec<CatalogRow>) -> Schema {
         let sections: Vec<Section> = sections.into_iter().map(Section::from).collect();
         let catalogs: Vec<Catalog> = catalogs.into_iter().map(Catalog::from).collect();
-        let section_idx = sections.iter().enumerate().map(|(i, s)| (s.db_id, i)).collect();
-        let catalog_idx = catalogs.iter().enumerate().map(|(i, c)| (c.db_id, i)).collect();
+        let section_idx = sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.db_id, i))
+            .collect();
+        let catalog_idx = catalogs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.db_id, i))
+            .collect();
         Schema {
             sections,
             catalogs,
@@ -176,7 +184,10 @@ impl Schema {
 
     /// True when the catalog and its section are alive.
     pub fn catalog_alive(&self, c: &Catalog) -> bool {
-        !c.deleted && self.section_by_db_id(c.section_db_id).is_some_and(|s| !s.deleted)
+        !c.deleted
+            && self
+                .section_by_db_id(c.section_db_id)
+                .is_some_and(|s| !s.deleted)
     }
 
     /// Any catalog by public id, then by `dbId`, deleted or not.

@@ -29,7 +29,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             tracing::error!(code = %e.code, message = %e.message, "request failed");
         }
@@ -50,7 +51,10 @@ pub async fn not_found() -> ApiError {
 
 /// The answer for a known resource with a verb it does not support (spec 01 §1.5).
 pub async fn not_implemented() -> ApiError {
-    ApiError::new(ErrorCode::NotImplemented, "this method is not implemented for this resource")
+    ApiError::new(
+        ErrorCode::NotImplemented,
+        "this method is not implemented for this resource",
+    )
 }
 
 /// `{}`: the body of a successful delete.

@@ -39,10 +39,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => Ok(JsonBody(m)),
-            Ok(_) => Err(ApiError::new(ErrorCode::InvalidJson, "the request body must be a JSON object")),
+            Ok(_) => Err(ApiError::new(
+                ErrorCode::InvalidJson,
+                "the request body must be a JSON object",
+            )),
             Err(e) => Err(ApiError::new(
                 ErrorCode::InvalidJson,
-                format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
+                format!(
+                    "malformed JSON at line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
             )),
         }
     }
@@ -62,7 +69,10 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeated key (`?id=1&id=2`, also `id[]=1` and `id[0]=1`).
@@ -84,7 +94,10 @@ impl Params {
         match self.get(key) {
             None | Some("") => Ok(None),
             Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                ApiError::new(ErrorCode::InvalidQuery, format!("{key} must be an integer, got {v:?}"))
+                ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("{key} must be an integer, got {v:?}"),
+                )
             }),
         }
     }
@@ -98,7 +111,10 @@ impl Params {
         match self.int("timezoneOffset")? {
             None => Ok(0),
             Some(n) if (-24 * 60..=24 * 60).contains(&n) => Ok(n as i32),
-            Some(n) => Err(ApiError::new(ErrorCode::InvalidQuery, format!("timezoneOffset out of range: {n}"))),
+            Some(n) => Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("timezoneOffset out of range: {n}"),
+            )),
         }
     }
 
@@ -109,13 +125,18 @@ impl Params {
             let t = v.trim();
             if t.starts_with('[') {
                 let parsed: Value = serde_json::from_str(t).map_err(|e| {
-                    ApiError::new(ErrorCode::InvalidQuery, format!("{key}: malformed JSON: {e}"))
+                    ApiError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("{key}: malformed JSON: {e}"),
+                    )
                 })?;
                 let items = parsed.as_array().cloned().unwrap_or_default();
                 let mut out = Vec::with_capacity(items.len());
                 for it in &items {
                     let id = match it {
-                        Value::Object(o) => o.get("fieldId").and_then(kartoteka_model::ids::id_from_json),
+                        Value::Object(o) => o
+                            .get("fieldId")
+                            .and_then(kartoteka_model::ids::id_from_json),
                         v => kartoteka_model::ids::id_from_json(v),
                     };
                     out.push(id.ok_or_else(|| {
@@ -129,7 +150,13 @@ impl Params {
         if all.is_empty() {
             Ok(None)
         } else {
-            Ok(Some(all.iter().flat_map(|v| v.split(',')).filter(|s| !s.is_empty()).map(str::to_string).collect()))
+            Ok(Some(
+                all.iter()
+                    .flat_map(|v| v.split(','))
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ))
         }
     }
 }
@@ -140,7 +167,9 @@ pub fn session_cookie(req: &Request) -> Option<String> {
         let Ok(s) = h.to_str() else { continue };
         for part in s.split(';') {
             let mut kv = part.trim().splitn(2, '=');
-            let (Some(k), Some(v)) = (kv.next(), kv.next()) else { continue };
+            let (Some(k), Some(v)) = (kv.next(), kv.next()) else {
+                continue;
+            };
             if COOKIE_NAMES.contains(&k) && !v.is_empty() {
                 return Some(v.to_string());
             }
@@ -152,8 +181,12 @@ pub fn session_cookie(req: &Request) -> Option<String> {
 /// Reads HTTP Basic credentials.
 pub fn basic_credentials(req: &Request) -> Option<(String, String)> {
     let h = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let b64 = h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic "))?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let b64 = h
+        .strip_prefix("Basic ")
+        .or_else(|| h.strip_prefix("basic "))?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
     let s = String::from_utf8(raw).ok()?;
     let (email, password) = s.split_once(':')?;
     Some((email.to_string(), password.to_string()))
@@ -186,7 +219,10 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
             set_cookie = Some(app.session_for_basic(&actor).await?);
             return Ok(actor);
         }
-        Err(ApiError::new(ErrorCode::Unauthorized, "authentication required"))
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "authentication required",
+        ))
     }
     .await;
     match actor {
@@ -201,4 +237,3 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
         Err(e) => e.into_response(),
     }
 }
-

@@ -23,16 +23,32 @@ pub fn router(app: Arc<App>) -> Router {
     use routes::*;
     let api = Router::new()
         .route("/sections", get(list_sections).post(create_section))
-        .route("/sections/{id}", get(get_section).patch(update_section).delete(delete_section))
+        .route(
+            "/sections/{id}",
+            get(get_section)
+                .patch(update_section)
+                .delete(delete_section),
+        )
         .route("/catalogs", get(list_catalogs).post(create_catalog))
-        .route("/catalogs/{id}", get(get_catalog).patch(update_catalog).delete(delete_catalog))
-        .route("/catalogs/{id}/records", get(list_records).post(create_record))
+        .route(
+            "/catalogs/{id}",
+            get(get_catalog)
+                .patch(update_catalog)
+                .delete(delete_catalog),
+        )
+        .route(
+            "/catalogs/{id}/records",
+            get(list_records).post(create_record),
+        )
         .route(
             "/catalogs/{id}/records/{rid}",
             get(get_record).patch(update_record).delete(delete_record),
         )
         .route("/profile/me", get(profile))
-        .route_layer(middleware::from_fn_with_state(app.clone(), extract::authenticate));
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            extract::authenticate,
+        ));
     Router::new()
         .route("/health", get(health))
         .route("/auth/login", get(login_get).post(login))

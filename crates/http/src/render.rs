@@ -11,7 +11,12 @@ use serde_json::{json, Map, Value};
 /// The privileges the caller may assign: all of them for `admin`, none otherwise.
 fn privileges(p: Privilege) -> Value {
     if p == Privilege::Admin {
-        Value::Array(Privilege::ASSIGNABLE.iter().map(|p| Value::String(p.code().into())).collect())
+        Value::Array(
+            Privilege::ASSIGNABLE
+                .iter()
+                .map(|p| Value::String(p.code().into()))
+                .collect(),
+        )
     } else {
         Value::Array(vec![])
     }
@@ -75,9 +80,22 @@ fn field_config(schema: &Schema, f: &FieldDef) -> Value {
     Value::Object(cfg)
 }
 
-fn field_json(schema: &Schema, catalog: &Catalog, f: &FieldDef, position: usize, legacy_copy: bool) -> Value {
+fn field_json(
+    schema: &Schema,
+    catalog: &Catalog,
+    f: &FieldDef,
+    position: usize,
+    legacy_copy: bool,
+) -> Value {
     let mut o = Map::new();
-    o.insert("id".into(), Value::String(if legacy_copy { f.prev_id.clone() } else { f.id.clone() }));
+    o.insert(
+        "id".into(),
+        Value::String(if legacy_copy {
+            f.prev_id.clone()
+        } else {
+            f.id.clone()
+        }),
+    );
     o.insert("prevId".into(), Value::String(f.prev_id.clone()));
     if legacy_copy {
         o.insert("isDuplicated".into(), Value::Bool(true));

@@ -37,7 +37,11 @@ fn opt_id(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => id_from_json(v).map(Some).ok_or_else(|| {
-            ApiError(kartoteka_core::Error::field(ErrorCode::InvalidId, key, format!("{key} must be a string or a number")))
+            ApiError(kartoteka_core::Error::field(
+                ErrorCode::InvalidId,
+                key,
+                format!("{key} must be a string or a number"),
+            ))
         }),
     }
 }
@@ -46,7 +50,11 @@ fn opt_bool(body: &Map<String, Value>, key: &str) -> ApiResult<Option<bool>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ApiError(kartoteka_core::Error::field(ErrorCode::InvalidValue, key, format!("{key} must be a boolean")))),
+        Some(_) => Err(ApiError(kartoteka_core::Error::field(
+            ErrorCode::InvalidValue,
+            key,
+            format!("{key} must be a boolean"),
+        ))),
     }
 }
 
@@ -54,7 +62,11 @@ fn opt_int(body: &Map<String, Value>, key: &str) -> ApiResult<Option<i64>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-            ApiError(kartoteka_core::Error::field(ErrorCode::InvalidValue, key, format!("{key} must be an integer")))
+            ApiError(kartoteka_core::Error::field(
+                ErrorCode::InvalidValue,
+                key,
+                format!("{key} must be an integer"),
+            ))
         }),
     }
 }
@@ -74,20 +86,33 @@ fn login_response(actor: &Actor, token: &str) -> Response {
 }
 
 /// `POST /auth/login` with `{email, password}` (JSON or form); `login` is accepted for `email`.
-pub async fn login(State(app): St, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<Response> {
+pub async fn login(
+    State(app): St,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
     let is_form = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let fields: Map<String, Value> = if is_form {
-        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect()
+        form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect()
     } else {
         match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(m)) => m,
-            _ => return Err(ApiError::new(ErrorCode::InvalidJson, "send {\"email\": \"...\", \"password\": \"...\"}")),
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidJson,
+                    "send {\"email\": \"...\", \"password\": \"...\"}",
+                ))
+            }
         }
     };
-    let email = opt_str(&fields, "email")?.or(opt_str(&fields, "login")?).unwrap_or_default();
+    let email = opt_str(&fields, "email")?
+        .or(opt_str(&fields, "login")?)
+        .unwrap_or_default();
     let password = opt_str(&fields, "password")?.unwrap_or_default();
     let (actor, token) = app.login(&email, &password).await?;
     Ok(login_response(&actor, &token))
@@ -96,7 +121,11 @@ pub async fn login(State(app): St, headers: HeaderMap, body: axum::body::Bytes) 
 /// `GET /auth/login?login=…&password=…` (legacy, changelog 0.13).
 pub async fn login_get(State(app): St, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref());
-    let email = p.get("login").or(p.get("email")).unwrap_or_default().to_string();
+    let email = p
+        .get("login")
+        .or(p.get("email"))
+        .unwrap_or_default()
+        .to_string();
     let password = p.get("password").unwrap_or_default().to_string();
     let (actor, token) = app.login(&email, &password).await?;
     Ok(login_response(&actor, &token))
@@ -107,7 +136,10 @@ pub async fn logout(State(app): St, req: axum::extract::Request) -> ApiResult<Re
         app.logout(&token).await?;
     }
     let mut resp = empty().into_response();
-    resp.headers_mut().append(SET_COOKIE, HeaderValue::from_static("sid=; Path=/; Max-Age=0"));
+    resp.headers_mut().append(
+        SET_COOKIE,
+        HeaderValue::from_static("sid=; Path=/; Max-Age=0"),
+    );
     Ok(resp)
 }
 
@@ -118,10 +150,19 @@ fn section_input(body: &Map<String, Value>) -> ApiResult<SectionInput> {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) => Some(
             a.iter()
-                .map(|v| id_from_json(v).ok_or_else(|| ApiError::new(ErrorCode::InvalidValue, "catalogsPriorities must hold ids")))
+                .map(|v| {
+                    id_from_json(v).ok_or_else(|| {
+                        ApiError::new(ErrorCode::InvalidValue, "catalogsPriorities must hold ids")
+                    })
+                })
                 .collect::<ApiResult<Vec<_>>>()?,
         ),
-        Some(_) => return Err(ApiError::new(ErrorCode::InvalidValue, "catalogsPriorities must be an array")),
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidValue,
+                "catalogsPriorities must be an array",
+            ))
+        }
     };
     Ok(SectionInput {
         id: opt_id(body, "id")?,
@@ -133,27 +174,49 @@ fn section_input(body: &Map<String, Value>) -> ApiResult<SectionInput> {
 }
 
 pub async fn list_sections(State(app): St, Extension(who): Who) -> Json<Value> {
-    Json(Value::Array(app.list_sections(&who).iter().map(|(s, p)| render::section(s, *p)).collect()))
+    Json(Value::Array(
+        app.list_sections(&who)
+            .iter()
+            .map(|(s, p)| render::section(s, *p))
+            .collect(),
+    ))
 }
 
-pub async fn get_section(State(app): St, Extension(who): Who, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_section(
+    State(app): St,
+    Extension(who): Who,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let (s, p) = app.get_section(&who, &id)?;
     Ok(Json(render::section(&s, p)))
 }
 
-pub async fn create_section(State(app): St, Extension(who): Who, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn create_section(
+    State(app): St,
+    Extension(who): Who,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     let s = app.create_section(&who, section_input(&body)?).await?;
     let (s, p) = app.get_section(&who, &s.id)?;
     Ok(Json(render::section(&s, p)))
 }
 
-pub async fn update_section(State(app): St, Extension(who): Who, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn update_section(
+    State(app): St,
+    Extension(who): Who,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     let s = app.update_section(&who, &id, section_input(&body)?).await?;
     let (s, p) = app.get_section(&who, &s.id)?;
     Ok(Json(render::section(&s, p)))
 }
 
-pub async fn delete_section(State(app): St, Extension(who): Who, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete_section(
+    State(app): St,
+    Extension(who): Who,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     app.delete_section(&who, &id).await?;
     Ok(empty())
 }
@@ -164,7 +227,12 @@ fn catalog_input(body: &Map<String, Value>) -> ApiResult<CatalogInput> {
     let fields = match body.get("fields") {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) => Some(a.clone()),
-        Some(_) => return Err(ApiError::new(ErrorCode::InvalidValue, "fields must be an array")),
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidValue,
+                "fields must be an array",
+            ))
+        }
     };
     Ok(CatalogInput {
         id: opt_id(body, "id")?,
@@ -176,34 +244,66 @@ fn catalog_input(body: &Map<String, Value>) -> ApiResult<CatalogInput> {
     })
 }
 
-pub async fn list_catalogs(State(app): St, Extension(who): Who, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list_catalogs(
+    State(app): St,
+    Extension(who): Who,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
     let schema = app.schema();
     let skip = p.flag("skipPrevId");
     let list = app.list_catalogs(&who, p.get("sectionId"));
-    Ok(Json(Value::Array(list.iter().map(|(c, pr)| render::catalog(&schema, c, *pr, None, skip)).collect())))
+    Ok(Json(Value::Array(
+        list.iter()
+            .map(|(c, pr)| render::catalog(&schema, c, *pr, None, skip))
+            .collect(),
+    )))
 }
 
-pub async fn get_catalog(State(app): St, Extension(who): Who, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn get_catalog(
+    State(app): St,
+    Extension(who): Who,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
     let (c, pr) = app.get_catalog(&who, &id)?;
     let only = p.id_list("fields")?;
-    Ok(Json(render::catalog(&app.schema(), &c, pr, only.as_deref(), p.flag("skipPrevId"))))
+    Ok(Json(render::catalog(
+        &app.schema(),
+        &c,
+        pr,
+        only.as_deref(),
+        p.flag("skipPrevId"),
+    )))
 }
 
-pub async fn create_catalog(State(app): St, Extension(who): Who, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn create_catalog(
+    State(app): St,
+    Extension(who): Who,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     let c = app.create_catalog(&who, catalog_input(&body)?).await?;
     let (c, pr) = app.get_catalog(&who, &c.id)?;
     Ok(Json(render::catalog(&app.schema(), &c, pr, None, false)))
 }
 
-pub async fn update_catalog(State(app): St, Extension(who): Who, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn update_catalog(
+    State(app): St,
+    Extension(who): Who,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     let c = app.update_catalog(&who, &id, catalog_input(&body)?).await?;
     let (c, pr) = app.get_catalog(&who, &c.id)?;
     Ok(Json(render::catalog(&app.schema(), &c, pr, None, false)))
 }
 
-pub async fn delete_catalog(State(app): St, Extension(who): Who, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete_catalog(
+    State(app): St,
+    Extension(who): Who,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     app.delete_catalog(&who, &id).await?;
     Ok(empty())
 }
@@ -221,20 +321,43 @@ fn record_input(body: Map<String, Value>, p: &Params) -> ApiResult<RecordInput> 
     let id = opt_id(&body, "id")?;
     let values = match body.get("values") {
         Some(Value::Object(m)) => m.clone(),
-        None => return Err(ApiError(kartoteka_core::Error::field(ErrorCode::InvalidValue, "values", "the body needs \"values\": {…}"))),
-        Some(_) => return Err(ApiError(kartoteka_core::Error::field(ErrorCode::InvalidValue, "values", "values must be an object"))),
+        None => {
+            return Err(ApiError(kartoteka_core::Error::field(
+                ErrorCode::InvalidValue,
+                "values",
+                "the body needs \"values\": {…}",
+            )))
+        }
+        Some(_) => {
+            return Err(ApiError(kartoteka_core::Error::field(
+                ErrorCode::InvalidValue,
+                "values",
+                "values must be an object",
+            )))
+        }
     };
-    Ok(RecordInput { values, id, tz_offset_min: p.tz_offset()? })
+    Ok(RecordInput {
+        values,
+        id,
+        tz_offset_min: p.tz_offset()?,
+    })
 }
 
-pub async fn list_records(State(app): St, Extension(who): Who, Path(cat): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn list_records(
+    State(app): St,
+    Extension(who): Who,
+    Path(cat): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref());
     let query = ListQuery {
         limit: p.int("limit")?,
         offset: p.int("offset")?,
         ids: p.all("id").into_iter().map(str::to_string).collect(),
     };
-    let page = app.list_records(&who, &cat, &query, &read_options(&p)?).await?;
+    let page = app
+        .list_records(&who, &cat, &query, &read_options(&p)?)
+        .await?;
     let body = Value::Array(page.records.iter().map(render::record).collect());
     let mut resp = Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&page.total.to_string()) {
@@ -243,7 +366,12 @@ pub async fn list_records(State(app): St, Extension(who): Who, Path(cat): Path<S
     Ok(resp)
 }
 
-pub async fn get_record(State(app): St, Extension(who): Who, Path((cat, rec)): Path<(String, String)>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn get_record(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
     let r = app.get_record(&who, &cat, &rec, &read_options(&p)?).await?;
     Ok(Json(render::record(&r)))
@@ -259,21 +387,41 @@ fn skip_prev(r: &mut kartoteka_core::records::RecordView, app: &App, p: &Params)
     }
 }
 
-pub async fn create_record(State(app): St, Extension(who): Who, Path(cat): Path<String>, RawQuery(q): RawQuery, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn create_record(
+    State(app): St,
+    Extension(who): Who,
+    Path(cat): Path<String>,
+    RawQuery(q): RawQuery,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
-    let mut r = app.create_record(&who, &cat, record_input(body, &p)?).await?;
+    let mut r = app
+        .create_record(&who, &cat, record_input(body, &p)?)
+        .await?;
     skip_prev(&mut r, &app, &p);
     Ok(Json(render::record(&r)))
 }
 
-pub async fn update_record(State(app): St, Extension(who): Who, Path((cat, rec)): Path<(String, String)>, RawQuery(q): RawQuery, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn update_record(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
-    let mut r = app.update_record(&who, &cat, &rec, record_input(body, &p)?).await?;
+    let mut r = app
+        .update_record(&who, &cat, &rec, record_input(body, &p)?)
+        .await?;
     skip_prev(&mut r, &app, &p);
     Ok(Json(render::record(&r)))
 }
 
-pub async fn delete_record(State(app): St, Extension(who): Who, Path((cat, rec)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn delete_record(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     app.delete_record(&who, &cat, &rec).await?;
     Ok(empty())
 }
@@ -283,14 +431,34 @@ pub async fn delete_record(State(app): St, Extension(who): Who, Path((cat, rec))
 /// `GET /profile/me`: the caller's `$users` record id, e-mail, title and group subjects.
 pub async fn profile(State(app): St, Extension(who): Who) -> ApiResult<Json<Value>> {
     let Some(user) = who.user_db_id() else {
-        return Err(ApiError::new(ErrorCode::Unauthorized, "authentication required"));
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "authentication required",
+        ));
     };
-    let r = app.get_record(&Actor::System, "$users", &user.to_string(), &ReadOptions::default()).await?;
+    let r = app
+        .get_record(
+            &Actor::System,
+            "$users",
+            &user.to_string(),
+            &ReadOptions::default(),
+        )
+        .await?;
     let schema = app.schema();
     let mut subjects = Vec::new();
     if let Ok(users) = schema.catalog("$users") {
-        for f in users.fields.iter().filter(|f| f.field_type == kartoteka_model::FieldType::Object) {
-            for link in r.values.get(&f.id).and_then(Value::as_array).into_iter().flatten() {
+        for f in users
+            .fields
+            .iter()
+            .filter(|f| f.field_type == kartoteka_model::FieldType::Object)
+        {
+            for link in r
+                .values
+                .get(&f.id)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 subjects.push(json!({
                     "userAttr": f.id,
                     "valueCatalogId": link.get("catalogId"),

@@ -36,18 +36,17 @@ pub fn parse_instant(s: &str, tz_offset_min: i32) -> Option<i64> {
 }
 
 /// The calendar date of an ISO input, for date fields without time: the date part after
-/// applying the input's own offset, or the client zone when it has none (spec 01 §1.4).
+/// applying the input's own offset (spec 01 §1.4). Input without an offset is a local time in
+/// the client's zone, so its date part is the date as written.
 /// Returned as that date's midnight UTC in epoch milliseconds.
-pub fn parse_calendar_date(s: &str, tz_offset_min: i32) -> Option<i64> {
+pub fn parse_calendar_date(s: &str) -> Option<i64> {
     let s = s.trim();
     let date = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         t.date_naive()
-    } else if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        d
     } else {
+        // Parsed with no zone shift, the local date-time keeps its written date.
         let ms = parse_instant(s, 0)?;
-        let local = ms + i64::from(tz_offset_min) * 60_000;
-        Utc.timestamp_millis_opt(local).single()?.date_naive()
+        Utc.timestamp_millis_opt(ms).single()?.date_naive()
     };
     Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
 }
@@ -71,9 +70,14 @@ mod tests {
 
     #[test]
     fn calendar_dates_keep_the_local_day() {
-        let d = parse_calendar_date("2024-03-19T01:00:00+03:00", 0).expect("parses");
+        let d = parse_calendar_date("2024-03-19T01:00:00+03:00").expect("parses");
         assert_eq!(format_ms(d), "2024-03-19T00:00:00.000Z");
-        let d = parse_calendar_date("2024-03-18T22:00:00.000Z", 180).expect("parses");
+        let d = parse_calendar_date("2024-03-18T22:00:00.000Z").expect("parses");
         assert_eq!(format_ms(d), "2024-03-18T00:00:00.000Z");
+        // Without an offset the input is local to the client: its written date stands.
+        let d = parse_calendar_date("2024-03-18T22:00:00").expect("parses");
+        assert_eq!(format_ms(d), "2024-03-18T00:00:00.000Z");
+        let d = parse_calendar_date("2024-03-19T02:00:00").expect("parses");
+        assert_eq!(format_ms(d), "2024-03-19T00:00:00.000Z");
     }
 }

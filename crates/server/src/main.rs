@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use kartoteka_core::{App, CoreConfig};
 
 #[derive(Parser)]
-#[command(name = "kartoteka", version, about = "A Bpium-2.0-compatible low-code information-system server")]
+#[command(
+    name = "kartoteka",
+    version,
+    about = "A Bpium-2.0-compatible low-code information-system server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +37,11 @@ struct ServeArgs {
     #[arg(long, env = "KARTOTEKA_DATABASE_URL")]
     database: Option<String>,
     /// E-mail of the first administrator, created on an empty store.
-    #[arg(long, env = "KARTOTEKA_ADMIN_EMAIL", default_value = "admin@example.com")]
+    #[arg(
+        long,
+        env = "KARTOTEKA_ADMIN_EMAIL",
+        default_value = "admin@example.com"
+    )]
     admin_email: String,
     /// Password of the first administrator; generated and printed once when absent.
     #[arg(long, env = "KARTOTEKA_ADMIN_PASSWORD", hide_env_values = true)]
@@ -64,15 +72,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data folder {}", args.data.display()))?;
     let database_url = match args.database {
         Some(url) => url,
-        None => args.data.join("kartoteka.db").to_string_lossy().into_owned(),
+        None => args
+            .data
+            .join("kartoteka.db")
+            .to_string_lossy()
+            .into_owned(),
     };
-    let app = App::open(&CoreConfig { database_url }).await.context("opening the store")?;
+    let app = App::open(&CoreConfig { database_url })
+        .await
+        .context("opening the store")?;
     if let Some((email, password)) = app
         .ensure_admin(Some(&args.admin_email), args.admin_password.as_deref())
         .await
         .context("creating the first administrator")?
     {
-        println!("First administrator: {email} / {password}  (shown once; change it after signing in)");
+        println!(
+            "First administrator: {email} / {password}  (shown once; change it after signing in)"
+        );
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -38,9 +38,16 @@ pub fn login_by_email(conn: &mut dyn Conn, email: &str) -> Result<Option<Login>,
 }
 
 /// Sets an employee's password hash.
-pub fn set_password_hash(conn: &mut dyn Conn, user_db_id: i64, hash: &str) -> Result<(), StoreError> {
+pub fn set_password_hash(
+    conn: &mut dyn Conn,
+    user_db_id: i64,
+    hash: &str,
+) -> Result<(), StoreError> {
     conn.execute(
-        &format!("UPDATE {} SET \"passwordHash\" = ? WHERE \"dbId\" = ?", data_table(USERS_CATALOG)),
+        &format!(
+            "UPDATE {} SET \"passwordHash\" = ? WHERE \"dbId\" = ?",
+            data_table(USERS_CATALOG)
+        ),
         &[hash.into(), user_db_id.into()],
     )?;
     Ok(())
@@ -48,8 +55,11 @@ pub fn set_password_hash(conn: &mut dyn Conn, user_db_id: i64, hash: &str) -> Re
 
 /// The number of employees.
 pub fn count_users(conn: &mut dyn Conn) -> Result<i64, StoreError> {
-    conn.query_one(&format!("SELECT COUNT(*) FROM {}", data_table(USERS_CATALOG)), &[])?
-        .int(0)
+    conn.query_one(
+        &format!("SELECT COUNT(*) FROM {}", data_table(USERS_CATALOG)),
+        &[],
+    )?
+    .int(0)
 }
 
 /// Stores a session.
@@ -67,7 +77,10 @@ pub fn insert_session(
 }
 
 /// The employee of a live session.
-pub fn session_user(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<(i64, String)>, StoreError> {
+pub fn session_user(
+    conn: &mut dyn Conn,
+    token_hash: &str,
+) -> Result<Option<(i64, String)>, StoreError> {
     conn.query_opt(
         "SELECT \"userDbId\", \"expiresAt\" FROM sessions WHERE \"tokenHash\" = ? AND \"expiresAt\" > ?",
         &[token_hash.into(), now_param()],
@@ -78,13 +91,19 @@ pub fn session_user(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<(i64
 
 /// Ends every session of an employee.
 pub fn delete_sessions_of(conn: &mut dyn Conn, user_db_id: i64) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM sessions WHERE \"userDbId\" = ?", &[user_db_id.into()])?;
+    conn.execute(
+        "DELETE FROM sessions WHERE \"userDbId\" = ?",
+        &[user_db_id.into()],
+    )?;
     Ok(())
 }
 
 /// Ends one session.
 pub fn delete_session(conn: &mut dyn Conn, token_hash: &str) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM sessions WHERE \"tokenHash\" = ?", &[token_hash.into()])?;
+    conn.execute(
+        "DELETE FROM sessions WHERE \"tokenHash\" = ?",
+        &[token_hash.into()],
+    )?;
     Ok(())
 }
 
@@ -102,7 +121,11 @@ pub struct FileRow {
 }
 
 /// Creates a file entry and returns its `dbId`.
-pub fn insert_file(conn: &mut dyn Conn, f: &FileRow, created_by: Option<i64>) -> Result<i64, StoreError> {
+pub fn insert_file(
+    conn: &mut dyn Conn,
+    f: &FileRow,
+    created_by: Option<i64>,
+) -> Result<i64, StoreError> {
     conn.query_one(
         "INSERT INTO files (\"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url, \"createdBy\", \"createdAt\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"dbId\"",
         &[

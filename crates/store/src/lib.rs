@@ -129,7 +129,11 @@ impl Store {
                         let mut tx = client.transaction().map_err(StoreError::from)?;
                         let r = f(&mut PgConn(&mut tx));
                         match r {
-                            Ok(v) => tx.commit().map_err(StoreError::from).map(|_| v).map_err(E::from),
+                            Ok(v) => tx
+                                .commit()
+                                .map_err(StoreError::from)
+                                .map(|_| v)
+                                .map_err(E::from),
                             Err(e) => {
                                 let _ = tx.rollback();
                                 Err(e)
@@ -140,7 +144,9 @@ impl Store {
                     result
                 })
                 .await;
-                joined.map_err(|e| E::from(StoreError::Unavailable(format!("write task failed: {e}"))))?
+                joined.map_err(|e| {
+                    E::from(StoreError::Unavailable(format!("write task failed: {e}")))
+                })?
             }
         }
     }
@@ -171,7 +177,9 @@ impl Store {
                     r
                 })
                 .await;
-                joined.map_err(|e| E::from(StoreError::Unavailable(format!("read task failed: {e}"))))?
+                joined.map_err(|e| {
+                    E::from(StoreError::Unavailable(format!("read task failed: {e}")))
+                })?
             }
         }
     }

@@ -11,7 +11,10 @@ use crate::error::StoreError;
 use crate::schema::{self, data_table, CatalogRow, SectionRow};
 
 enum Step {
-    Sql { sqlite: &'static str, pg: &'static str },
+    Sql {
+        sqlite: &'static str,
+        pg: &'static str,
+    },
     Code(fn(&mut dyn Conn) -> Result<(), StoreError>),
 }
 
@@ -58,7 +61,10 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreError> {
         "CREATE TABLE IF NOT EXISTS _migrations (version {} PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, \"appliedAt\" TEXT NOT NULL)",
         d.bigint()
     ))?;
-    let applied = conn.query("SELECT version, checksum FROM _migrations ORDER BY version", &[])?;
+    let applied = conn.query(
+        "SELECT version, checksum FROM _migrations ORDER BY version",
+        &[],
+    )?;
     for m in MIGRATIONS {
         let sum = checksum(m, d);
         if let Some(row) = applied.iter().find(|r| r.int(0).ok() == Some(m.version)) {
@@ -78,13 +84,25 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreError> {
         }
         conn.execute(
             "INSERT INTO _migrations (version, name, checksum, \"appliedAt\") VALUES (?, ?, ?, ?)",
-            &[m.version.into(), m.name.into(), sum.into(), schema::now_param()],
+            &[
+                m.version.into(),
+                m.name.into(),
+                sum.into(),
+                schema::now_param(),
+            ],
         )?;
     }
     Ok(())
 }
 
-fn system_field(db_id: i64, id: &str, prev: &str, name: &str, column: &str, config: Value) -> FieldDef {
+fn system_field(
+    db_id: i64,
+    id: &str,
+    prev: &str,
+    name: &str,
+    column: &str,
+    config: Value,
+) -> FieldDef {
     FieldDef {
         db_id,
         id: id.into(),
@@ -109,7 +127,10 @@ fn system_field(db_id: i64, id: &str, prev: &str, name: &str, column: &str, conf
 /// The system sections `$settings` and `$system`, and `$users` with its name and e-mail.
 /// The other system catalogs come with the system layer.
 fn system_sections_and_users(conn: &mut dyn Conn) -> Result<(), StoreError> {
-    for (db_id, id, name, priority) in [(1, "$settings", "Управление", 0), (2, "$system", "Система", 1)] {
+    for (db_id, id, name, priority) in [
+        (1, "$settings", "Управление", 0),
+        (2, "$system", "Система", 1),
+    ] {
         schema::insert_section(
             conn,
             &SectionRow {
@@ -139,7 +160,14 @@ fn system_sections_and_users(conn: &mut dyn Conn) -> Result<(), StoreError> {
     schema::insert_catalog(conn, &users)?;
     let mut name = system_field(1, "$name", "1", "Имя", "name", json!({"type": "text"}));
     name.required = true;
-    let mut email = system_field(2, "$email", "2", "Эл. почта", "email", json!({"type": "mail"}));
+    let mut email = system_field(
+        2,
+        "$email",
+        "2",
+        "Эл. почта",
+        "email",
+        json!({"type": "mail"}),
+    );
     email.hint = "На указанный адрес будет отправлено приглашение на вход в систему".into();
     schema::insert_field(conn, USERS_CATALOG, &name, 1)?;
     schema::insert_field(conn, USERS_CATALOG, &email, 2)?;

@@ -117,11 +117,15 @@ impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
     }
 
     fn execute(&mut self, sql: &str, p: &[DbValue]) -> Result<u64, StoreError> {
-        Ok(self.0.execute(numbered_placeholders(sql).as_str(), &params(p))?)
+        Ok(self
+            .0
+            .execute(numbered_placeholders(sql).as_str(), &params(p))?)
     }
 
     fn query(&mut self, sql: &str, p: &[DbValue]) -> Result<Vec<Row>, StoreError> {
-        let rows = self.0.query(numbered_placeholders(sql).as_str(), &params(p))?;
+        let rows = self
+            .0
+            .query(numbered_placeholders(sql).as_str(), &params(p))?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut vals = Vec::with_capacity(r.len());
@@ -169,7 +173,11 @@ impl PgStore {
     }
 
     pub(crate) fn close(&self) {
-        let clients = self.idle.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+        let clients = self
+            .idle
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
         drop_clients(clients);
     }
 }

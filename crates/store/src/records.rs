@@ -90,7 +90,9 @@ fn encode_column(v: &FieldValue) -> Result<DbValue, StoreError> {
             .map(|m| Value::Object(m.clone()).to_string())
             .into(),
         FieldValue::Links(_) | FieldValue::Contacts(_) => {
-            return Err(StoreError::Decode("links and contacts are not column values".into()))
+            return Err(StoreError::Decode(
+                "links and contacts are not column values".into(),
+            ))
         }
     })
 }
@@ -125,7 +127,9 @@ fn decode_column(f: &FieldDef, row: &Row, i: usize) -> Result<FieldValue, StoreE
         FieldType::Dropdown | FieldType::Checkboxes | FieldType::Radiobutton => {
             FieldValue::Items(decode_json_list(v).iter().filter_map(json_id).collect())
         }
-        FieldType::User => FieldValue::Users(decode_json_list(v).iter().filter_map(json_id).collect()),
+        FieldType::User => {
+            FieldValue::Users(decode_json_list(v).iter().filter_map(json_id).collect())
+        }
         FieldType::File => FieldValue::Files(
             decode_json_list(v)
                 .iter()
@@ -196,7 +200,10 @@ pub fn update_record(
     }
     params.push(db_id.into());
     let n = conn.execute(
-        &format!("UPDATE {} SET {sets} WHERE \"dbId\" = ?", data_table(catalog_db_id)),
+        &format!(
+            "UPDATE {} SET {sets} WHERE \"dbId\" = ?",
+            data_table(catalog_db_id)
+        ),
         &params,
     )?;
     if n == 0 {
@@ -267,27 +274,47 @@ fn write_side_tables(
 }
 
 /// Deletes a record with its links and contacts. Returns false when it did not exist.
-pub fn delete_record(conn: &mut dyn Conn, catalog_db_id: i64, db_id: i64) -> Result<bool, StoreError> {
+pub fn delete_record(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    db_id: i64,
+) -> Result<bool, StoreError> {
     let n = conn.execute(
-        &format!("DELETE FROM {} WHERE \"dbId\" = ?", data_table(catalog_db_id)),
+        &format!(
+            "DELETE FROM {} WHERE \"dbId\" = ?",
+            data_table(catalog_db_id)
+        ),
         &[db_id.into()],
     )?;
     for t in [links_table(catalog_db_id), contacts_table(catalog_db_id)] {
-        conn.execute(&format!("DELETE FROM {t} WHERE \"recordDbId\" = ?"), &[db_id.into()])?;
+        conn.execute(
+            &format!("DELETE FROM {t} WHERE \"recordDbId\" = ?"),
+            &[db_id.into()],
+        )?;
     }
     Ok(n > 0)
 }
 
 /// Finds a record's `dbId` by public id: an exact custom id first, then an all-digit `dbId`
 /// (spec 02 §1.4).
-pub fn find_record(conn: &mut dyn Conn, catalog_db_id: i64, public_id: &str) -> Result<Option<i64>, StoreError> {
+pub fn find_record(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    public_id: &str,
+) -> Result<Option<i64>, StoreError> {
     let t = data_table(catalog_db_id);
-    if let Some(r) = conn.query_opt(&format!("SELECT \"dbId\" FROM {t} WHERE id = ?"), &[public_id.into()])? {
+    if let Some(r) = conn.query_opt(
+        &format!("SELECT \"dbId\" FROM {t} WHERE id = ?"),
+        &[public_id.into()],
+    )? {
         return Ok(Some(r.int(0)?));
     }
     match kartoteka_model::ids::as_db_id(public_id) {
         Some(n) => Ok(conn
-            .query_opt(&format!("SELECT \"dbId\" FROM {t} WHERE \"dbId\" = ?"), &[n.into()])?
+            .query_opt(
+                &format!("SELECT \"dbId\" FROM {t} WHERE \"dbId\" = ?"),
+                &[n.into()],
+            )?
             .map(|r| r.int(0))
             .transpose()?),
         None => Ok(None),
@@ -296,8 +323,11 @@ pub fn find_record(conn: &mut dyn Conn, catalog_db_id: i64, public_id: &str) -> 
 
 /// Counts a catalog's records.
 pub fn count_records(conn: &mut dyn Conn, catalog_db_id: i64) -> Result<i64, StoreError> {
-    conn.query_one(&format!("SELECT COUNT(*) FROM {}", data_table(catalog_db_id)), &[])?
-        .int(0)
+    conn.query_one(
+        &format!("SELECT COUNT(*) FROM {}", data_table(catalog_db_id)),
+        &[],
+    )?
+    .int(0)
 }
 
 fn marks(n: usize) -> String {
@@ -326,7 +356,10 @@ pub fn fetch_records(
         Selector::Ids(ids) => {
             let params: Vec<DbValue> = ids.iter().map(|i| DbValue::Int(*i)).collect();
             let mut rows = conn.query(
-                &format!("SELECT {cols} FROM {t} WHERE \"dbId\" IN ({})", marks(ids.len())),
+                &format!(
+                    "SELECT {cols} FROM {t} WHERE \"dbId\" IN ({})",
+                    marks(ids.len())
+                ),
                 &params,
             )?;
             let pos: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
@@ -362,12 +395,20 @@ fn attach_side_tables(
     fields: &[FieldDef],
     records: &mut [RecordData],
 ) -> Result<(), StoreError> {
-    let has_links = fields.iter().any(|f| f.field_type.storage() == Storage::Links);
-    let has_contacts = fields.iter().any(|f| f.field_type.storage() == Storage::Contacts);
+    let has_links = fields
+        .iter()
+        .any(|f| f.field_type.storage() == Storage::Links);
+    let has_contacts = fields
+        .iter()
+        .any(|f| f.field_type.storage() == Storage::Contacts);
     if records.is_empty() || (!has_links && !has_contacts) {
         return Ok(());
     }
-    let index: HashMap<i64, usize> = records.iter().enumerate().map(|(i, r)| (r.db_id, i)).collect();
+    let index: HashMap<i64, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.db_id, i))
+        .collect();
     let ids: Vec<DbValue> = records.iter().map(|r| DbValue::Int(r.db_id)).collect();
     for f in fields {
         match f.field_type.storage() {
@@ -394,7 +435,9 @@ fn attach_side_tables(
             &ids,
         )?;
         for r in rows {
-            let Some(&i) = index.get(&r.int(0)?) else { continue };
+            let Some(&i) = index.get(&r.int(0)?) else {
+                continue;
+            };
             if let Some(FieldValue::Links(v)) = records[i].values.get_mut(&r.int(1)?) {
                 v.push(LinkRef {
                     catalog_id: r.int(2)?.to_string(),
@@ -413,7 +456,9 @@ fn attach_side_tables(
             &ids,
         )?;
         for r in rows {
-            let Some(&i) = index.get(&r.int(0)?) else { continue };
+            let Some(&i) = index.get(&r.int(0)?) else {
+                continue;
+            };
             if let Some(FieldValue::Contacts(v)) = records[i].values.get_mut(&r.int(1)?) {
                 v.push(Contact {
                     contact: r.text(2)?,
@@ -450,7 +495,11 @@ pub fn upsert_title(
 }
 
 /// Marks a record's title as deleted.
-pub fn mark_title_deleted(conn: &mut dyn Conn, catalog_db_id: i64, db_id: i64) -> Result<(), StoreError> {
+pub fn mark_title_deleted(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    db_id: i64,
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE titles SET deleted = ? WHERE \"catalogDbId\" = ? AND \"recordDbId\" = ?",
         &[true.into(), catalog_db_id.into(), db_id.into()],

@@ -338,9 +338,16 @@ pub fn update_field(
 }
 
 /// Removes a field together with its data.
-pub fn delete_field(conn: &mut dyn Conn, catalog_db_id: i64, f: &FieldDef) -> Result<(), StoreError> {
+pub fn delete_field(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    f: &FieldDef,
+) -> Result<(), StoreError> {
     conn.execute(
-        &format!("DELETE FROM {} WHERE \"dbId\" = ?", fields_table(catalog_db_id)),
+        &format!(
+            "DELETE FROM {} WHERE \"dbId\" = ?",
+            fields_table(catalog_db_id)
+        ),
         &[f.db_id.into()],
     )?;
     match f.field_type.storage() {
@@ -351,13 +358,19 @@ pub fn delete_field(conn: &mut dyn Conn, catalog_db_id: i64, f: &FieldDef) -> Re
         ))?,
         Storage::Links => {
             conn.execute(
-                &format!("DELETE FROM {} WHERE \"fieldDbId\" = ?", links_table(catalog_db_id)),
+                &format!(
+                    "DELETE FROM {} WHERE \"fieldDbId\" = ?",
+                    links_table(catalog_db_id)
+                ),
                 &[f.db_id.into()],
             )?;
         }
         Storage::Contacts => {
             conn.execute(
-                &format!("DELETE FROM {} WHERE \"fieldDbId\" = ?", contacts_table(catalog_db_id)),
+                &format!(
+                    "DELETE FROM {} WHERE \"fieldDbId\" = ?",
+                    contacts_table(catalog_db_id)
+                ),
                 &[f.db_id.into()],
             )?;
         }

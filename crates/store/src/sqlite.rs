@@ -135,7 +135,10 @@ impl SqliteStore {
     }
 
     pub(crate) fn submit(&self, job: Job) -> Result<(), StoreError> {
-        let guard = self.writer.lock().map_err(|_| StoreError::Unavailable("writer lock".into()))?;
+        let guard = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Unavailable("writer lock".into()))?;
         match guard.as_ref() {
             Some(tx) => tx
                 .send(job)
@@ -146,10 +149,7 @@ impl SqliteStore {
 
     /// Runs `f` on a read connection, on the caller's thread. SQLite reads are short and local;
     /// running them inline avoids a thread hand-off per request.
-    pub(crate) fn read<T>(
-        &self,
-        f: impl FnOnce(&mut dyn Conn) -> T,
-    ) -> Result<T, StoreError> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Conn) -> T) -> Result<T, StoreError> {
         let conn = self
             .readers
             .lock()

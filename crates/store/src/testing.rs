@@ -7,7 +7,9 @@ use crate::error::StoreError;
 
 /// Runs blocking client code on a plain thread, so these helpers work from async tests too
 /// (the synchronous client refuses to run on an async worker).
-fn on_thread<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+fn on_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
     std::thread::spawn(f)
         .join()
         .map_err(|_| StoreError::Unavailable("test helper thread panicked".into()))?
@@ -31,7 +33,10 @@ fn fresh(base_url: &str) -> Result<(String, String), StoreError> {
     );
     c.batch_execute(&format!("CREATE SCHEMA {schema}"))?;
     let sep = if base_url.contains('?') { '&' } else { '?' };
-    Ok((format!("{base_url}{sep}options=-csearch_path%3D{schema}"), schema))
+    Ok((
+        format!("{base_url}{sep}options=-csearch_path%3D{schema}"),
+        schema,
+    ))
 }
 
 /// Drops a schema made by [`fresh_postgres_schema`].
@@ -39,7 +44,9 @@ pub fn drop_postgres_schema(base_url: &str, schema: &str) -> Result<(), StoreErr
     let (base_url, schema) = (base_url.to_string(), schema.to_string());
     on_thread(move || {
         let mut c = Client::connect(&base_url, NoTls)?;
-        c.batch_execute(&format!("SET client_min_messages = warning; DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
+        c.batch_execute(&format!(
+            "SET client_min_messages = warning; DROP SCHEMA IF EXISTS {schema} CASCADE"
+        ))?;
         Ok(())
     })
 }

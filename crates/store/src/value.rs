@@ -58,7 +58,9 @@ impl Row {
             DbValue::Int(v) => Ok(*v),
             DbValue::Bool(b) => Ok(i64::from(*b)),
             DbValue::Real(r) if r.fract() == 0.0 => Ok(*r as i64),
-            other => Err(StoreError::Decode(format!("column {i}: expected an integer, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected an integer, got {other:?}"
+            ))),
         }
     }
 
@@ -74,7 +76,9 @@ impl Row {
             DbValue::Null => Ok(None),
             DbValue::Real(v) => Ok(Some(*v)),
             DbValue::Int(v) => Ok(Some(*v as f64)),
-            other => Err(StoreError::Decode(format!("column {i}: expected a number, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected a number, got {other:?}"
+            ))),
         }
     }
 
@@ -83,7 +87,9 @@ impl Row {
             DbValue::Bool(b) => Ok(*b),
             DbValue::Int(v) => Ok(*v != 0),
             DbValue::Null => Ok(false),
-            other => Err(StoreError::Decode(format!("column {i}: expected a boolean, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected a boolean, got {other:?}"
+            ))),
         }
     }
 
@@ -92,7 +98,9 @@ impl Row {
             DbValue::Text(s) => Ok(s.clone()),
             DbValue::Null => Ok(String::new()),
             DbValue::Int(v) => Ok(v.to_string()),
-            other => Err(StoreError::Decode(format!("column {i}: expected text, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
         }
     }
 

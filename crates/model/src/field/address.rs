@@ -43,7 +43,9 @@ pub(super) fn parse(raw: &Value) -> Result<FieldValue, FieldError> {
                 ("data".to_string(), data),
             ]))))
         }
-        _ => Err(FieldError::invalid("an address is {\"value\", \"provider\", \"data\"}")),
+        _ => Err(FieldError::invalid(
+            "an address is {\"value\", \"provider\", \"data\"}",
+        )),
     }
 }
 
@@ -54,7 +56,8 @@ mod tests {
 
     #[test]
     fn shapes() {
-        let v = parse(&json!({"value": "Moscow", "provider": "dadata", "data": {"x": 1}})).expect("ok");
+        let v =
+            parse(&json!({"value": "Moscow", "provider": "dadata", "data": {"x": 1}})).expect("ok");
         assert!(matches!(v, FieldValue::Address(Some(ref m)) if m["value"] == "Moscow"));
         assert!(parse(&json!({"provider": "x"})).is_err());
         assert_eq!(parse(&json!(null)), Ok(FieldValue::Address(None)));

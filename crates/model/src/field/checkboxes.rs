@@ -25,7 +25,10 @@ mod tests {
 
     #[test]
     fn many_items() {
-        let mut c = json!({"items": ["a", "b", "c"]}).as_object().cloned().unwrap_or_default();
+        let mut c = json!({"items": ["a", "b", "c"]})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         config(&mut c, None).expect("valid");
         assert_eq!(
             parse(&json!([3, 1]), &c),

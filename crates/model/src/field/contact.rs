@@ -64,12 +64,21 @@ mod tests {
         assert_eq!(
             v,
             Ok(FieldValue::Contacts(vec![
-                Contact { contact: "+7 900".into(), comment: "main".into() },
-                Contact { contact: "a@b.c".into(), comment: String::new() },
+                Contact {
+                    contact: "+7 900".into(),
+                    comment: "main".into()
+                },
+                Contact {
+                    contact: "a@b.c".into(),
+                    comment: String::new()
+                },
             ]))
         );
         assert!(parse(&json!([{"contact": []}])).is_err());
-        let mut bad = json!({"type": "fax"}).as_object().cloned().unwrap_or_default();
+        let mut bad = json!({"type": "fax"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         assert!(config(&mut bad).is_err());
     }
 }

@@ -35,16 +35,22 @@ pub(super) fn parse(
         Value::Null => return Ok(FieldValue::Date(None)),
         Value::String(s) if s.trim().is_empty() => return Ok(FieldValue::Date(None)),
         Value::String(s) => s,
-        _ => return Err(FieldError::invalid("a date value must be an ISO-8601 string")),
+        _ => {
+            return Err(FieldError::invalid(
+                "a date value must be an ISO-8601 string",
+            ))
+        }
     };
     let parsed = if with_time(cfg) {
         parse_instant(s, ctx.tz_offset_min)
     } else {
-        parse_calendar_date(s, ctx.tz_offset_min)
+        parse_calendar_date(s)
     };
     match parsed {
         Some(ms) => Ok(FieldValue::Date(Some(ms))),
-        None => Err(FieldError::invalid(format!("{s:?} is not an ISO-8601 date"))),
+        None => Err(FieldError::invalid(format!(
+            "{s:?} is not an ISO-8601 date"
+        ))),
     }
 }
 
@@ -90,7 +96,13 @@ mod tests {
 
     #[test]
     fn default_is_today() {
-        let ctx = DefaultCtx { now_ms: 86_400_000 + 5_000, user_id: None };
-        assert_eq!(default(&cfg(json!({})), &ctx), FieldValue::Date(Some(86_400_000)));
+        let ctx = DefaultCtx {
+            now_ms: 86_400_000 + 5_000,
+            user_id: None,
+        };
+        assert_eq!(
+            default(&cfg(json!({})), &ctx),
+            FieldValue::Date(Some(86_400_000))
+        );
     }
 }

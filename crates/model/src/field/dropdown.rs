@@ -27,7 +27,10 @@ mod tests {
 
     #[test]
     fn single_unless_multiselect() {
-        let mut c = json!({"items": [{"name": "a"}, {"name": "b"}]}).as_object().cloned().unwrap_or_default();
+        let mut c = json!({"items": [{"name": "a"}, {"name": "b"}]})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         config(&mut c, None).expect("valid");
         assert!(parse(&json!(["1", "2"]), &c).is_err());
         c.insert("multiselect".into(), json!(true));

@@ -15,14 +15,18 @@ pub(super) fn config(cfg: &mut Map<String, Value>) -> Result<(), FieldError> {
 pub(super) fn parse(raw: &Value, cfg: &Map<String, Value>) -> Result<FieldValue, FieldError> {
     let mut files = Vec::new();
     for v in super::list_input(raw) {
-        let o = v
-            .as_object()
-            .ok_or_else(|| FieldError::invalid("a file value is a list of {\"id\"} or {\"src\", \"title\"}"))?;
+        let o = v.as_object().ok_or_else(|| {
+            FieldError::invalid("a file value is a list of {\"id\"} or {\"src\", \"title\"}")
+        })?;
         if let Some(id) = o.get("id").and_then(id_from_json) {
             files.push(FileRef::Id(id));
             continue;
         }
-        let Some(src) = o.get("src").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+        let Some(src) = o
+            .get("src")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        else {
             return Err(FieldError::invalid("a file item needs an id or a src"));
         };
         if !(src.starts_with("http://") || src.starts_with("https://")) {
@@ -42,8 +46,16 @@ pub(super) fn parse(raw: &Value, cfg: &Map<String, Value>) -> Result<FieldValue,
                     as i64,
             ),
         };
-        let mime_type = o.get("mimeType").and_then(Value::as_str).map(str::to_string);
-        files.push(FileRef::External { src: src.to_string(), title, size, mime_type });
+        let mime_type = o
+            .get("mimeType")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        files.push(FileRef::External {
+            src: src.to_string(),
+            title,
+            size,
+            mime_type,
+        });
     }
     if files.len() > 1 && !super::multiselect(cfg) {
         return Err(FieldError::invalid("only one file may be attached"));
@@ -58,9 +70,14 @@ mod tests {
 
     #[test]
     fn ids_and_links() {
-        let multi = json!({"multiselect": true}).as_object().cloned().unwrap_or_default();
+        let multi = json!({"multiselect": true})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let v = parse(&json!([{"id": 5}, {"src": "https://e.com/a.pdf"}]), &multi).expect("valid");
-        let FieldValue::Files(f) = v else { panic!("files") };
+        let FieldValue::Files(f) = v else {
+            panic!("files")
+        };
         assert_eq!(f[0], FileRef::Id("5".into()));
         assert!(matches!(&f[1], FileRef::External { title, .. } if title == "a.pdf"));
         assert!(parse(&json!([{"id": 1}, {"id": 2}]), &Map::new()).is_err());

@@ -29,7 +29,11 @@ pub fn config_items(
         .map(|a| a.as_slice())
         .unwrap_or(&[]);
     for it in prev_items.iter().chain(items.iter()) {
-        if let Some(n) = it.get("id").and_then(id_from_json).and_then(|s| as_db_id(&s)) {
+        if let Some(n) = it
+            .get("id")
+            .and_then(id_from_json)
+            .and_then(|s| as_db_id(&s))
+        {
             next = next.max(n + 1);
         }
     }
@@ -40,7 +44,8 @@ pub fn config_items(
             Value::String(name) => {
                 let name = std::mem::take(name);
                 *it = Value::Object(Map::from_iter([("name".to_string(), Value::String(name))]));
-                it.as_object_mut().ok_or_else(|| FieldError::config("item"))?
+                it.as_object_mut()
+                    .ok_or_else(|| FieldError::config("item"))?
             }
             _ => {
                 return Err(FieldError::config(format!(
@@ -76,7 +81,9 @@ pub fn config_items(
         if let Some(c) = obj.get("color") {
             let ok = match c {
                 Value::Null => true,
-                Value::String(s) => s.is_empty() || (s.len() == 6 && s.bytes().all(|b| b.is_ascii_hexdigit())),
+                Value::String(s) => {
+                    s.is_empty() || (s.len() == 6 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+                }
                 _ => false,
             };
             if !ok {
@@ -127,12 +134,16 @@ pub fn parse_items(
             Value::Object(o) => o.get("id").unwrap_or(&Value::Null),
             v => v,
         };
-        let id = id_from_json(v).ok_or_else(|| FieldError::invalid("item ids must be strings or numbers"))?;
+        let id = id_from_json(v)
+            .ok_or_else(|| FieldError::invalid("item ids must be strings or numbers"))?;
         let pos = known.iter().position(|k| *k == id).or_else(|| {
             // An all-digit id may also name an item by its dbId (spec 02 §1.8).
             if is_numeric(&id) {
                 cfg.get("items")?.as_array()?.iter().position(|it| {
-                    it.get("dbId").and_then(Value::as_i64).map(|d| d.to_string()) == Some(id.clone())
+                    it.get("dbId")
+                        .and_then(Value::as_i64)
+                        .map(|d| d.to_string())
+                        == Some(id.clone())
                 })
             } else {
                 None
@@ -198,9 +209,15 @@ mod tests {
             parse_items(&json!(["3", 1, "3"]), &c, false),
             Ok(FieldValue::Items(vec!["1".into(), "3".into()]))
         );
-        assert_eq!(parse_items(&json!(2), &c, true), Ok(FieldValue::Items(vec!["2".into()])));
+        assert_eq!(
+            parse_items(&json!(2), &c, true),
+            Ok(FieldValue::Items(vec!["2".into()]))
+        );
         assert!(parse_items(&json!(["1", "2"]), &c, true).is_err());
         assert!(parse_items(&json!(["9"]), &c, false).is_err());
-        assert_eq!(parse_items(&json!(null), &c, false), Ok(FieldValue::Items(vec![])));
+        assert_eq!(
+            parse_items(&json!(null), &c, false),
+            Ok(FieldValue::Items(vec![]))
+        );
     }
 }

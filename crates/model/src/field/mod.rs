@@ -296,7 +296,9 @@ pub(crate) fn multiselect(cfg: &Map<String, Value>) -> bool {
 pub(crate) fn check_bool(cfg: &Map<String, Value>, key: &str) -> Result<(), FieldError> {
     match cfg.get(key) {
         None | Some(Value::Null) | Some(Value::Bool(_)) => Ok(()),
-        Some(_) => Err(FieldError::config(format!("config.{key} must be a boolean"))),
+        Some(_) => Err(FieldError::config(format!(
+            "config.{key} must be a boolean"
+        ))),
     }
 }
 

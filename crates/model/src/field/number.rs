@@ -31,12 +31,16 @@ pub(super) fn parse(raw: &Value, cfg: &Map<String, Value>) -> Result<FieldValue,
     if let Some(n) = n {
         if let Some(min) = bound(cfg, "min") {
             if n < min {
-                return Err(FieldError::invalid(format!("the value must be at least {min}")));
+                return Err(FieldError::invalid(format!(
+                    "the value must be at least {min}"
+                )));
             }
         }
         if let Some(max) = bound(cfg, "max") {
             if n > max {
-                return Err(FieldError::invalid(format!("the value must be at most {max}")));
+                return Err(FieldError::invalid(format!(
+                    "the value must be at most {max}"
+                )));
             }
         }
     }
@@ -50,7 +54,10 @@ mod tests {
 
     #[test]
     fn numbers_and_bounds() {
-        let mut c = json!({"min": -5, "max": 10}).as_object().cloned().unwrap_or_default();
+        let mut c = json!({"min": -5, "max": 10})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         config(&mut c).expect("valid");
         assert_eq!(parse(&json!(3.5), &c), Ok(FieldValue::Number(Some(3.5))));
         assert_eq!(parse(&json!("-2"), &c), Ok(FieldValue::Number(Some(-2.0))));
@@ -59,7 +66,10 @@ mod tests {
         assert!(parse(&json!(11), &c).is_err());
         assert!(parse(&json!("abc"), &c).is_err());
         assert!(parse(&json!([1]), &c).is_err());
-        let mut bad = json!({"min": 3, "max": 1}).as_object().cloned().unwrap_or_default();
+        let mut bad = json!({"min": 3, "max": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         assert!(config(&mut bad).is_err());
     }
 }

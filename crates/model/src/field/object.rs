@@ -9,7 +9,13 @@ use crate::ids::id_from_json;
 use crate::value::{FieldValue, LinkRef};
 
 pub(super) fn config(cfg: &mut Map<String, Value>) -> Result<(), FieldError> {
-    for key in ["multiselect", "enableSelect", "accessOnly", "enableCreate", "enableUnsaved"] {
+    for key in [
+        "multiselect",
+        "enableSelect",
+        "accessOnly",
+        "enableCreate",
+        "enableUnsaved",
+    ] {
         super::check_bool(cfg, key)?;
     }
     let cats = match cfg.get_mut("catalogs") {
@@ -71,7 +77,10 @@ pub(super) fn parse(raw: &Value, cfg: &Map<String, Value>) -> Result<FieldValue,
                 "a linked value needs both catalogId and recordId",
             ));
         };
-        let link = LinkRef { catalog_id, record_id };
+        let link = LinkRef {
+            catalog_id,
+            record_id,
+        };
         if !links.contains(&link) {
             links.push(link);
         }
@@ -91,7 +100,10 @@ mod tests {
     fn config_needs_catalogs() {
         let mut c = Map::new();
         assert!(config(&mut c).is_err());
-        let mut c = json!({"catalogs": [{"id": 5, "title": "x"}]}).as_object().cloned().unwrap_or_default();
+        let mut c = json!({"catalogs": [{"id": 5, "title": "x"}]})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         config(&mut c).expect("valid");
         assert_eq!(source_catalogs(&c), vec!["5".to_string()]);
     }
@@ -99,10 +111,16 @@ mod tests {
     #[test]
     fn links_collapse_duplicates() {
         let c = Map::new();
-        let v = parse(&json!([{"catalogId": 5, "recordId": "3"}, {"catalogId": "5", "recordId": 3}]), &c);
+        let v = parse(
+            &json!([{"catalogId": 5, "recordId": "3"}, {"catalogId": "5", "recordId": 3}]),
+            &c,
+        );
         assert_eq!(
             v,
-            Ok(FieldValue::Links(vec![LinkRef { catalog_id: "5".into(), record_id: "3".into() }]))
+            Ok(FieldValue::Links(vec![LinkRef {
+                catalog_id: "5".into(),
+                record_id: "3".into()
+            }]))
         );
         assert!(parse(&json!([{"catalogId": 5}]), &c).is_err());
         assert!(parse(&json!(["5"]), &c).is_err());

@@ -27,10 +27,19 @@ mod tests {
 
     #[test]
     fn scalar_or_array() {
-        let mut c = json!({"items": ["a", "b"]}).as_object().cloned().unwrap_or_default();
+        let mut c = json!({"items": ["a", "b"]})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         config(&mut c, None).expect("valid");
-        assert_eq!(parse(&json!("2"), &c), Ok(FieldValue::Items(vec!["2".into()])));
-        assert_eq!(parse(&json!([2]), &c), Ok(FieldValue::Items(vec!["2".into()])));
+        assert_eq!(
+            parse(&json!("2"), &c),
+            Ok(FieldValue::Items(vec!["2".into()]))
+        );
+        assert_eq!(
+            parse(&json!([2]), &c),
+            Ok(FieldValue::Items(vec!["2".into()]))
+        );
         assert!(parse(&json!([1, 2]), &c).is_err());
     }
 }

@@ -15,7 +15,9 @@ pub(super) fn parse(raw: &Value) -> Result<FieldValue, FieldError> {
         Some(n) if n.fract() == 0.0 && (0.0..=5.0).contains(&n) => {
             Ok(FieldValue::Int(Some(n as i64)))
         }
-        Some(_) => Err(FieldError::invalid("stars must be a whole number from 0 to 5")),
+        Some(_) => Err(FieldError::invalid(
+            "stars must be a whole number from 0 to 5",
+        )),
     }
 }
 

@@ -6,7 +6,15 @@ use serde_json::{Map, Value};
 use crate::error::FieldError;
 use crate::value::FieldValue;
 
-const SUBTYPES: [&str; 7] = ["text", "multiline", "mask", "mail", "phone", "site", "editor"];
+const SUBTYPES: [&str; 7] = [
+    "text",
+    "multiline",
+    "mask",
+    "mail",
+    "phone",
+    "site",
+    "editor",
+];
 /// The limit of single-line text (DOC tekst.md).
 pub const SINGLE_LINE_MAX: usize = 256;
 
@@ -128,7 +136,10 @@ mod tests {
         assert!(parse(&json!("123"), &c).is_ok());
         assert!(parse(&json!("12a"), &c).is_err());
         assert!(parse(&json!(""), &c).is_ok());
-        let mut bad = json!({"type": "bogus"}).as_object().cloned().unwrap_or_default();
+        let mut bad = json!({"type": "bogus"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         assert!(config(&mut bad).is_err());
     }
 }

@@ -20,8 +20,9 @@ pub(super) fn parse(raw: &Value, cfg: &Map<String, Value>) -> Result<FieldValue,
             Value::Object(o) => o.get("id").unwrap_or(&Value::Null),
             v => v,
         };
-        let id = id_from_json(idv)
-            .ok_or_else(|| FieldError::invalid("a user value is a list of {\"id\": \"<userId>\"}"))?;
+        let id = id_from_json(idv).ok_or_else(|| {
+            FieldError::invalid("a user value is a list of {\"id\": \"<userId>\"}")
+        })?;
         if !ids.contains(&id) {
             ids.push(id);
         }

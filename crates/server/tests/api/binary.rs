@@ -28,10 +28,17 @@ impl Db {
     fn new() -> Db {
         match std::env::var("KARTOTEKA_TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
-                let (url, schema) = kartoteka_store::testing::fresh_postgres_schema(&base).expect("schema");
-                Db { url: Some(url), pg: Some((base, schema)) }
+                let (url, schema) =
+                    kartoteka_store::testing::fresh_postgres_schema(&base).expect("schema");
+                Db {
+                    url: Some(url),
+                    pg: Some((base, schema)),
+                }
             }
-            _ => Db { url: None, pg: None },
+            _ => Db {
+                url: None,
+                pg: None,
+            },
         }
     }
 }
@@ -51,7 +58,11 @@ struct Server {
 
 fn spawn(data: &Path, port: u16, db: &Db, envs: &[(&str, String)]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kartoteka"));
-    cmd.arg("serve").arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--data").arg(data);
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data")
+        .arg(data);
     if let Some(url) = &db.url {
         cmd.arg("--database").arg(url);
     }
@@ -65,7 +76,10 @@ fn spawn(data: &Path, port: u16, db: &Db, envs: &[(&str, String)]) -> Server {
         cmd.env(k, v);
     }
     let child = cmd.spawn().expect("spawn kartoteka");
-    Server { child, base: format!("http://127.0.0.1:{port}") }
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 fn wait_ready(base: &str) {
@@ -92,7 +106,11 @@ fn temp_dir() -> PathBuf {
 }
 
 fn sigterm(child: &Child) {
-    let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
     assert!(ok.success());
 }
 
@@ -102,13 +120,25 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
         if let Some(s) = child.try_wait().expect("wait") {
             return s;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the server did not exit");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not exit"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 async fn make_catalog(c: &reqwest::Client, base: &str, auth: (&str, &str)) -> (String, String) {
-    let s: Value = c.post(format!("{base}/api/v1/sections")).basic_auth(auth.0, Some(auth.1)).json(&json!({"name": "Load"})).send().await.expect("send").json().await.expect("json");
+    let s: Value = c
+        .post(format!("{base}/api/v1/sections"))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"name": "Load"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     let cat: Value = c
         .post(format!("{base}/api/v1/catalogs"))
         .basic_auth(auth.0, Some(auth.1))
@@ -119,7 +149,10 @@ async fn make_catalog(c: &reqwest::Client, base: &str, auth: (&str, &str)) -> (S
         .json()
         .await
         .expect("json");
-    (cat["id"].as_str().expect("id").to_string(), cat["fields"][0]["id"].as_str().expect("field").to_string())
+    (
+        cat["id"].as_str().expect("id").to_string(),
+        cat["fields"][0]["id"].as_str().expect("field").to_string(),
+    )
 }
 
 /// Fires creates from 16 tasks until `stop` and returns the ids the server acknowledged.
@@ -128,7 +161,10 @@ async fn write_load(base: &str, catalog: &str, field: &str, run_for: Duration) -
     for w in 0..16 {
         let (base, catalog, field) = (base.to_string(), catalog.to_string(), field.to_string());
         tasks.push(tokio::spawn(async move {
-            let c = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+            let c = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("client");
             let mut acked = Vec::new();
             let started = Instant::now();
             let mut i = 0;
@@ -170,7 +206,11 @@ async fn count(base: &str, catalog: &str) -> i64 {
         .await
         .expect("send");
     assert_eq!(r.status(), 200);
-    r.headers()["x-total-count"].to_str().expect("ascii").parse().expect("number")
+    r.headers()["x-total-count"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("number")
 }
 
 #[tokio::test]
@@ -179,15 +219,30 @@ async fn first_admin_is_printed_and_cli_beats_env() {
     let db = Db::new();
     let port = free_port();
     // The environment names another port and folder; the command line wins.
-    let mut s = spawn(&dir, port, &db, &[("KARTOTEKA_LISTEN", "127.0.0.1:1".into()), ("KARTOTEKA_DATA", "/nonexistent/x".into())]);
+    let mut s = spawn(
+        &dir,
+        port,
+        &db,
+        &[
+            ("KARTOTEKA_LISTEN", "127.0.0.1:1".into()),
+            ("KARTOTEKA_DATA", "/nonexistent/x".into()),
+        ],
+    );
     wait_ready(&s.base);
     sigterm(&s.child);
     let status = wait_exit(&mut s.child);
     assert!(status.success(), "{status:?}");
     let mut out = String::new();
-    std::io::Read::read_to_string(&mut s.child.stdout.take().expect("stdout"), &mut out).expect("read");
-    let line = out.lines().find(|l| l.starts_with("First administrator:")).unwrap_or_else(|| panic!("no admin line in {out:?}"));
-    let creds = line.trim_start_matches("First administrator:").split_whitespace().collect::<Vec<_>>();
+    std::io::Read::read_to_string(&mut s.child.stdout.take().expect("stdout"), &mut out)
+        .expect("read");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("First administrator:"))
+        .unwrap_or_else(|| panic!("no admin line in {out:?}"));
+    let creds = line
+        .trim_start_matches("First administrator:")
+        .split_whitespace()
+        .collect::<Vec<_>>();
     let (email, password) = (creds[0], creds[2]);
     assert_eq!(email, "admin@example.com");
     assert!(password.len() >= 12);
@@ -203,21 +258,37 @@ async fn first_admin_is_printed_and_cli_beats_env() {
         envs.push(("KARTOTEKA_DATABASE_URL", url.clone()));
     }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kartoteka"));
-    cmd.arg("serve").env("KARTOTEKA_LISTEN", format!("127.0.0.1:{port2}")).env("KARTOTEKA_DATA", &dir).env("KARTOTEKA_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.arg("serve")
+        .env("KARTOTEKA_LISTEN", format!("127.0.0.1:{port2}"))
+        .env("KARTOTEKA_DATA", &dir)
+        .env("KARTOTEKA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     for (k, v) in &envs {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("spawn");
     let base2 = format!("http://127.0.0.1:{port2}");
     wait_ready(&base2);
-    let r = reqwest::Client::new().get(format!("{base2}/api/v1/profile/me")).basic_auth(email, Some(password)).send().await.expect("send");
+    let r = reqwest::Client::new()
+        .get(format!("{base2}/api/v1/profile/me"))
+        .basic_auth(email, Some(password))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 200);
-    let r = reqwest::Client::new().get(format!("{base2}/api/v1/profile/me")).basic_auth(email, Some("ignored-now")).send().await.expect("send");
+    let r = reqwest::Client::new()
+        .get(format!("{base2}/api/v1/profile/me"))
+        .basic_auth(email, Some("ignored-now"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 401);
     sigterm(&child);
     assert!(wait_exit(&mut child).success());
     let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out).expect("read");
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+        .expect("read");
     assert!(!out.contains("First administrator"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -236,18 +307,29 @@ async fn sigterm_finishes_in_flight_writes_and_kill_9_loses_no_acknowledged_writ
     // kill -9 in the middle of a write load.
     let base = s.base.clone();
     let (cat2, field2) = (catalog.clone(), field.clone());
-    let load = tokio::spawn(async move { write_load(&base, &cat2, &field2, Duration::from_secs(30)).await });
+    let load =
+        tokio::spawn(
+            async move { write_load(&base, &cat2, &field2, Duration::from_secs(30)).await },
+        );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     s.child.kill().expect("kill -9");
     let _ = s.child.wait();
     let acked = load.await.expect("join");
-    assert!(acked.len() > 50, "the load made too few writes to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > 50,
+        "the load made too few writes to mean anything: {}",
+        acked.len()
+    );
 
     let port = free_port();
     let mut s = spawn(&dir, port, &db, &admin);
     wait_ready(&s.base);
     let stored = count(&s.base, &catalog).await;
-    assert!(stored >= acked.len() as i64, "stored {stored} < acknowledged {}", acked.len());
+    assert!(
+        stored >= acked.len() as i64,
+        "stored {stored} < acknowledged {}",
+        acked.len()
+    );
     for id in acked.iter().step_by((acked.len() / 50).max(1)) {
         let r = client
             .get(format!("{}/api/v1/catalogs/{catalog}/records/{id}", s.base))
@@ -255,13 +337,20 @@ async fn sigterm_finishes_in_flight_writes_and_kill_9_loses_no_acknowledged_writ
             .send()
             .await
             .expect("send");
-        assert_eq!(r.status(), 200, "acknowledged record {id} is missing after kill -9");
+        assert_eq!(
+            r.status(),
+            200,
+            "acknowledged record {id} is missing after kill -9"
+        );
     }
 
     // SIGTERM during a load: the process exits cleanly and every acknowledged write stays.
     let base = s.base.clone();
     let (cat2, field2) = (catalog.clone(), field.clone());
-    let load = tokio::spawn(async move { write_load(&base, &cat2, &field2, Duration::from_secs(30)).await });
+    let load =
+        tokio::spawn(
+            async move { write_load(&base, &cat2, &field2, Duration::from_secs(30)).await },
+        );
     tokio::time::sleep(Duration::from_millis(800)).await;
     sigterm(&s.child);
     let status = wait_exit(&mut s.child);
@@ -271,7 +360,11 @@ async fn sigterm_finishes_in_flight_writes_and_kill_9_loses_no_acknowledged_writ
     let mut s = spawn(&dir, port, &db, &admin);
     wait_ready(&s.base);
     let stored2 = count(&s.base, &catalog).await;
-    assert!(stored2 >= stored + acked2.len() as i64, "stored {stored2} < {stored} + {}", acked2.len());
+    assert!(
+        stored2 >= stored + acked2.len() as i64,
+        "stored {stored2} < {stored} + {}",
+        acked2.len()
+    );
     sigterm(&s.child);
     wait_exit(&mut s.child);
     let _ = std::fs::remove_dir_all(&dir);

@@ -45,12 +45,22 @@ async fn create_catalog_as_the_docs_show() {
     // Get by id, with a fields projection; trailing slash is fine.
     let g = t.get("/api/v1/catalogs/deals/").await;
     assert_eq!(fields(g.expect(200)).len(), 5);
-    let g = t.get("/api/v1/catalogs/deals?fields=[\"2\",\"amount\"]").await;
-    let ids: Vec<Value> = fields(g.expect(200)).iter().map(|x| x["id"].clone()).collect();
+    let g = t
+        .get("/api/v1/catalogs/deals?fields=[\"2\",\"amount\"]")
+        .await;
+    let ids: Vec<Value> = fields(g.expect(200))
+        .iter()
+        .map(|x| x["id"].clone())
+        .collect();
     assert_eq!(ids, vec![json!("2"), json!("amount")]);
     // Listing includes it with the full object.
     let list = t.get("/api/v1/catalogs").await;
-    assert!(list.expect(200).as_array().expect("array").iter().any(|x| x["id"] == "deals" && x["fields"].is_array()));
+    assert!(list
+        .expect(200)
+        .as_array()
+        .expect("array")
+        .iter()
+        .any(|x| x["id"] == "deals" && x["fields"].is_array()));
 }
 
 #[tokio::test]
@@ -60,19 +70,55 @@ async fn catalog_create_rejects_bad_structure() {
     let cases = vec![
         (json!({"name": "X"}), "invalid_value"),
         (json!({"sectionId": sid, "name": ""}), "invalid_value"),
-        (json!({"sectionId": "nope", "name": "X"}), "section_not_found"),
+        (
+            json!({"sectionId": "nope", "name": "X"}),
+            "section_not_found",
+        ),
         (json!({"sectionId": "1", "name": "X"}), "section_not_found"),
-        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "formula"}]}), "invalid_field_config"),
-        (json!({"sectionId": sid, "name": "X", "fields": [{"type": "text"}]}), "invalid_field_config"),
-        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "object", "config": {"catalogs": [{"id": "999999"}]}}]}), "invalid_field_config"),
-        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "object"}]}), "invalid_field_config"),
-        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "text", "config": {"type": "bogus"}}]}), "invalid_field_config"),
-        (json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "dropdown", "config": {"items": [{"name": "a", "color": "red"}]}}]}), "invalid_field_config"),
-        (json!({"sectionId": sid, "name": "X", "fields": [{"id": "a", "name": "F", "type": "text"}, {"id": "a", "name": "G", "type": "text"}]}), "duplicate_id"),
-        (json!({"sectionId": sid, "name": "X", "fields": [{"id": "$x", "name": "F", "type": "text"}]}), "invalid_field_config"),
-        (json!({"sectionId": sid, "name": "X", "id": "$users"}), "invalid_id"),
-        (json!({"sectionId": sid, "name": "X", "id": "3"}), "duplicate_id"),
-        (json!({"sectionId": sid, "name": "X", "fields": "nope"}), "invalid_value"),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "formula"}]}),
+            "invalid_field_config",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": [{"type": "text"}]}),
+            "invalid_field_config",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "object", "config": {"catalogs": [{"id": "999999"}]}}]}),
+            "invalid_field_config",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "object"}]}),
+            "invalid_field_config",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "text", "config": {"type": "bogus"}}]}),
+            "invalid_field_config",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": [{"name": "F", "type": "dropdown", "config": {"items": [{"name": "a", "color": "red"}]}}]}),
+            "invalid_field_config",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": [{"id": "a", "name": "F", "type": "text"}, {"id": "a", "name": "G", "type": "text"}]}),
+            "duplicate_id",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": [{"id": "$x", "name": "F", "type": "text"}]}),
+            "invalid_field_config",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "id": "$users"}),
+            "invalid_id",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "id": "3"}),
+            "duplicate_id",
+        ),
+        (
+            json!({"sectionId": sid, "name": "X", "fields": "nope"}),
+            "invalid_value",
+        ),
     ];
     for (body, code) in cases {
         let r = t.post("/api/v1/catalogs", body.clone()).await;
@@ -94,8 +140,18 @@ async fn update_keeps_ids_and_data_and_refuses_type_changes() {
         {"name": "Notes", "type": "text", "config": {"type": "multiline"}}
     ])).await;
     let cid = id(&c);
-    let (name, age, stage, notes) = (field_id(&c, "Name"), field_id(&c, "Age"), field_id(&c, "Stage"), field_id(&c, "Notes"));
-    let rec = t.record(&cid, json!({name.clone(): "Ann", age.clone(): 30, stage.clone(): ["2"], notes.clone(): "x"})).await;
+    let (name, age, stage, notes) = (
+        field_id(&c, "Name"),
+        field_id(&c, "Age"),
+        field_id(&c, "Stage"),
+        field_id(&c, "Notes"),
+    );
+    let rec = t
+        .record(
+            &cid,
+            json!({name.clone(): "Ann", age.clone(): 30, stage.clone(): ["2"], notes.clone(): "x"}),
+        )
+        .await;
     let rid = id(&rec);
 
     // Reorder, rename a field, add one, drop Notes, keep item ids and add an item.
@@ -111,20 +167,38 @@ async fn update_keeps_ids_and_data_and_refuses_type_changes() {
     let f = fields(&u);
     let ids: Vec<&str> = f.iter().filter_map(|x| x["id"].as_str()).collect();
     assert_eq!(ids, vec![age.as_str(), name.as_str(), stage.as_str(), "5"]);
-    let items: Vec<&str> = f[2]["config"]["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_str()).collect();
+    let items: Vec<&str> = f[2]["config"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
     assert_eq!(items, vec!["2", "3"]);
-    let r = t.get(&format!("/api/v1/catalogs/{cid}/records/{rid}")).await;
+    let r = t
+        .get(&format!("/api/v1/catalogs/{cid}/records/{rid}"))
+        .await;
     let v = &r.expect(200)["values"];
     assert_eq!(v[&name], "Ann");
     assert_eq!(v[&age], 30);
     assert_eq!(v[&stage], json!(["2"]));
-    assert!(v.get(&notes).is_none(), "a deleted field's data is gone: {v}");
+    assert!(
+        v.get(&notes).is_none(),
+        "a deleted field's data is gone: {v}"
+    );
     assert_eq!(v["5"], json!([]));
 
     // A type change is refused and changes nothing.
-    let bad = t.patch(&format!("/api/v1/catalogs/{cid}"), json!({"fields": [{"id": age, "name": "Age", "type": "text"}]})).await;
+    let bad = t
+        .patch(
+            &format!("/api/v1/catalogs/{cid}"),
+            json!({"fields": [{"id": age, "name": "Age", "type": "text"}]}),
+        )
+        .await;
     bad.expect_error(400, "field_type_change", Some(&age));
-    assert_eq!(fields(t.get(&format!("/api/v1/catalogs/{cid}")).await.expect(200)).len(), 4);
+    assert_eq!(
+        fields(t.get(&format!("/api/v1/catalogs/{cid}")).await.expect(200)).len(),
+        4
+    );
 
     // A field id rename through prevId (spec 01 §7.4.6).
     let ren = t.patch(&format!("/api/v1/catalogs/{cid}"), json!({"fields": [
@@ -136,39 +210,77 @@ async fn update_keeps_ids_and_data_and_refuses_type_changes() {
     let f = fields(ren.expect(200));
     assert_eq!(f[0]["id"], "age");
     assert_eq!(f[0]["prevId"], age.as_str());
-    let r = t.get(&format!("/api/v1/catalogs/{cid}/records/{rid}")).await;
+    let r = t
+        .get(&format!("/api/v1/catalogs/{cid}/records/{rid}"))
+        .await;
     assert_eq!(r.expect(200)["values"]["age"], 30);
     // The old id still addresses the field in the records family.
-    let r = t.patch(&format!("/api/v1/catalogs/{cid}/records/{rid}"), json!({"values": {age.clone(): 31}})).await;
+    let r = t
+        .patch(
+            &format!("/api/v1/catalogs/{cid}/records/{rid}"),
+            json!({"values": {age.clone(): 31}}),
+        )
+        .await;
     assert_eq!(r.expect(200)["values"]["age"], 31);
     // `fields` omitted: structure unchanged.
-    let r = t.patch(&format!("/api/v1/catalogs/{cid}"), json!({"icon": "x"})).await;
+    let r = t
+        .patch(&format!("/api/v1/catalogs/{cid}"), json!({"icon": "x"}))
+        .await;
     assert_eq!(fields(r.expect(200)).len(), 4);
 }
 
 #[tokio::test]
 async fn delete_is_soft_and_links_show_removed() {
     let t = TestApp::start().await;
-    let target = t.catalog("Clients", json!([{"name": "Name", "type": "text"}])).await;
+    let target = t
+        .catalog("Clients", json!([{"name": "Name", "type": "text"}]))
+        .await;
     let tid = id(&target);
-    let client = t.record(&tid, json!({field_id(&target, "Name"): "ACME"})).await;
-    let orders = t.catalog("Orders", json!([{"name": "Client", "type": "object", "config": {"catalogs": [{"id": tid}]}}])).await;
+    let client = t
+        .record(&tid, json!({field_id(&target, "Name"): "ACME"}))
+        .await;
+    let orders = t
+        .catalog(
+            "Orders",
+            json!([{"name": "Client", "type": "object", "config": {"catalogs": [{"id": tid}]}}]),
+        )
+        .await;
     let oid = id(&orders);
     let link_field = field_id(&orders, "Client");
-    let order = t.record(&oid, json!({link_field.clone(): [{"catalogId": tid, "recordId": client["id"]}]})).await;
+    let order = t
+        .record(
+            &oid,
+            json!({link_field.clone(): [{"catalogId": tid, "recordId": client["id"]}]}),
+        )
+        .await;
 
-    t.delete(&format!("/api/v1/catalogs/{tid}")).await.expect(200);
-    t.get(&format!("/api/v1/catalogs/{tid}")).await.expect_error(404, "catalog_not_found", None);
-    t.get(&format!("/api/v1/catalogs/{tid}/records")).await.expect_error(404, "catalog_not_found", None);
-    let o = t.get(&format!("/api/v1/catalogs/{oid}/records/{}", id(&order))).await;
+    t.delete(&format!("/api/v1/catalogs/{tid}"))
+        .await
+        .expect(200);
+    t.get(&format!("/api/v1/catalogs/{tid}"))
+        .await
+        .expect_error(404, "catalog_not_found", None);
+    t.get(&format!("/api/v1/catalogs/{tid}/records"))
+        .await
+        .expect_error(404, "catalog_not_found", None);
+    let o = t
+        .get(&format!("/api/v1/catalogs/{oid}/records/{}", id(&order)))
+        .await;
     let link = &o.expect(200)["values"][&link_field][0];
     assert_eq!(link["isRemoved"], true);
     assert_eq!(link["recordTitle"], "ACME");
     let c = t.get(&format!("/api/v1/catalogs/{oid}")).await;
-    assert_eq!(c.expect(200)["fields"][0]["config"]["catalogs"][0]["removed"], true);
+    assert_eq!(
+        c.expect(200)["fields"][0]["config"]["catalogs"][0]["removed"],
+        true
+    );
     // System catalogs cannot be deleted.
-    t.delete("/api/v1/catalogs/$users").await.expect_error(405, "method_not_allowed", None);
-    t.delete("/api/v1/catalogs/999999").await.expect_error(404, "catalog_not_found", None);
+    t.delete("/api/v1/catalogs/$users")
+        .await
+        .expect_error(405, "method_not_allowed", None);
+    t.delete("/api/v1/catalogs/999999")
+        .await
+        .expect_error(404, "catalog_not_found", None);
 }
 
 #[tokio::test]
@@ -190,18 +302,31 @@ async fn users_catalog_by_both_ids_with_duplicated_fields() {
     assert_eq!(fields(s.expect(200)).len(), 2);
     // Listed under $settings by text id only.
     let l = t.get("/api/v1/catalogs?sectionId=$settings").await;
-    assert!(l.expect(200).as_array().expect("array").iter().any(|c| c["id"] == "$users"));
+    assert!(l
+        .expect(200)
+        .as_array()
+        .expect("array")
+        .iter()
+        .any(|c| c["id"] == "$users"));
     // System fields survive an update that omits them, and can be renamed.
-    let u = t.patch("/api/v1/catalogs/$users", json!({"fields": [
-        {"id": "$name", "name": "Full name", "type": "text"},
-        {"name": "Phone", "type": "contact"}
-    ]})).await;
+    let u = t
+        .patch(
+            "/api/v1/catalogs/$users",
+            json!({"fields": [
+                {"id": "$name", "name": "Full name", "type": "text"},
+                {"name": "Phone", "type": "contact"}
+            ]}),
+        )
+        .await;
     let f = fields(u.expect(200));
     let ids: Vec<&str> = f.iter().filter_map(|x| x["id"].as_str()).collect();
     assert_eq!(ids, vec!["1", "$name", "3", "2", "$email"]);
     assert_eq!(f[1]["name"], "Full name");
     // The type of a system field cannot change.
-    t.patch("/api/v1/catalogs/$users", json!({"fields": [{"id": "$name", "name": "N", "type": "number"}]}))
-        .await
-        .expect_error(400, "field_type_change", Some("$name"));
+    t.patch(
+        "/api/v1/catalogs/$users",
+        json!({"fields": [{"id": "$name", "name": "N", "type": "number"}]}),
+    )
+    .await
+    .expect_error(400, "field_type_change", Some("$name"));
 }

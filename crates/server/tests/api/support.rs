@@ -31,18 +31,38 @@ impl Resp {
     /// Asserts the status and returns the JSON body.
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.json);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.json
+        );
         &self.json
     }
 
     /// Asserts an error response: status, `code`, and (when given) `fieldId`.
     #[track_caller]
     pub fn expect_error(&self, status: u16, code: &str, field: Option<&str>) {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.json);
-        assert_eq!(self.json["code"], code, "unexpected code; body: {}", self.json);
-        assert!(self.json["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", self.json);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.json
+        );
+        assert_eq!(
+            self.json["code"], code,
+            "unexpected code; body: {}",
+            self.json
+        );
+        assert!(
+            self.json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "no message: {}",
+            self.json
+        );
         if let Some(f) = field {
-            assert_eq!(self.json["fieldId"], f, "unexpected fieldId; body: {}", self.json);
+            assert_eq!(
+                self.json["fieldId"], f,
+                "unexpected fieldId; body: {}",
+                self.json
+            );
         }
     }
 }
@@ -67,15 +87,24 @@ impl TestApp {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (url, pg) = match std::env::var("KARTOTEKA_TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
-                let (url, schema) =
-                    kartoteka_store::testing::fresh_postgres_schema(&base).expect("fresh postgres schema");
+                let (url, schema) = kartoteka_store::testing::fresh_postgres_schema(&base)
+                    .expect("fresh postgres schema");
                 (url, Some((base, schema)))
             }
-            _ => (dir.join("kartoteka.db").to_string_lossy().into_owned(), None),
+            _ => (
+                dir.join("kartoteka.db").to_string_lossy().into_owned(),
+                None,
+            ),
         };
-        let app = App::open(&CoreConfig { database_url: url }).await.expect("open app");
-        app.ensure_admin(Some(EMAIL), Some(PASSWORD)).await.expect("admin");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let app = App::open(&CoreConfig { database_url: url })
+            .await
+            .expect("open app");
+        app.ensure_admin(Some(EMAIL), Some(PASSWORD))
+            .await
+            .expect("admin");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
@@ -96,7 +125,13 @@ impl TestApp {
     }
 
     /// A request with any method and raw body; `auth` adds the administrator's Basic auth.
-    pub async fn raw(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>, auth: bool) -> Resp {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        auth: bool,
+    ) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if auth {
             req = req.basic_auth(EMAIL, Some(PASSWORD));
@@ -113,7 +148,11 @@ impl TestApp {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Resp { status, json, headers }
+        Resp {
+            status,
+            json,
+            headers,
+        }
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
@@ -137,21 +176,32 @@ impl TestApp {
     /// Creates a section and returns its id.
     pub async fn section(&self, name: &str) -> String {
         let r = self.post("/api/v1/sections", json!({"name": name})).await;
-        r.expect(200)["id"].as_str().expect("section id").to_string()
+        r.expect(200)["id"]
+            .as_str()
+            .expect("section id")
+            .to_string()
     }
 
     /// Creates a catalog in a new section and returns the catalog JSON.
     pub async fn catalog(&self, name: &str, fields: Value) -> Value {
         let section = self.section(&format!("{name} section")).await;
         let r = self
-            .post("/api/v1/catalogs", json!({"sectionId": section, "name": name, "fields": fields}))
+            .post(
+                "/api/v1/catalogs",
+                json!({"sectionId": section, "name": name, "fields": fields}),
+            )
             .await;
         r.expect(200).clone()
     }
 
     /// Creates a record and returns it.
     pub async fn record(&self, catalog: &str, values: Value) -> Value {
-        let r = self.post(&format!("/api/v1/catalogs/{catalog}/records"), json!({"values": values})).await;
+        let r = self
+            .post(
+                &format!("/api/v1/catalogs/{catalog}/records"),
+                json!({"values": values}),
+            )
+            .await;
         r.expect(200).clone()
     }
 }
@@ -160,7 +210,10 @@ impl TestApp {
 pub fn field_id(catalog: &Value, name: &str) -> String {
     catalog["fields"]
         .as_array()
-        .and_then(|f| f.iter().find(|f| f["name"] == name && f.get("isDuplicated").is_none()))
+        .and_then(|f| {
+            f.iter()
+                .find(|f| f["name"] == name && f.get("isDuplicated").is_none())
+        })
         .and_then(|f| f["id"].as_str())
         .unwrap_or_else(|| panic!("no field {name} in {catalog}"))
         .to_string()
@@ -168,7 +221,10 @@ pub fn field_id(catalog: &Value, name: &str) -> String {
 
 /// The id of the catalog JSON.
 pub fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_string()
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_string()
 }
 
 impl Drop for TestApp {
