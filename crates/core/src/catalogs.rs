@@ -3,6 +3,7 @@
 //! moment, and then refreshes the in-memory schema.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use kartoteka_model::field::{source_catalogs, FieldType};
 use kartoteka_model::ids::{as_db_id, id_from_json, is_system_id, valid_custom_id};
@@ -465,7 +466,7 @@ impl App {
                             ),
                         )
                     })?;
-                let mut cat = cat.clone();
+                let mut cat = (**cat).clone();
                 cat.priority = i as i64;
                 order.push(cat);
             }
@@ -514,7 +515,11 @@ impl App {
     }
 
     /// Catalogs visible to the caller, optionally of one section, in menu order.
-    pub fn list_catalogs(&self, actor: &Actor, section: Option<&str>) -> Vec<(Catalog, Privilege)> {
+    pub fn list_catalogs(
+        &self,
+        actor: &Actor,
+        section: Option<&str>,
+    ) -> Vec<(Arc<Catalog>, Privilege)> {
         let schema = self.schema();
         let section_db = match section {
             Some(s) => match schema.section(s) {
@@ -523,7 +528,7 @@ impl App {
             },
             None => None,
         };
-        let mut out: Vec<(Catalog, Privilege)> = schema
+        let mut out: Vec<(Arc<Catalog>, Privilege)> = schema
             .catalogs
             .iter()
             .filter(|c| schema.catalog_alive(c))
@@ -543,7 +548,7 @@ impl App {
 
     pub fn get_catalog(&self, actor: &Actor, id: &str) -> Result<(Catalog, Privilege)> {
         let schema = self.schema();
-        let c = schema.catalog(id)?.clone();
+        let c = (**schema.catalog(id)?).clone();
         self.require_catalog(actor, &c, Privilege::Search)?;
         let p = rights::on_catalog(actor, &c);
         Ok((c, p))
@@ -694,7 +699,7 @@ impl App {
     /// Soft-deletes a catalog; system catalogs cannot be deleted.
     pub async fn delete_catalog(&self, actor: &Actor, id: &str) -> Result<()> {
         let schema = self.schema();
-        let mut cat = schema.catalog(id)?.clone();
+        let mut cat = (**schema.catalog(id)?).clone();
         self.require_catalog(actor, &cat, Privilege::Admin)?;
         if cat.is_system {
             return Err(Error::new(

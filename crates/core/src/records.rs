@@ -681,8 +681,19 @@ impl App {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
         self.record_privilege(actor, &catalog, Privilege::View)?;
-        let db_id = self.find_record(&catalog, record_ref).await?;
-        self.get_record_by_db_id(actor, &catalog, db_id, opts).await
+        let page = self
+            .read_records(
+                actor,
+                &catalog,
+                Selector::Public(record_ref.to_string()),
+                opts,
+                false,
+            )
+            .await?;
+        page.records
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::record_not_found(record_ref))
     }
 
     async fn get_record_by_db_id(

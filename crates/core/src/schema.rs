@@ -2,6 +2,7 @@
 //! (spec 02 §1.4). Handlers never parse ids by hand; they ask the snapshot.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use kartoteka_model::ids::as_db_id;
 use kartoteka_model::FieldDef;
@@ -129,7 +130,7 @@ const LEGACY_SYSTEM_SECTIONS: [&str; 2] = ["1", "2"];
 #[derive(Debug, Default)]
 pub struct Schema {
     pub sections: Vec<Section>,
-    pub catalogs: Vec<Catalog>,
+    pub catalogs: Vec<Arc<Catalog>>,
     section_idx: HashMap<i64, usize>,
     catalog_idx: HashMap<i64, usize>,
 }
@@ -137,7 +138,10 @@ pub struct Schema {
 impl Schema {
     pub fn new(sections: Vec<SectionRow>, catalogs: Vec<CatalogRow>) -> Schema {
         let sections: Vec<Section> = sections.into_iter().map(Section::from).collect();
-        let catalogs: Vec<Catalog> = catalogs.into_iter().map(Catalog::from).collect();
+        let catalogs: Vec<Arc<Catalog>> = catalogs
+            .into_iter()
+            .map(|c| Arc::new(Catalog::from(c)))
+            .collect();
         let section_idx = sections
             .iter()
             .enumerate()
@@ -160,7 +164,7 @@ impl Schema {
         self.section_idx.get(&db_id).map(|i| &self.sections[*i])
     }
 
-    pub fn catalog_by_db_id(&self, db_id: i64) -> Option<&Catalog> {
+    pub fn catalog_by_db_id(&self, db_id: i64) -> Option<&Arc<Catalog>> {
         self.catalog_idx.get(&db_id).map(|i| &self.catalogs[*i])
     }
 
@@ -191,7 +195,7 @@ impl Schema {
     }
 
     /// Any catalog by public id, then by `dbId`, deleted or not.
-    pub fn find_catalog(&self, c: &str) -> Option<&Catalog> {
+    pub fn find_catalog(&self, c: &str) -> Option<&Arc<Catalog>> {
         self.catalogs
             .iter()
             .find(|x| x.id == c)
@@ -199,7 +203,7 @@ impl Schema {
     }
 
     /// A live catalog (`/catalogs/{id}`): 404 when unknown or deleted.
-    pub fn catalog(&self, c: &str) -> Result<&Catalog> {
+    pub fn catalog(&self, c: &str) -> Result<&Arc<Catalog>> {
         self.find_catalog(c)
             .filter(|x| self.catalog_alive(x))
             .ok_or_else(|| Error::catalog_not_found(c))

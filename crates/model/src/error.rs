@@ -16,6 +16,7 @@ pub enum ErrorCode {
     InvalidId,
     DuplicateId,
     FieldTypeChange,
+    RejectedByEvent,
     Unauthorized,
     Forbidden,
     SectionNotFound,
@@ -32,7 +33,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidValue,
@@ -43,6 +44,7 @@ impl ErrorCode {
         ErrorCode::InvalidId,
         ErrorCode::DuplicateId,
         ErrorCode::FieldTypeChange,
+        ErrorCode::RejectedByEvent,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::SectionNotFound,
@@ -70,6 +72,7 @@ impl ErrorCode {
             ErrorCode::InvalidId => "invalid_id",
             ErrorCode::DuplicateId => "duplicate_id",
             ErrorCode::FieldTypeChange => "field_type_change",
+            ErrorCode::RejectedByEvent => "rejected_by_event",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::SectionNotFound => "section_not_found",
@@ -97,7 +100,8 @@ impl ErrorCode {
             | ErrorCode::InvalidQuery
             | ErrorCode::InvalidId
             | ErrorCode::DuplicateId
-            | ErrorCode::FieldTypeChange => 400,
+            | ErrorCode::FieldTypeChange
+            | ErrorCode::RejectedByEvent => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::SectionNotFound

@@ -40,6 +40,8 @@ pub enum Selector {
     Ids(Vec<i64>),
     /// A page, newest first.
     Page { limit: i64, offset: i64 },
+    /// One record by public id (custom id or `dbId`).
+    Public(String),
 }
 
 fn bad_ref(what: &str, v: &str) -> StoreError {
@@ -295,30 +297,26 @@ pub fn delete_record(
     Ok(n > 0)
 }
 
-/// Finds a record's `dbId` by public id: an exact custom id first, then an all-digit `dbId`
-/// (spec 02 §1.4).
+/// Finds a record's `dbId` by public id (spec 02 §1.4): an all-digit id is a `dbId`, anything
+/// else a custom id. Custom record ids are never all digits (the core refuses them), so one
+/// lookup decides.
 pub fn find_record(
     conn: &mut dyn Conn,
     catalog_db_id: i64,
     public_id: &str,
 ) -> Result<Option<i64>, StoreError> {
     let t = data_table(catalog_db_id);
-    if let Some(r) = conn.query_opt(
-        &format!("SELECT \"dbId\" FROM {t} WHERE id = ?"),
-        &[public_id.into()],
-    )? {
-        return Ok(Some(r.int(0)?));
-    }
-    match kartoteka_model::ids::as_db_id(public_id) {
-        Some(n) => Ok(conn
-            .query_opt(
-                &format!("SELECT \"dbId\" FROM {t} WHERE \"dbId\" = ?"),
-                &[n.into()],
-            )?
-            .map(|r| r.int(0))
-            .transpose()?),
-        None => Ok(None),
-    }
+    let row = match kartoteka_model::ids::as_db_id(public_id) {
+        Some(n) => conn.query_opt(
+            &format!("SELECT \"dbId\" FROM {t} WHERE \"dbId\" = ?"),
+            &[n.into()],
+        )?,
+        None => conn.query_opt(
+            &format!("SELECT \"dbId\" FROM {t} WHERE id = ?"),
+            &[public_id.into()],
+        )?,
+    };
+    row.map(|r| r.int(0)).transpose()
 }
 
 /// Counts a catalog's records.
@@ -351,7 +349,16 @@ pub fn fetch_records(
         cols.push_str(&ident(&f.column));
     }
     let t = data_table(catalog_db_id);
+    let by_public;
+    let selector = match selector {
+        Selector::Public(p) => {
+            by_public = Selector::Ids(find_record(conn, catalog_db_id, p)?.into_iter().collect());
+            &by_public
+        }
+        s => s,
+    };
     let rows = match selector {
+        Selector::Public(_) => return Ok(vec![]),
         Selector::Ids(ids) if ids.is_empty() => return Ok(vec![]),
         Selector::Ids(ids) => {
             let params: Vec<DbValue> = ids.iter().map(|i| DbValue::Int(*i)).collect();

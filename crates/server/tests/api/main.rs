@@ -8,6 +8,7 @@ mod auth;
 mod binary;
 mod catalogs;
 mod errors;
+mod events;
 mod fields;
 mod records;
 mod sections;
