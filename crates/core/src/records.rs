@@ -8,7 +8,7 @@ use std::sync::Arc;
 use kartoteka_model::field::{DefaultCtx, ParseCtx};
 use kartoteka_model::ids::{as_db_id, valid_custom_id};
 use kartoteka_model::privilege::Privilege;
-use kartoteka_model::time::now_ms;
+use kartoteka_model::time::{format_ms, now_ms};
 use kartoteka_model::value::{FieldValue, FileRef, LinkRef};
 use kartoteka_model::{ErrorCode, FieldDef};
 use kartoteka_store::aux::{self, FileRow, USERS_CATALOG};
@@ -405,24 +405,26 @@ impl App {
             catalog.clone(),
             input.id.clone(),
         );
-        let (db_id, public_id, values, changed) = self
+        let (data, values, changed) = self
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
                 let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
                 let pairs: Vec<(&FieldDef, &FieldValue)> =
                     values.iter().map(|(f, v)| (f, v)).collect();
+                let now = format_ms(now_ms());
                 let db_id = rec::insert_record(
                     c,
                     cat2.db_id,
                     custom_id.as_deref(),
                     actor2.user_db_id(),
+                    &now,
                     &pairs,
                 )?;
                 for (field, ids) in attach {
                     aux::attach_files(c, &ids, cat2.db_id, db_id, field)?;
                 }
-                let public_id = custom_id.unwrap_or_else(|| db_id.to_string());
+                let public_id = custom_id.clone().unwrap_or_else(|| db_id.to_string());
                 let by_id: HashMap<i64, FieldValue> =
                     values.iter().map(|(f, v)| (f.db_id, v.clone())).collect();
                 let title = title_of(&cat2, &by_id, &public_id);
@@ -449,22 +451,52 @@ impl App {
                         &Value::Object(payload),
                     )?;
                 }
-                Ok((db_id, public_id, values, changed))
+                let data = RecordData {
+                    db_id,
+                    id: custom_id,
+                    created_at: now.clone(),
+                    updated_at: now,
+                    values: by_id,
+                };
+                Ok((data, values, changed))
             })
             .await?;
-        self.events.publish(AfterEvent {
-            action: RecordAction::Created,
-            catalog_id: catalog.id.clone(),
-            catalog_db_id: catalog.db_id,
-            record_id: public_id.clone(),
-            record_db_id: db_id,
-            changed_fields: changed,
-            values: values_json(&schema, &values),
-            prev_values: Map::new(),
-            user_db_id: actor.user_db_id(),
-        });
-        self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default())
-            .await
+        if self.events.has_listeners() {
+            self.events.publish(AfterEvent {
+                action: RecordAction::Created,
+                catalog_id: catalog.id.clone(),
+                catalog_db_id: catalog.db_id,
+                record_id: data.public_id(),
+                record_db_id: data.db_id,
+                changed_fields: changed,
+                values: values_json(&schema, &values),
+                prev_values: Map::new(),
+                user_db_id: actor.user_db_id(),
+            });
+        }
+        self.render_written(actor, &catalog, data).await
+    }
+
+    /// Renders a record just written from the values the write used: only the titles and
+    /// files it references are read.
+    async fn render_written(
+        &self,
+        actor: &Actor,
+        catalog: &Catalog,
+        data: RecordData,
+    ) -> Result<RecordView> {
+        let schema = self.schema();
+        let (data, lookups) = self
+            .store
+            .read(move |c| -> Result<_> {
+                let look = Lookups::gather(c, &[&data])?;
+                Ok((data, look))
+            })
+            .await?;
+        let privilege = rights::on_catalog(actor, catalog);
+        Ok(render_record(
+            &schema, catalog, &data, &lookups, None, false, privilege,
+        ))
     }
 
     /// Updates the given fields of a record (PATCH semantics).
@@ -516,7 +548,7 @@ impl App {
         };
         let (actor2, schema2, cat2) = (actor.clone(), schema.clone(), catalog.clone());
         let has_password = password_hash.is_some();
-        let (public_id, values, prev, changed) = self
+        let (data, values, prev, changed) = self
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
@@ -554,18 +586,26 @@ impl App {
                         &Value::Object(payload),
                     )?;
                 }
-                Ok((public_id, values, plain_values(&old.values, &cat2), changed))
+                let prev = plain_values(&old.values, &cat2);
+                let data = RecordData {
+                    db_id,
+                    id: old.id,
+                    created_at: old.created_at,
+                    updated_at: format_ms(now_ms()),
+                    values: merged,
+                };
+                Ok((data, values, prev, changed))
             })
             .await?;
         if has_password {
             self.auth.forget_user(db_id);
         }
-        if !changed.is_empty() {
+        if !changed.is_empty() && self.events.has_listeners() {
             self.events.publish(AfterEvent {
                 action: RecordAction::Updated,
                 catalog_id: catalog.id.clone(),
                 catalog_db_id: catalog.db_id,
-                record_id: public_id,
+                record_id: data.public_id(),
                 record_db_id: db_id,
                 changed_fields: changed,
                 values: values_json(&schema, &values),
@@ -573,8 +613,7 @@ impl App {
                 user_db_id: actor.user_db_id(),
             });
         }
-        self.get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default())
-            .await
+        self.render_written(actor, &catalog, data).await
     }
 
     /// Deletes a record for good; links to it elsewhere stay and render `isRemoved`.
@@ -631,6 +670,9 @@ impl App {
             .await?;
         if catalog.db_id == USERS_CATALOG {
             self.auth.forget_user(db_id);
+        }
+        if !self.events.has_listeners() {
+            return Ok(());
         }
         self.events.publish(AfterEvent {
             action: RecordAction::Deleted,

@@ -157,15 +157,22 @@ pub fn catalog(
     })
 }
 
-/// A record in the read format (spec 01 §2.4).
-pub fn record(r: &RecordView) -> Value {
-    json!({
-        "id": r.id,
-        "catalogId": r.catalog_id,
-        "title": r.title,
-        "privilegeCode": r.privilege.code(),
-        "values": r.values,
-        "chat": {"messagesCount": 0, "newMessages": false, "subscribe": false},
-        "created": r.created,
-    })
+/// A record in the read format (spec 01 §2.4). Takes the view by value: the values map moves
+/// into the answer instead of being copied.
+pub fn record(r: RecordView) -> Value {
+    let mut o = Map::with_capacity(7);
+    o.insert("id".into(), Value::String(r.id));
+    o.insert("catalogId".into(), Value::String(r.catalog_id));
+    o.insert("title".into(), Value::String(r.title));
+    o.insert(
+        "privilegeCode".into(),
+        Value::String(r.privilege.code().into()),
+    );
+    o.insert("values".into(), Value::Object(r.values));
+    o.insert(
+        "chat".into(),
+        json!({"messagesCount": 0, "newMessages": false, "subscribe": false}),
+    );
+    o.insert("created".into(), Value::String(r.created));
+    Value::Object(o)
 }

@@ -358,7 +358,7 @@ pub async fn list_records(
     let page = app
         .list_records(&who, &cat, &query, &read_options(&p)?)
         .await?;
-    let body = Value::Array(page.records.iter().map(render::record).collect());
+    let body = Value::Array(page.records.into_iter().map(render::record).collect());
     let mut resp = Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&page.total.to_string()) {
         resp.headers_mut().insert("x-total-count", v);
@@ -374,7 +374,7 @@ pub async fn get_record(
 ) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
     let r = app.get_record(&who, &cat, &rec, &read_options(&p)?).await?;
-    Ok(Json(render::record(&r)))
+    Ok(Json(render::record(r)))
 }
 
 fn skip_prev(r: &mut kartoteka_core::records::RecordView, app: &App, p: &Params) {
@@ -399,7 +399,7 @@ pub async fn create_record(
         .create_record(&who, &cat, record_input(body, &p)?)
         .await?;
     skip_prev(&mut r, &app, &p);
-    Ok(Json(render::record(&r)))
+    Ok(Json(render::record(r)))
 }
 
 pub async fn update_record(
@@ -414,7 +414,7 @@ pub async fn update_record(
         .update_record(&who, &cat, &rec, record_input(body, &p)?)
         .await?;
     skip_prev(&mut r, &app, &p);
-    Ok(Json(render::record(&r)))
+    Ok(Json(render::record(r)))
 }
 
 pub async fn delete_record(

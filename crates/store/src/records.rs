@@ -158,17 +158,18 @@ fn column_fields<'a>(
         .filter(|(f, _)| matches!(f.field_type.storage(), Storage::Column(_)))
 }
 
-/// Inserts a record and returns its `dbId`.
+/// Inserts a record created at `created_at` (ISO) and returns its `dbId`.
 pub fn insert_record(
     conn: &mut dyn Conn,
     catalog_db_id: i64,
     public_id: Option<&str>,
     created_by: Option<i64>,
+    created_at: &str,
     values: &[(&FieldDef, &FieldValue)],
 ) -> Result<i64, StoreError> {
     let mut cols = String::from("id, \"createdAt\", \"updatedAt\", \"createdBy\"");
     let mut marks = String::from("?, ?, ?, ?");
-    let now = now_param();
+    let now = DbValue::Text(created_at.to_string());
     let mut params = vec![public_id.into(), now.clone(), now, created_by.into()];
     for (f, v) in column_fields(values) {
         cols.push_str(", ");

@@ -159,7 +159,13 @@ impl SqliteStore {
             Some(c) => c,
             None => open(&self.path, false)?,
         };
+        // One read transaction for the whole closure: a consistent snapshot, and one WAL lock
+        // instead of one per statement.
+        let began = conn.execute_batch("BEGIN").is_ok();
         let out = f(&mut SqliteConn(&conn));
+        if began && conn.execute_batch("COMMIT").is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         if let Ok(mut pool) = self.readers.lock() {
             if pool.len() < MAX_IDLE_READERS {
                 pool.push(conn);
