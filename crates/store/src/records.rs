@@ -353,7 +353,12 @@ pub fn fetch_records(
     let by_public;
     let selector = match selector {
         Selector::Public(p) => {
-            by_public = Selector::Ids(find_record(conn, catalog_db_id, p)?.into_iter().collect());
+            // An all-digit id is the dbId itself: no lookup needed.
+            let ids = match kartoteka_model::ids::as_db_id(p) {
+                Some(n) => vec![n],
+                None => find_record(conn, catalog_db_id, p)?.into_iter().collect(),
+            };
+            by_public = Selector::Ids(ids);
             &by_public
         }
         s => s,
@@ -515,40 +520,48 @@ pub fn mark_title_deleted(
     Ok(())
 }
 
-/// Looks up titles of records, grouped by catalog.
+/// Looks up titles of records, in one query whatever the number of catalogs.
 pub fn titles(
     conn: &mut dyn Conn,
     refs: &[(i64, i64)],
 ) -> Result<HashMap<(i64, i64), TitleRow>, StoreError> {
-    let mut by_catalog: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut by_catalog: Vec<(i64, Vec<i64>)> = Vec::new();
     for (c, r) in refs {
-        let v = by_catalog.entry(*c).or_default();
-        if !v.contains(r) {
-            v.push(*r);
+        match by_catalog.iter_mut().find(|(x, _)| x == c) {
+            Some((_, v)) if v.contains(r) => {}
+            Some((_, v)) => v.push(*r),
+            None => by_catalog.push((*c, vec![*r])),
         }
     }
-    let mut out = HashMap::with_capacity(refs.len());
-    for (c, ids) in by_catalog {
-        let mut params = vec![DbValue::Int(c)];
-        params.extend(ids.iter().map(|i| DbValue::Int(*i)));
-        let rows = conn.query(
-            &format!(
-                "SELECT \"recordDbId\", id, title, deleted FROM titles WHERE \"catalogDbId\" = ? AND \"recordDbId\" IN ({})",
-                marks(ids.len())
-            ),
-            &params,
-        )?;
-        for r in rows {
-            let rec = r.int(0)?;
-            out.insert(
-                (c, rec),
-                TitleRow {
-                    id: r.opt_text(1)?.unwrap_or_else(|| rec.to_string()),
-                    title: r.text(2)?,
-                    deleted: r.bool(3)?,
-                },
-            );
+    if by_catalog.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sql = String::from(
+        "SELECT \"catalogDbId\", \"recordDbId\", id, title, deleted FROM titles WHERE ",
+    );
+    let mut params = Vec::with_capacity(refs.len() + by_catalog.len());
+    for (i, (c, ids)) in by_catalog.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(" OR ");
         }
+        sql.push_str(&format!(
+            "(\"catalogDbId\" = ? AND \"recordDbId\" IN ({}))",
+            marks(ids.len())
+        ));
+        params.push(DbValue::Int(*c));
+        params.extend(ids.iter().map(|i| DbValue::Int(*i)));
+    }
+    let mut out = HashMap::with_capacity(refs.len());
+    for r in conn.query(&sql, &params)? {
+        let (c, rec) = (r.int(0)?, r.int(1)?);
+        out.insert(
+            (c, rec),
+            TitleRow {
+                id: r.opt_text(2)?.unwrap_or_else(|| rec.to_string()),
+                title: r.text(3)?,
+                deleted: r.bool(4)?,
+            },
+        );
     }
     Ok(out)
 }
