@@ -77,12 +77,31 @@ pub struct RecordPage {
     pub total: i64,
 }
 
-/// Values parsed from a write, by field `dbId`, in catalog field order.
-type Parsed = Vec<(FieldDef, FieldValue)>;
+/// A field of a catalog, held by index: cloning it costs an `Arc` increment, not a copy of
+/// the field's definition and config.
+#[derive(Clone)]
+struct FieldRef {
+    catalog: Arc<Catalog>,
+    index: usize,
+}
+
+impl std::ops::Deref for FieldRef {
+    type Target = FieldDef;
+    fn deref(&self) -> &FieldDef {
+        &self.catalog.fields[self.index]
+    }
+}
+
+fn field_refs(catalog: &Arc<Catalog>) -> impl Iterator<Item = FieldRef> + '_ {
+    (0..catalog.fields.len()).map(|index| FieldRef { catalog: catalog.clone(), index })
+}
+
+/// Values parsed from a write, in catalog field order.
+type Parsed = Vec<(FieldRef, FieldValue)>;
 
 /// Parses `values` against the catalog's fields. A key may be a field's id or its `prevId`;
 /// when both keys of one field are sent, the text id wins (spec 02 §1.4).
-fn parse_values(catalog: &Catalog, values: &Map<String, Value>, ctx: &ParseCtx) -> Result<Parsed> {
+fn parse_values(catalog: &Arc<Catalog>, values: &Map<String, Value>, ctx: &ParseCtx) -> Result<Parsed> {
     let mut by_field: HashMap<i64, (bool, FieldValue)> = HashMap::new();
     for (key, raw) in values {
         if catalog.db_id == USERS_CATALOG && key == PASSWORD_KEY {
@@ -110,10 +129,8 @@ fn parse_values(catalog: &Catalog, values: &Map<String, Value>, ctx: &ParseCtx) 
             by_field.insert(f.db_id, (canonical, v));
         }
     }
-    Ok(catalog
-        .fields
-        .iter()
-        .filter_map(|f| by_field.remove(&f.db_id).map(|(_, v)| (f.clone(), v)))
+    Ok(field_refs(catalog)
+        .filter_map(|f| by_field.remove(&f.db_id).map(|(_, v)| (f, v)))
         .collect())
 }
 
@@ -307,15 +324,13 @@ fn values_json(schema: &Schema, values: &Parsed) -> Map<String, Value> {
     keyed_values(
         values
             .iter()
-            .map(|(f, v)| (f, render_history_value(schema, v))),
+            .map(|(f, v)| (&**f, render_history_value(schema, v))),
         false,
     )
 }
 
-fn plain_values(values: &HashMap<i64, FieldValue>, catalog: &Catalog) -> Parsed {
-    catalog
-        .fields
-        .iter()
+fn plain_values(values: &HashMap<i64, FieldValue>, catalog: &Arc<Catalog>) -> Parsed {
+    field_refs(catalog)
         .filter_map(|f| values.get(&f.db_id).map(|v| (f.clone(), v.clone())))
         .collect()
 }
@@ -361,20 +376,12 @@ impl App {
             user_id: actor.user_db_id().map(|u| u.to_string()),
         };
         let present: HashSet<i64> = values.iter().map(|(f, _)| f.db_id).collect();
-        for f in &catalog.fields {
-            if !present.contains(&f.db_id) {
-                if let Some(d) = f.default_value(&dctx) {
-                    values.push((f.clone(), d));
-                }
+        for f in field_refs(&catalog).filter(|f| !present.contains(&f.db_id)) {
+            if let Some(d) = f.default_value(&dctx) {
+                values.push((f, d));
             }
         }
-        let order: HashMap<i64, usize> = catalog
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.db_id, i))
-            .collect();
-        values.sort_by_key(|(f, _)| order.get(&f.db_id).copied());
+        values.sort_by_key(|(f, _)| f.index);
         if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
             return Err(required_error(f));
         }
@@ -411,7 +418,7 @@ impl App {
                 let mut values = values;
                 let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
                 let pairs: Vec<(&FieldDef, &FieldValue)> =
-                    values.iter().map(|(f, v)| (f, v)).collect();
+                    values.iter().map(|(f, v)| (&**f, v)).collect();
                 let now = format_ms(now_ms());
                 let db_id = rec::insert_record(
                     c,
@@ -559,7 +566,7 @@ impl App {
                 };
                 let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
                 let pairs: Vec<(&FieldDef, &FieldValue)> =
-                    values.iter().map(|(f, v)| (f, v)).collect();
+                    values.iter().map(|(f, v)| (&**f, v)).collect();
                 rec::update_record(c, cat2.db_id, db_id, &pairs)?;
                 for (field, ids) in attach {
                     aux::attach_files(c, &ids, cat2.db_id, db_id, field)?;
@@ -696,7 +703,7 @@ impl App {
             .ok_or_else(|| Error::record_not_found(record_ref))
     }
 
-    async fn fetch_plain(&self, catalog: &Catalog, db_id: i64) -> Result<Parsed> {
+    async fn fetch_plain(&self, catalog: &Arc<Catalog>, db_id: i64) -> Result<Parsed> {
         let cat = catalog.clone();
         let data = self
             .store

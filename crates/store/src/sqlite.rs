@@ -161,9 +161,9 @@ impl SqliteStore {
         };
         // One read transaction for the whole closure: a consistent snapshot, and one WAL lock
         // instead of one per statement.
-        let began = conn.execute_batch("BEGIN").is_ok();
+        let began = exec_cached(&conn, "BEGIN").is_ok();
         let out = f(&mut SqliteConn(&conn));
-        if began && conn.execute_batch("COMMIT").is_err() {
+        if began && exec_cached(&conn, "COMMIT").is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
         if let Ok(mut pool) = self.readers.lock() {
@@ -205,9 +205,15 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
     tracing::debug!("sqlite writer stopped");
 }
 
+/// Runs one fixed statement through the statement cache (`execute_batch` would parse it anew
+/// every time, and these run twice per job).
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_batch(conn: &Connection, batch: Vec<Job>) {
     let mut done: Vec<Completion> = Vec::with_capacity(batch.len());
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
         let err = StoreError::from(e);
         for job in batch {
             // The job never ran; report the failure through a completion that did nothing.
@@ -217,7 +223,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
         return;
     }
     for job in batch {
-        let sp = conn.execute_batch("SAVEPOINT job");
+        let sp = exec_cached(conn, "SAVEPOINT job");
         let completion = match sp {
             Ok(()) => {
                 let mut c = SqliteConn(conn);
@@ -238,16 +244,16 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             }
         };
         let end = if completion.ok {
-            conn.execute_batch("RELEASE job")
+            exec_cached(conn, "RELEASE job")
         } else {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            exec_cached(conn, "ROLLBACK TO job").and_then(|_| exec_cached(conn, "RELEASE job"))
         };
         if let Err(e) = end {
             tracing::error!(error = %e, "savepoint end failed");
         }
         done.push(completion);
     }
-    let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
+    let commit = exec_cached(conn, "COMMIT").map_err(StoreError::from);
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
