@@ -93,7 +93,10 @@ impl std::ops::Deref for FieldRef {
 }
 
 fn field_refs(catalog: &Arc<Catalog>) -> impl Iterator<Item = FieldRef> + '_ {
-    (0..catalog.fields.len()).map(|index| FieldRef { catalog: catalog.clone(), index })
+    (0..catalog.fields.len()).map(|index| FieldRef {
+        catalog: catalog.clone(),
+        index,
+    })
 }
 
 /// Values parsed from a write, in catalog field order.
@@ -101,7 +104,11 @@ type Parsed = Vec<(FieldRef, FieldValue)>;
 
 /// Parses `values` against the catalog's fields. A key may be a field's id or its `prevId`;
 /// when both keys of one field are sent, the text id wins (spec 02 §1.4).
-fn parse_values(catalog: &Arc<Catalog>, values: &Map<String, Value>, ctx: &ParseCtx) -> Result<Parsed> {
+fn parse_values(
+    catalog: &Arc<Catalog>,
+    values: &Map<String, Value>,
+    ctx: &ParseCtx,
+) -> Result<Parsed> {
     let mut by_field: HashMap<i64, (bool, FieldValue)> = HashMap::new();
     for (key, raw) in values {
         if catalog.db_id == USERS_CATALOG && key == PASSWORD_KEY {
@@ -147,6 +154,17 @@ fn take_password(catalog: &Catalog, values: &Map<String, Value>) -> Result<Optio
             PASSWORD_KEY,
             format!("the password needs at least {MIN_PASSWORD} characters"),
         )),
+    }
+}
+
+/// Hashes a new password on a blocking thread (argon2 is deliberately slow).
+async fn hash_off_thread(password: Option<String>) -> Result<Option<String>> {
+    match password {
+        Some(p) => tokio::task::spawn_blocking(move || hash_password(&p))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map(Some),
+        None => Ok(None),
     }
 }
 
@@ -398,14 +416,7 @@ impl App {
                 })
                 .await?;
         }
-        let password_hash = match password {
-            Some(p) => Some(
-                tokio::task::spawn_blocking(move || hash_password(&p))
-                    .await
-                    .map_err(|e| Error::internal(e.to_string()))??,
-            ),
-            None => None,
-        };
+        let password_hash = hash_off_thread(password).await?;
         let (actor2, schema2, cat2, custom_id) = (
             actor.clone(),
             schema.clone(),
@@ -545,14 +556,7 @@ impl App {
                 })
                 .await?;
         }
-        let password_hash = match password {
-            Some(p) => Some(
-                tokio::task::spawn_blocking(move || hash_password(&p))
-                    .await
-                    .map_err(|e| Error::internal(e.to_string()))??,
-            ),
-            None => None,
-        };
+        let password_hash = hash_off_thread(password).await?;
         let (actor2, schema2, cat2) = (actor.clone(), schema.clone(), catalog.clone());
         let has_password = password_hash.is_some();
         let (data, values, prev, changed) = self
