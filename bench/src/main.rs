@@ -153,6 +153,7 @@ async fn run(args: Args) -> Result<()> {
             Phase::Get => get_fn(&fixture, Arc::new(ids.clone())),
             Phase::List => list_fn(&fixture),
         };
+        let cpu_before = CpuSample::take(args.pid);
         let run = run_phase(
             phase.name(),
             &mut pool,
@@ -165,7 +166,11 @@ async fn run(args: Args) -> Result<()> {
             ids.extend(run.ids.iter().cloned());
             ids.truncate(MAX_KEPT_IDS);
         }
-        let report = run.report(phase.name(), concurrency, args.pid);
+        let cpu_after = CpuSample::take(args.pid);
+        let mut report = run.report(phase.name(), concurrency, args.pid);
+        if let Some(obj) = report.as_object_mut() {
+            cpu_before.describe(&cpu_after, obj);
+        }
         eprintln!("[{}] {report}", phase.name());
         reports.push(report);
     }
@@ -650,6 +655,80 @@ impl PhaseRun {
             "hwm_mb": hwm,
         })
     }
+}
+
+/// CPU counters at one moment: the server's own CPU time and the host's steal time, so a
+/// figure can be read as "CPU per request" whatever the neighbours of this machine do.
+struct CpuSample {
+    at: Instant,
+    server_ticks: Option<u64>,
+    host: Option<(u64, u64)>,
+}
+
+/// Linux reports CPU time in USER_HZ ticks, 100 per second on every common build.
+const TICKS_PER_SEC: f64 = 100.0;
+
+impl CpuSample {
+    fn take(pid: Option<u32>) -> CpuSample {
+        CpuSample {
+            at: Instant::now(),
+            server_ticks: pid.and_then(process_ticks),
+            host: host_ticks(),
+        }
+    }
+
+    /// Adds `server_cpu_cores` (average cores the server used), `server_cpu_us_per_request`
+    /// and `host_steal_pct` to a phase report.
+    fn describe(&self, after: &CpuSample, out: &mut serde_json::Map<String, Value>) {
+        let wall = after.at.saturating_duration_since(self.at).as_secs_f64();
+        if let (Some(a), Some(b)) = (self.server_ticks, after.server_ticks) {
+            if wall > 0.0 {
+                let cores = b.saturating_sub(a) as f64 / TICKS_PER_SEC / wall;
+                out.insert(
+                    "server_cpu_cores".into(),
+                    json!((cores * 100.0).round() / 100.0),
+                );
+                if let Some(rps) = out
+                    .get("throughput_rps")
+                    .and_then(Value::as_f64)
+                    .filter(|r| *r > 0.0)
+                {
+                    out.insert(
+                        "server_cpu_us_per_request".into(),
+                        json!((cores * 1e6 / rps).round()),
+                    );
+                }
+            }
+        }
+        if let (Some((t0, s0)), Some((t1, s1))) = (self.host, after.host) {
+            let total = t1.saturating_sub(t0);
+            if total > 0 {
+                let steal = s1.saturating_sub(s0) as f64 * 100.0 / total as f64;
+                out.insert("host_steal_pct".into(), json!(steal.round()));
+            }
+        }
+    }
+}
+
+/// utime + stime of a process, from `/proc/<pid>/stat`.
+fn process_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// (all ticks, steal ticks) of the host, from the first line of `/proc/stat`.
+fn host_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Some((v.iter().take(8).sum(), *v.get(7)?))
 }
 
 /// Reads `(VmRSS, VmHWM)` in MB from `/proc/<pid>/status`.

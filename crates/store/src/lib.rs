@@ -126,8 +126,9 @@ impl Store {
                 let joined = tokio::task::spawn_blocking(move || -> Result<T, E> {
                     let mut client = pg.client()?;
                     let result = {
-                        let mut tx = client.transaction().map_err(StoreError::from)?;
-                        let r = f(&mut PgConn(&mut tx));
+                        let pg::PgClient { client: raw, statements } = &mut client;
+                        let mut tx = raw.transaction().map_err(StoreError::from)?;
+                        let r = f(&mut PgConn { conn: &mut tx, statements });
                         match r {
                             Ok(v) => tx
                                 .commit()
@@ -172,7 +173,8 @@ impl Store {
                     .map_err(|_| StoreError::Unavailable("pool closed".into()))?;
                 let joined = tokio::task::spawn_blocking(move || -> Result<T, E> {
                     let mut client = pg.client()?;
-                    let r = f(&mut PgConn(&mut client));
+                    let pg::PgClient { client: raw, statements } = &mut client;
+                    let r = f(&mut PgConn { conn: raw, statements });
                     pg.give_back(client);
                     r
                 })

@@ -1,13 +1,14 @@
 //! The PostgreSQL backend: a small pool of synchronous clients used from blocking threads, so
 //! that the same synchronous [`Conn`] code serves both backends.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use chrono::{DateTime, SecondsFormat, Utc};
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use tokio::sync::Semaphore;
 
 use crate::conn::{numbered_placeholders, Conn, Dialect};
@@ -21,7 +22,7 @@ const MAX_CONNECTIONS: usize = 16;
 
 pub(crate) struct PgStore {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<PgClient>>,
     pub(crate) permits: Arc<Semaphore>,
 }
 
@@ -105,7 +106,36 @@ impl<'a> FromSql<'a> for PgValue {
     }
 }
 
-pub(crate) struct PgConn<'a, C: postgres::GenericClient>(pub &'a mut C);
+/// Prepared statements kept at most per connection; dynamic SQL (`IN (?, ?, …)`) makes many.
+const MAX_CACHED_STATEMENTS: usize = 512;
+
+/// A pooled connection with its prepared statements: a cached statement runs in one round
+/// trip instead of a prepare and an execute.
+pub(crate) struct PgClient {
+    pub(crate) client: Client,
+    pub(crate) statements: HashMap<String, Statement>,
+}
+
+/// A connection (or a transaction on it) and the statement cache of its connection.
+pub(crate) struct PgConn<'a, C: postgres::GenericClient> {
+    pub(crate) conn: &'a mut C,
+    pub(crate) statements: &'a mut HashMap<String, Statement>,
+}
+
+impl<C: postgres::GenericClient> PgConn<'_, C> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        let sql = numbered_placeholders(sql);
+        if let Some(st) = self.statements.get(&sql) {
+            return Ok(st.clone());
+        }
+        let st = self.conn.prepare(&sql)?;
+        if self.statements.len() >= MAX_CACHED_STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.insert(sql, st.clone());
+        Ok(st)
+    }
+}
 
 fn params(p: &[DbValue]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
@@ -117,15 +147,13 @@ impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
     }
 
     fn execute(&mut self, sql: &str, p: &[DbValue]) -> Result<u64, StoreError> {
-        Ok(self
-            .0
-            .execute(numbered_placeholders(sql).as_str(), &params(p))?)
+        let st = self.statement(sql)?;
+        Ok(self.conn.execute(&st, &params(p))?)
     }
 
     fn query(&mut self, sql: &str, p: &[DbValue]) -> Result<Vec<Row>, StoreError> {
-        let rows = self
-            .0
-            .query(numbered_placeholders(sql).as_str(), &params(p))?;
+        let st = self.statement(sql)?;
+        let rows = self.conn.query(&st, &params(p))?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut vals = Vec::with_capacity(r.len());
@@ -138,7 +166,9 @@ impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.0.batch_execute(sql)?)
+        // DDL may change what a cached statement refers to; start afresh after it.
+        self.statements.clear();
+        Ok(self.conn.batch_execute(sql)?)
     }
 }
 
@@ -155,16 +185,19 @@ impl PgStore {
     }
 
     /// Takes an idle client or connects a new one. Call from a blocking thread.
-    pub(crate) fn client(&self) -> Result<Client, StoreError> {
+    pub(crate) fn client(&self) -> Result<PgClient, StoreError> {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         match idle {
-            Some(c) if !c.is_closed() => Ok(c),
-            _ => Ok(self.config.connect(NoTls)?),
+            Some(c) if !c.client.is_closed() => Ok(c),
+            _ => Ok(PgClient {
+                client: self.config.connect(NoTls)?,
+                statements: HashMap::new(),
+            }),
         }
     }
 
-    pub(crate) fn give_back(&self, c: Client) {
-        if c.is_closed() {
+    pub(crate) fn give_back(&self, c: PgClient) {
+        if c.client.is_closed() {
             return;
         }
         if let Ok(mut v) = self.idle.lock() {
@@ -190,7 +223,7 @@ impl Drop for PgStore {
 
 /// Closes clients on a plain thread: a client's drop blocks on its own runtime, which must
 /// not happen on an async worker.
-fn drop_clients(clients: Vec<Client>) {
+fn drop_clients(clients: Vec<PgClient>) {
     if clients.is_empty() {
         return;
     }
