@@ -752,7 +752,7 @@ impl App {
     async fn get_record_by_db_id(
         &self,
         actor: &Actor,
-        catalog: &Catalog,
+        catalog: &Arc<Catalog>,
         db_id: i64,
         opts: &ReadOptions,
     ) -> Result<RecordView> {
@@ -828,7 +828,7 @@ impl App {
     async fn read_records(
         &self,
         actor: &Actor,
-        catalog: &Catalog,
+        catalog: &Arc<Catalog>,
         sel: Selector,
         opts: &ReadOptions,
         count: bool,
