@@ -12,3 +12,4 @@ mod events;
 mod fields;
 mod records;
 mod sections;
+mod system;

@@ -1,0 +1,1 @@
+//! Tests: system catalogs.
