@@ -20,6 +20,20 @@ use crate::{Actor, App};
 /// Lowest `dbId` of a user catalog; lower numbers are reserved for system catalogs.
 const FIRST_USER_CATALOG: i64 = 100;
 
+/// System catalogs that Catalogs.Find does not list: they are managed through their own
+/// resources (views, rights, boards, messages, the registries) and stay addressable by id
+/// (spec 02 §1.3).
+pub const INTERNAL_CATALOGS: [&str; 8] = [
+    "$catalogs",
+    "$sections",
+    "$views",
+    "$boards",
+    "$widgets",
+    "$messages",
+    "$rightFields",
+    "$rights",
+];
+
 /// A section create or update. Absent keys are unchanged.
 #[derive(Debug, Clone, Default)]
 pub struct SectionInput {
@@ -176,8 +190,90 @@ fn normalize_config(
             )])));
         }
         cfg.insert("catalogs".into(), Value::Array(ids));
+        let extended = normalize_extended_fields(schema, spec, &cfg)?;
+        cfg.insert("fields".into(), Value::Object(extended));
     }
+    check_item_ids(spec, &cfg, prev)?;
     Ok(cfg)
+}
+
+/// `config.fields` of an object field: the extended fields shown for each source catalog.
+/// Written as full definitions or bare ids, keyed by either id of the catalog; kept as
+/// `{"<catalogId>": ["<fieldId>", …]}` with canonical ids (spec 01 §3.14).
+fn normalize_extended_fields(
+    schema: &Schema,
+    spec: &FieldSpec,
+    cfg: &Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let sources = source_catalogs(cfg);
+    let mut out = Map::new();
+    let Some(Value::Object(given)) = cfg.get("fields") else {
+        return Ok(out);
+    };
+    for (cat_ref, list) in given {
+        let cat = schema
+            .find_catalog(cat_ref)
+            .filter(|c| sources.contains(&c.id))
+            .ok_or_else(|| {
+                spec_err(
+                    spec.index,
+                    format!("config.fields: {cat_ref:?} is not a source catalog of this field"),
+                )
+            })?;
+        let items = list.as_array().ok_or_else(|| {
+            spec_err(
+                spec.index,
+                format!("config.fields.{cat_ref} must be an array"),
+            )
+        })?;
+        let mut ids = Vec::with_capacity(items.len());
+        for it in items {
+            let f_ref = match it {
+                Value::Object(o) => o.get("id").and_then(id_from_json),
+                v => id_from_json(v),
+            };
+            let f = f_ref.as_deref().and_then(|r| cat.field(r)).ok_or_else(|| {
+                spec_err(
+                    spec.index,
+                    format!("config.fields.{cat_ref}: unknown field {it}"),
+                )
+            })?;
+            let id = Value::String(f.id.clone());
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        out.insert(cat.id.clone(), Value::Array(ids));
+    }
+    Ok(out)
+}
+
+/// Item ids (2.0.5 custom ids): digits or `[A-Za-z0-9_-]{1,64}`; a `$` id is reserved for
+/// system items and only kept where it already exists.
+fn check_item_ids(
+    spec: &FieldSpec,
+    cfg: &Map<String, Value>,
+    prev: Option<&Map<String, Value>>,
+) -> Result<()> {
+    let known = prev
+        .map(kartoteka_model::field::items::item_ids)
+        .unwrap_or_default();
+    for id in kartoteka_model::field::items::item_ids(cfg) {
+        let ok = as_db_id(id).is_some()
+            || valid_custom_id(id)
+            || (is_system_id(id) && known.contains(&id));
+        if !ok {
+            return Err(spec_err(
+                spec.index,
+                if is_system_id(id) {
+                    format!("item ids starting with $ are reserved for system fields: {id:?}")
+                } else {
+                    format!("an item id must match [A-Za-z0-9_-]{{1,64}}, got {id:?}")
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_field_id(id: &str, index: usize) -> Result<()> {
@@ -532,6 +628,7 @@ impl App {
             .catalogs
             .iter()
             .filter(|c| schema.catalog_alive(c))
+            .filter(|c| !INTERNAL_CATALOGS.contains(&c.id.as_str()))
             .filter(|c| section_db.is_none_or(|s| c.section_db_id == s))
             .map(|c| (c.clone(), rights::on_catalog(actor, c)))
             .filter(|(_, p)| p.includes(Privilege::Search))

@@ -56,7 +56,10 @@ fn default_empty_value(f: &FieldDef) -> Value {
     }
 }
 
-fn field_config(schema: &Schema, f: &FieldDef) -> Value {
+/// A field's config as read. For object fields the source catalogs are described, and the
+/// extended fields are listed as full definitions keyed by the catalog's id (spec 02 §1.5.6);
+/// `expand` is false inside those definitions, so catalogs that extend each other terminate.
+fn field_config(schema: &Schema, f: &FieldDef, expand: bool) -> Value {
     let mut cfg = f.config.clone();
     if f.field_type.has_value() {
         cfg.insert("defaultEmptyValue".into(), default_empty_value(f));
@@ -76,8 +79,38 @@ fn field_config(schema: &Schema, f: &FieldDef) -> Value {
             })
             .collect();
         cfg.insert("catalogs".into(), Value::Array(cats));
+        if let Some(Value::Object(ext)) = f.config.get("fields").filter(|_| expand) {
+            let mut out = Map::new();
+            for (cat_id, ids) in ext {
+                let Some(c) = schema.find_catalog(cat_id) else {
+                    continue;
+                };
+                let defs: Vec<Value> = ids
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .filter_map(|id| c.fields.iter().position(|x| x.id == id))
+                    .map(|pos| extended_field_json(schema, c, &c.fields[pos], pos))
+                    .collect();
+                out.insert(c.id.clone(), Value::Array(defs));
+            }
+            cfg.insert("fields".into(), Value::Object(out));
+        }
     }
     Value::Object(cfg)
+}
+
+/// An extended field inside another catalog's object-field config: the canonical definition
+/// with its `dbId`, `columnName` and owning `_catalogId`.
+fn extended_field_json(schema: &Schema, catalog: &Catalog, f: &FieldDef, position: usize) -> Value {
+    let mut v = field_json_at(schema, catalog, f, position, false, false);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("dbId".into(), Value::from(f.db_id));
+        o.insert("columnName".into(), Value::String(f.column.clone()));
+        o.insert("_catalogId".into(), Value::String(catalog.id.clone()));
+    }
+    v
 }
 
 fn field_json(
@@ -86,6 +119,17 @@ fn field_json(
     f: &FieldDef,
     position: usize,
     legacy_copy: bool,
+) -> Value {
+    field_json_at(schema, catalog, f, position, legacy_copy, true)
+}
+
+fn field_json_at(
+    schema: &Schema,
+    catalog: &Catalog,
+    f: &FieldDef,
+    position: usize,
+    legacy_copy: bool,
+    expand: bool,
 ) -> Value {
     let mut o = Map::new();
     o.insert(
@@ -117,7 +161,7 @@ fn field_json(
         o.insert("_catalogId".into(), Value::String(catalog.id.clone()));
     }
     o.insert("position".into(), Value::from(position as i64 + 1));
-    o.insert("config".into(), field_config(schema, f));
+    o.insert("config".into(), field_config(schema, f, expand));
     o.insert("visible".into(), f.visible.clone());
     Value::Object(o)
 }

@@ -330,3 +330,119 @@ async fn users_catalog_by_both_ids_with_duplicated_fields() {
     .await
     .expect_error(400, "field_type_change", Some("$name"));
 }
+
+#[tokio::test]
+async fn links_to_system_catalogs_and_custom_item_ids() {
+    let t = TestApp::start().await;
+    let sid = t.section("Staff").await;
+    // An object field pointing at $users by its legacy number, extending it with $name
+    // (given by legacy id): stored and shown by text ids (spec 02 §1.5.6, §1.7).
+    let c = t
+        .post("/api/v1/catalogs", json!({"sectionId": sid, "name": "Orders", "fields": [
+            {"name": "Title", "type": "text"},
+            {"name": "Employee", "type": "object", "config": {"catalogs": [{"id": 3}], "fields": {"3": ["1"]}}},
+            {"name": "Stage", "type": "dropdown", "config": {"items": [{"id": "new", "name": "New"}, {"name": "Done"}]}}
+        ]}))
+        .await;
+    let c = c.expect(200).clone();
+    let emp = &fields(&c)[1];
+    assert_eq!(
+        emp["config"]["catalogs"],
+        json!([{"id": "$users", "dbId": 3, "title": "Сотрудники", "icon": "users-1", "removed": false}])
+    );
+    let ext = &emp["config"]["fields"]["$users"];
+    assert_eq!(ext.as_array().map(Vec::len), Some(1), "{ext}");
+    for (k, v) in [
+        ("id", json!("$name")),
+        ("prevId", json!("1")),
+        ("dbId", json!(1)),
+        ("columnName", json!("name")),
+        ("_catalogId", json!("$users")),
+        ("isSystem", json!(true)),
+        ("duplicateResultWithPrevId", json!(true)),
+        ("position", json!(1)),
+        ("type", json!("text")),
+    ] {
+        assert_eq!(ext[0][k], v, "{k} in {ext}");
+    }
+    assert!(
+        ext[0].get("isDuplicated").is_none(),
+        "canonical entries only"
+    );
+    // Items keep custom ids; new items get numbers.
+    let items: Vec<String> = fields(&c)[2]["config"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(items, vec!["new", "1"]);
+    let cid = id(&c);
+    let stage = field_id(&c, "Stage");
+    let r = t.record(&cid, json!({stage.clone(): ["new"]})).await;
+    assert_eq!(r["values"][&stage], json!(["new"]));
+    // Linking to an employee by either catalog id; rendered with the text ids.
+    let emp_id = field_id(&c, "Employee");
+    for cat in ["3", "$users"] {
+        let r = t
+            .record(
+                &cid,
+                json!({emp_id.clone(): [{"catalogId": cat, "recordId": "1"}]}),
+            )
+            .await;
+        let link = &r["values"][&emp_id][0];
+        assert_eq!(link["catalogId"], "$users");
+        assert_eq!(link["sectionId"], "$settings");
+        assert_eq!(link["recordTitle"], "Administrator");
+    }
+    // Bad extended fields and reserved or malformed item ids.
+    let bad = [
+        json!({"name": "E", "type": "object", "config": {"catalogs": [{"id": "$users"}], "fields": {"$users": ["nope"]}}}),
+        json!({"name": "E", "type": "object", "config": {"catalogs": [{"id": "$users"}], "fields": {"999999": ["1"]}}}),
+        json!({"name": "S", "type": "dropdown", "config": {"items": [{"id": "$on", "name": "On"}]}}),
+        json!({"name": "S", "type": "dropdown", "config": {"items": [{"id": "a b", "name": "On"}]}}),
+    ];
+    for f in bad {
+        let r = t
+            .post(
+                "/api/v1/catalogs",
+                json!({"sectionId": sid, "name": "Bad", "fields": [f]}),
+            )
+            .await;
+        r.expect_error(400, "invalid_field_config", None);
+    }
+}
+
+#[tokio::test]
+async fn internal_system_catalogs_are_not_listed_but_addressable() {
+    let t = TestApp::start().await;
+    let listed = t.get("/api/v1/catalogs").await;
+    let ids: Vec<String> = listed
+        .expect(200)
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(id)
+        .collect();
+    assert!(ids.contains(&"$users".to_string()));
+    for internal in ["$catalogs", "$views", "$rights", "$messages"] {
+        assert!(
+            !ids.contains(&internal.to_string()),
+            "{internal} is listed: {ids:?}"
+        );
+    }
+    let settings = t.get("/api/v1/catalogs?sectionId=$settings").await;
+    let ids: Vec<String> = settings
+        .expect(200)
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(id)
+        .collect();
+    assert!(ids.iter().all(|i| i.starts_with('$')), "{ids:?}");
+    assert_eq!(
+        t.get("/api/v1/catalogs?sectionId=1").await.expect(200),
+        &json!([]),
+        "legacy section number"
+    );
+}
