@@ -306,6 +306,30 @@ fn resolve_refs(
     Ok(attach)
 }
 
+/// An employee's e-mail is their login: two employees cannot share one.
+fn check_unique_email(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    values: &Parsed,
+    except: Option<i64>,
+) -> Result<()> {
+    if catalog.db_id != USERS_CATALOG {
+        return Ok(());
+    }
+    for (f, v) in values {
+        if let (true, FieldValue::Text(email)) = (f.id == "$email", v) {
+            if !email.trim().is_empty() && aux::email_taken(conn, email, except)? {
+                return Err(Error::field(
+                    ErrorCode::NotUnique,
+                    &f.id,
+                    format!("another employee already has the e-mail {email:?}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn history_payload(
     schema: &Schema,
     catalog: &Catalog,
@@ -427,6 +451,7 @@ impl App {
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
+                check_unique_email(c, &cat2, &values, None)?;
                 let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
                 let pairs: Vec<(&FieldDef, &FieldValue)> =
                     values.iter().map(|(f, v)| (&**f, v)).collect();
@@ -568,6 +593,7 @@ impl App {
                 let Some(old) = old.into_iter().next() else {
                     return Err(Error::record_not_found(&db_id.to_string()));
                 };
+                check_unique_email(c, &cat2, &values, Some(db_id))?;
                 let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
                 let pairs: Vec<(&FieldDef, &FieldValue)> =
                     values.iter().map(|(f, v)| (&**f, v)).collect();

@@ -15,6 +15,7 @@ pub enum ErrorCode {
     InvalidQuery,
     InvalidId,
     DuplicateId,
+    NotUnique,
     FieldTypeChange,
     RejectedByEvent,
     Unauthorized,
@@ -33,7 +34,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidValue,
@@ -43,6 +44,7 @@ impl ErrorCode {
         ErrorCode::InvalidQuery,
         ErrorCode::InvalidId,
         ErrorCode::DuplicateId,
+        ErrorCode::NotUnique,
         ErrorCode::FieldTypeChange,
         ErrorCode::RejectedByEvent,
         ErrorCode::Unauthorized,
@@ -71,6 +73,7 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::InvalidId => "invalid_id",
             ErrorCode::DuplicateId => "duplicate_id",
+            ErrorCode::NotUnique => "not_unique",
             ErrorCode::FieldTypeChange => "field_type_change",
             ErrorCode::RejectedByEvent => "rejected_by_event",
             ErrorCode::Unauthorized => "unauthorized",
@@ -100,6 +103,7 @@ impl ErrorCode {
             | ErrorCode::InvalidQuery
             | ErrorCode::InvalidId
             | ErrorCode::DuplicateId
+            | ErrorCode::NotUnique
             | ErrorCode::FieldTypeChange
             | ErrorCode::RejectedByEvent => 400,
             ErrorCode::Unauthorized => 401,

@@ -37,6 +37,23 @@ pub fn login_by_email(conn: &mut dyn Conn, email: &str) -> Result<Option<Login>,
     .transpose()
 }
 
+/// True when another employee than `except` has this e-mail (case-insensitively).
+pub fn email_taken(
+    conn: &mut dyn Conn,
+    email: &str,
+    except: Option<i64>,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_opt(
+            &format!(
+                "SELECT \"dbId\" FROM {} WHERE lower(email) = lower(?) AND \"dbId\" <> ? LIMIT 1",
+                data_table(USERS_CATALOG)
+            ),
+            &[email.trim().into(), except.unwrap_or(-1).into()],
+        )?
+        .is_some())
+}
+
 /// Sets an employee's password hash.
 pub fn set_password_hash(
     conn: &mut dyn Conn,

@@ -217,3 +217,48 @@ async fn employees_log_in_with_their_password_and_lose_access_when_deleted() {
         .expect("send");
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn employee_emails_are_unique_logins() {
+    let t = TestApp::start().await;
+    let a = t
+        .post(
+            "/api/v1/catalogs/$users/records",
+            json!({"values": {"$name": "A", "$email": "a@example.com"}}),
+        )
+        .await;
+    let a = a.expect(200).clone();
+    t.post(
+        "/api/v1/catalogs/$users/records",
+        json!({"values": {"$name": "B", "$email": "A@Example.com"}}),
+    )
+    .await
+    .expect_error(400, "not_unique", Some("$email"));
+    t.post(
+        "/api/v1/catalogs/3/records",
+        json!({"values": {"1": "B", "2": EMAIL}}),
+    )
+    .await
+    .expect_error(400, "not_unique", Some("$email"));
+    let b = t
+        .post(
+            "/api/v1/catalogs/$users/records",
+            json!({"values": {"$name": "B", "$email": "b@example.com"}}),
+        )
+        .await;
+    let bid = b.expect(200)["id"].as_str().expect("id").to_string();
+    t.patch(
+        &format!("/api/v1/catalogs/$users/records/{bid}"),
+        json!({"values": {"$email": "a@example.com"}}),
+    )
+    .await
+    .expect_error(400, "not_unique", Some("$email"));
+    // Keeping one's own e-mail is fine.
+    let aid = a["id"].as_str().expect("id");
+    t.patch(
+        &format!("/api/v1/catalogs/$users/records/{aid}"),
+        json!({"values": {"$email": "a@example.com", "$name": "A2"}}),
+    )
+    .await
+    .expect(200);
+}
