@@ -446,3 +446,37 @@ async fn internal_system_catalogs_are_not_listed_but_addressable() {
         "legacy section number"
     );
 }
+
+#[tokio::test]
+async fn system_catalogs_move_between_sections() {
+    let t = TestApp::start().await;
+    let sid = t.section("People").await;
+    let orders = t.catalog("Orders", json!([{"name": "Who", "type": "user"}, {"name": "Emp", "type": "object", "config": {"catalogs": [{"id": "$users"}]}}])).await;
+    let oid = id(&orders);
+    let emp = field_id(&orders, "Emp");
+    t.patch("/api/v1/catalogs/3", json!({"sectionId": sid}))
+        .await
+        .expect(200);
+    let c = t.get("/api/v1/catalogs/$users").await;
+    assert_eq!(c.expect(200)["sectionId"], sid.as_str());
+    assert_eq!(c.json["id"], "$users", "still the text id after a move");
+    let r = t
+        .record(
+            &oid,
+            json!({emp.clone(): [{"catalogId": "$users", "recordId": "1"}]}),
+        )
+        .await;
+    assert_eq!(
+        r["values"][&emp][0]["sectionId"],
+        sid.as_str(),
+        "links carry the current section"
+    );
+    assert_eq!(r["values"][&emp][0]["catalogId"], "$users");
+    // Logins still work: the catalog is the same.
+    t.get("/api/v1/profile/me").await.expect(200);
+    t.patch("/api/v1/catalogs/$users", json!({"sectionId": "$settings"}))
+        .await
+        .expect(200);
+    let c = t.get("/api/v1/catalogs/3").await;
+    assert_eq!(c.expect(200)["sectionId"], "$settings");
+}
