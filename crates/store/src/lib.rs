@@ -126,9 +126,15 @@ impl Store {
                 let joined = tokio::task::spawn_blocking(move || -> Result<T, E> {
                     let mut client = pg.client()?;
                     let result = {
-                        let pg::PgClient { client: raw, statements } = &mut client;
+                        let pg::PgClient {
+                            client: raw,
+                            statements,
+                        } = &mut client;
                         let mut tx = raw.transaction().map_err(StoreError::from)?;
-                        let r = f(&mut PgConn { conn: &mut tx, statements });
+                        let r = f(&mut PgConn {
+                            conn: &mut tx,
+                            statements,
+                        });
                         match r {
                             Ok(v) => tx
                                 .commit()
@@ -173,8 +179,14 @@ impl Store {
                     .map_err(|_| StoreError::Unavailable("pool closed".into()))?;
                 let joined = tokio::task::spawn_blocking(move || -> Result<T, E> {
                     let mut client = pg.client()?;
-                    let pg::PgClient { client: raw, statements } = &mut client;
-                    let r = f(&mut PgConn { conn: raw, statements });
+                    let pg::PgClient {
+                        client: raw,
+                        statements,
+                    } = &mut client;
+                    let r = f(&mut PgConn {
+                        conn: raw,
+                        statements,
+                    });
                     pg.give_back(client);
                     r
                 })
