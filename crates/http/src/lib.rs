@@ -83,7 +83,14 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let svc = router(app).map_request(trim_trailing_slash);
+    // Answers are small and written whole: send them at once rather than wait for Nagle.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, tower::make::Shared::new(svc))
         .with_graceful_shutdown(shutdown)
         .await
