@@ -13,6 +13,7 @@ mod pg;
 pub mod records;
 pub mod schema;
 mod sqlite;
+mod system;
 pub mod testing;
 pub mod value;
 

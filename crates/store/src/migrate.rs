@@ -38,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "system_sections_and_users",
         step: Step::Code(system_sections_and_users),
     },
+    Migration {
+        version: 3,
+        name: "system_catalogs",
+        step: Step::Code(crate::system::seed_system_catalogs),
+    },
 ];
 
 fn checksum(m: &Migration, d: Dialect) -> String {

@@ -92,7 +92,22 @@ pub fn config_items(
                 )));
             }
         }
-        let db_id = as_db_id(&id).map(Value::from).unwrap_or(Value::Null);
+        // A stored dbId stays (system items have text ids and numeric dbIds); otherwise an
+        // all-digit id is its own dbId.
+        let db_id = obj
+            .get("dbId")
+            .filter(|v| v.is_i64())
+            .cloned()
+            .or_else(|| {
+                prev_items
+                    .iter()
+                    .find(|p| p.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                    .and_then(|p| p.get("dbId"))
+                    .filter(|v| v.is_i64())
+                    .cloned()
+            })
+            .or_else(|| as_db_id(&id).map(Value::from))
+            .unwrap_or(Value::Null);
         obj.insert("id".into(), Value::String(id));
         obj.insert("dbId".into(), db_id);
     }
@@ -189,6 +204,23 @@ mod tests {
         let mut c3 = cfg(json!({"items": [{"name": "Again"}]}));
         config_items(&mut c3, Some(&prev)).expect("valid");
         assert_eq!(item_ids(&c3), vec!["4"]);
+    }
+
+    #[test]
+    fn system_item_db_ids_survive_updates() {
+        let mut c = cfg(
+            json!({"items": [{"id": "$on", "dbId": 1, "name": "On"}, {"id": "$off", "dbId": 2}]}),
+        );
+        config_items(&mut c, None).expect("valid");
+        let prev = c.clone();
+        let mut c2 =
+            cfg(json!({"items": [{"id": "$off", "name": "Off"}, {"id": "$on", "name": "On"}]}));
+        config_items(&mut c2, Some(&prev)).expect("valid");
+        let db_ids: Vec<Value> = c2["items"]
+            .as_array()
+            .map(|a| a.iter().map(|i| i["dbId"].clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(db_ids, vec![json!(2), json!(1)]);
     }
 
     #[test]

@@ -293,13 +293,13 @@ async fn users_catalog_by_both_ids_with_duplicated_fields() {
     assert_eq!(a["sectionId"], "$settings");
     let f = fields(&a);
     let ids: Vec<&str> = f.iter().filter_map(|x| x["id"].as_str()).collect();
-    assert_eq!(ids, vec!["1", "$name", "2", "$email"]);
+    assert_eq!(ids, vec!["1", "$name", "2", "$email", "4", "$type"]);
     assert_eq!(f[0]["isDuplicated"], true);
     assert_eq!(f[1]["prevId"], "1");
     assert_eq!(f[1]["isSystem"], true);
     assert_eq!(f[1]["duplicateResultWithPrevId"], true);
     let s = t.get("/api/v1/catalogs/$users?skipPrevId=true").await;
-    assert_eq!(fields(s.expect(200)).len(), 2);
+    assert_eq!(fields(s.expect(200)).len(), 3);
     // Listed under $settings by text id only.
     let l = t.get("/api/v1/catalogs?sectionId=$settings").await;
     assert!(l
@@ -320,7 +320,8 @@ async fn users_catalog_by_both_ids_with_duplicated_fields() {
         .await;
     let f = fields(u.expect(200));
     let ids: Vec<&str> = f.iter().filter_map(|x| x["id"].as_str()).collect();
-    assert_eq!(ids, vec!["1", "$name", "3", "2", "$email"]);
+    // New ids continue above the legacy numbers (4 is $type's).
+    assert_eq!(ids, vec!["1", "$name", "5", "2", "$email", "4", "$type"]);
     assert_eq!(f[1]["name"], "Full name");
     // The type of a system field cannot change.
     t.patch(
@@ -429,6 +430,22 @@ async fn internal_system_catalogs_are_not_listed_but_addressable() {
         assert!(
             !ids.contains(&internal.to_string()),
             "{internal} is listed: {ids:?}"
+        );
+        let got = t.get(&format!("/api/v1/catalogs/{internal}")).await;
+        assert_eq!(got.expect(200)["id"], internal, "still addressable by id");
+    }
+    for listed in [
+        "$users",
+        "$webhooks",
+        "$events",
+        "$scripts",
+        "$processes",
+        "$authServices",
+        "$webRequests",
+    ] {
+        assert!(
+            ids.contains(&listed.to_string()),
+            "{listed} is not listed: {ids:?}"
         );
     }
     let settings = t.get("/api/v1/catalogs?sectionId=$settings").await;

@@ -214,9 +214,10 @@ async fn users_records_have_both_keys_and_text_key_wins() {
     let keys: Vec<&String> = a["values"].as_object().expect("values").keys().collect();
     assert_eq!(
         keys,
-        vec!["1", "2", "$name", "$email"],
+        vec!["1", "2", "4", "$name", "$email", "$type"],
         "documented key order"
     );
+    assert_eq!(a["values"]["$type"], json!(["$user"]));
     let s = t
         .get("/api/v1/catalogs/$users/records/1?skipPrevId=true")
         .await;
@@ -225,7 +226,7 @@ async fn users_records_have_both_keys_and_text_key_wins() {
         .expect("values")
         .keys()
         .collect();
-    assert_eq!(keys, vec!["$name", "$email"]);
+    assert_eq!(keys, vec!["$name", "$email", "$type"]);
     // Both keys accepted on write; when they differ the text key wins.
     let r = t
         .post(
