@@ -81,6 +81,41 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// A migrated SQLite store with the administrator, made once per test process.
+async fn sqlite_template() -> &'static PathBuf {
+    static TEMPLATE: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let dir = std::env::temp_dir().join(unique("kartoteka-template"));
+            std::fs::create_dir_all(&dir).expect("template dir");
+            let path = dir.join("kartoteka.db");
+            // A plain thread with its own runtime: the template outlives any one test's runtime.
+            let p = path.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    let app = App::open(&CoreConfig {
+                        database_url: p.to_string_lossy().into_owned(),
+                    })
+                    .await
+                    .expect("open template");
+                    app.ensure_admin(Some(EMAIL), Some(PASSWORD))
+                        .await
+                        .expect("admin");
+                    // Closing folds the WAL into the file, so the file alone is the store.
+                    app.close();
+                });
+            })
+            .join()
+            .expect("template thread");
+            path
+        })
+        .await
+}
+
 impl TestApp {
     pub async fn start() -> TestApp {
         let dir = std::env::temp_dir().join(unique("kartoteka-test"));
@@ -91,10 +126,13 @@ impl TestApp {
                     .expect("fresh postgres schema");
                 (url, Some((base, schema)))
             }
-            _ => (
-                dir.join("kartoteka.db").to_string_lossy().into_owned(),
-                None,
-            ),
+            _ => {
+                // Migrating a fresh store creates every system catalog; do it once per test
+                // process and start each test from a copy.
+                let db = dir.join("kartoteka.db");
+                std::fs::copy(sqlite_template().await, &db).expect("copy template store");
+                (db.to_string_lossy().into_owned(), None)
+            }
         };
         let app = App::open(&CoreConfig { database_url: url })
             .await
