@@ -91,9 +91,16 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unique(m) => {
-                Error::new(ErrorCode::DuplicateId, format!("already exists: {m}"))
+                tracing::debug!(detail = %m, "unique constraint");
+                Error::new(
+                    ErrorCode::DuplicateId,
+                    "an id or value that must be unique is already taken",
+                )
             }
-            StoreError::Constraint(m) => Error::bad_request(format!("constraint violated: {m}")),
+            StoreError::Constraint(m) => {
+                tracing::debug!(detail = %m, "constraint");
+                Error::bad_request("the change breaks a constraint of the store")
+            }
             StoreError::Unavailable(m) => {
                 tracing::error!(error = %m, "store unavailable");
                 Error::new(ErrorCode::Unavailable, "the store is unavailable")

@@ -43,6 +43,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "system_catalogs",
         step: Step::Code(crate::system::seed_system_catalogs),
     },
+    Migration {
+        version: 4,
+        name: "unique_logins",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0004_unique_logins.sql"),
+            pg: include_str!("../migrations/pg/0004_unique_logins.sql"),
+        },
+    },
 ];
 
 fn checksum(m: &Migration, d: Dialect) -> String {
