@@ -9,6 +9,7 @@ use kartoteka_model::field::{source_catalogs, FieldType};
 use kartoteka_model::ids::{as_db_id, id_from_json, is_system_id, valid_custom_id};
 use kartoteka_model::privilege::Privilege;
 use kartoteka_model::{ErrorCode, FieldDef};
+use kartoteka_store::registry;
 use kartoteka_store::schema::{self as ddl, CatalogRow, SectionRow};
 use serde_json::{Map, Value};
 
@@ -521,6 +522,7 @@ impl App {
                     deleted: false,
                 };
                 ddl::insert_section(c, &row)?;
+                registry::mirror_section(c, &row)?;
                 Ok(row)
             })
             .await?;
@@ -571,6 +573,7 @@ impl App {
         self.store
             .write(move |c| -> Result<()> {
                 ddl::update_section(c, &row)?;
+                registry::mirror_section(c, &row)?;
                 for cat in &order {
                     c.execute(
                         "UPDATE catalogs_data SET priority = ? WHERE \"dbId\" = ?",
@@ -604,6 +607,7 @@ impl App {
                     "UPDATE catalogs_data SET deleted = ? WHERE \"sectionDbId\" = ?",
                     &[true.into(), row.db_id.into()],
                 )?;
+                registry::mirror_all(c)?;
                 Ok(())
             })
             .await?;
@@ -728,7 +732,9 @@ impl App {
                 });
                 ddl::insert_catalog(c, &cat.to_row())?;
                 apply_fields(c, &schema2, &mut cat, specs)?;
-                ddl::update_catalog(c, &cat.to_row())?;
+                let row = cat.to_row();
+                ddl::update_catalog(c, &row)?;
+                registry::mirror_catalog(c, &row)?;
                 Ok(cat)
             })
             .await?;
@@ -785,7 +791,9 @@ impl App {
                 if let Some(specs) = specs {
                     apply_fields(c, &schema2, &mut cat, specs)?;
                 }
-                ddl::update_catalog(c, &cat.to_row())?;
+                let row = cat.to_row();
+                ddl::update_catalog(c, &row)?;
+                registry::mirror_catalog(c, &row)?;
                 Ok(cat)
             })
             .await?;
@@ -807,7 +815,11 @@ impl App {
         cat.deleted = true;
         let row = cat.to_row();
         self.store
-            .write(move |c| ddl::update_catalog(c, &row).map_err(Error::from))
+            .write(move |c| -> Result<()> {
+                ddl::update_catalog(c, &row)?;
+                registry::mirror_catalog(c, &row)?;
+                Ok(())
+            })
             .await?;
         self.reload_schema().await
     }

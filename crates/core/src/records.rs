@@ -13,6 +13,7 @@ use kartoteka_model::value::{FieldValue, FileRef, LinkRef};
 use kartoteka_model::{ErrorCode, FieldDef};
 use kartoteka_store::aux::{self, FileRow, USERS_CATALOG};
 use kartoteka_store::records::{self as rec, RecordData, Selector};
+use kartoteka_store::registry;
 use kartoteka_store::Conn;
 use serde_json::{Map, Value};
 
@@ -166,6 +167,26 @@ async fn hash_off_thread(password: Option<String>) -> Result<Option<String>> {
             .map(Some),
         None => Ok(None),
     }
+}
+
+/// Records of `$catalogs` and `$sections` describe the structure itself: they change with
+/// the Catalogs and Sections APIs, not through the Records API.
+fn writable(catalog: &Catalog) -> Result<()> {
+    if catalog.db_id == registry::CATALOGS_CATALOG || catalog.db_id == registry::SECTIONS_CATALOG {
+        return Err(Error::new(
+            ErrorCode::MethodNotAllowed,
+            format!(
+                "records of {} follow the structure; change them through /api/v1/{}",
+                catalog.id,
+                if catalog.db_id == registry::CATALOGS_CATALOG {
+                    "catalogs"
+                } else {
+                    "sections"
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn required_error(f: &FieldDef) -> Error {
@@ -399,6 +420,7 @@ impl App {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
         self.record_privilege(actor, &catalog, Privilege::Create)?;
+        writable(&catalog)?;
         if let Some(id) = &input.id {
             if !valid_custom_id(id) || as_db_id(id).is_some() {
                 return Err(Error::new(
@@ -554,6 +576,7 @@ impl App {
         let catalog = schema.catalog(catalog_ref)?.clone();
         let db_id = self.find_record(&catalog, record_ref).await?;
         self.record_privilege(actor, &catalog, Privilege::Edit)?;
+        writable(&catalog)?;
         let ctx = ParseCtx {
             tz_offset_min: input.tz_offset_min,
         };
@@ -664,6 +687,7 @@ impl App {
         let catalog = schema.catalog(catalog_ref)?.clone();
         let db_id = self.find_record(&catalog, record_ref).await?;
         self.record_privilege(actor, &catalog, Privilege::Delete)?;
+        writable(&catalog)?;
         if self.events.has_before_hooks() {
             let prev = self.fetch_plain(&catalog, db_id).await?;
             self.events

@@ -11,6 +11,7 @@ pub mod error;
 pub mod migrate;
 mod pg;
 pub mod records;
+pub mod registry;
 pub mod schema;
 mod sqlite;
 mod system;

@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
             pg: include_str!("../migrations/pg/0004_unique_logins.sql"),
         },
     },
+    Migration {
+        version: 5,
+        name: "registry_records",
+        step: Step::Code(crate::registry::mirror_all),
+    },
 ];
 
 fn checksum(m: &Migration, d: Dialect) -> String {

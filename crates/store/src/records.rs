@@ -167,10 +167,37 @@ pub fn insert_record(
     created_at: &str,
     values: &[(&FieldDef, &FieldValue)],
 ) -> Result<i64, StoreError> {
+    insert_record_at(
+        conn,
+        catalog_db_id,
+        None,
+        public_id,
+        created_by,
+        created_at,
+        values,
+    )
+}
+
+/// Inserts a record, with a chosen `dbId` when `db_id` is given (registry records take the
+/// `dbId` of the catalog or section they describe).
+pub fn insert_record_at(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    db_id: Option<i64>,
+    public_id: Option<&str>,
+    created_by: Option<i64>,
+    created_at: &str,
+    values: &[(&FieldDef, &FieldValue)],
+) -> Result<i64, StoreError> {
     let mut cols = String::from("id, \"createdAt\", \"updatedAt\", \"createdBy\"");
     let mut marks = String::from("?, ?, ?, ?");
     let now = DbValue::Text(created_at.to_string());
     let mut params = vec![public_id.into(), now.clone(), now, created_by.into()];
+    if let Some(d) = db_id {
+        cols.push_str(", \"dbId\"");
+        marks.push_str(", ?");
+        params.push(d.into());
+    }
     for (f, v) in column_fields(values) {
         cols.push_str(", ");
         cols.push_str(&ident(&f.column));

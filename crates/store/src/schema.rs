@@ -158,6 +158,28 @@ pub fn load_catalogs(conn: &mut dyn Conn) -> Result<Vec<CatalogRow>, StoreError>
     Ok(out)
 }
 
+/// Loads one catalog row with its fields.
+pub fn load_catalog(conn: &mut dyn Conn, db_id: i64) -> Result<Option<CatalogRow>, StoreError> {
+    let row = conn.query_opt(
+        "SELECT \"dbId\", id, \"sectionDbId\", name, icon, history, priority, \"isSystem\", deleted, \"nextFieldId\" FROM catalogs_data WHERE \"dbId\" = ?",
+        &[db_id.into()],
+    )?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(CatalogRow {
+        db_id,
+        id: r.text(1)?,
+        section_db_id: r.int(2)?,
+        name: r.text(3)?,
+        icon: r.text(4)?,
+        history: r.bool(5)?,
+        priority: r.int(6)?,
+        is_system: r.bool(7)?,
+        deleted: r.bool(8)?,
+        next_field_id: r.int(9)?,
+        fields: load_fields(conn, db_id)?,
+    }))
+}
+
 fn load_fields(conn: &mut dyn Conn, catalog_db_id: i64) -> Result<Vec<FieldDef>, StoreError> {
     let sql = format!(
         "SELECT {FIELD_COLS} FROM {} ORDER BY position, \"dbId\"",

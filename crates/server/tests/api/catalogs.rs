@@ -497,3 +497,80 @@ async fn system_catalogs_move_between_sections() {
     let c = t.get("/api/v1/catalogs/3").await;
     assert_eq!(c.expect(200)["sectionId"], "$settings");
 }
+
+#[tokio::test]
+async fn catalogs_and_sections_are_records_of_the_registries() {
+    let t = TestApp::start().await;
+    let sid = t.section("Sales").await;
+    let deals = t
+        .post(
+            "/api/v1/catalogs",
+            json!({"sectionId": sid, "name": "Deals", "id": "deals"}),
+        )
+        .await;
+    deals.expect(200);
+    // Every catalog is a record of $catalogs, with the catalog's id as record id.
+    let r = t.get("/api/v1/catalogs/$catalogs/records/$users").await;
+    let users = r.expect(200).clone();
+    assert_eq!(users["title"], "Сотрудники");
+    assert_eq!(users["values"]["$name"], "Сотрудники");
+    assert_eq!(users["values"]["$sectionDbId"][0]["recordId"], "$settings");
+    let r = t.get("/api/v1/catalogs/1/records/deals").await;
+    let d = r.expect(200).clone();
+    assert_eq!(d["id"], "deals");
+    assert_eq!(d["values"]["$sectionDbId"][0]["recordId"], sid.as_str());
+    assert_eq!(d["values"]["$sectionDbId"][0]["recordTitle"], "Sales");
+    let r = t
+        .get(&format!("/api/v1/catalogs/$sections/records/{sid}"))
+        .await;
+    assert_eq!(r.expect(200)["title"], "Sales");
+    // A webhook subscription links to a catalog through $catalogs (spec 02 §1.9.4).
+    let hook = t
+        .post(
+            "/api/v1/catalogs/$webhooks/records",
+            json!({"values": {
+            "$catalog": [{"catalogId": "$catalogs", "recordId": "deals"}],
+            "$url": "https://example.com/hook"}}),
+        )
+        .await;
+    let hook = hook.expect(200).clone();
+    let link = &hook["values"]["$catalog"][0];
+    assert_eq!(link["catalogId"], "$catalogs");
+    assert_eq!(link["recordId"], "deals");
+    assert_eq!(link["recordTitle"], "Deals");
+    // Renaming and deleting the catalog follow in its record and in links to it.
+    t.patch("/api/v1/catalogs/deals", json!({"name": "Big deals"}))
+        .await
+        .expect(200);
+    let h = t
+        .get(&format!("/api/v1/catalogs/$webhooks/records/{}", id(&hook)))
+        .await;
+    assert_eq!(
+        h.expect(200)["values"]["$catalog"][0]["recordTitle"],
+        "Big deals"
+    );
+    t.delete("/api/v1/catalogs/deals").await.expect(200);
+    t.get("/api/v1/catalogs/$catalogs/records/deals")
+        .await
+        .expect_error(404, "record_not_found", None);
+    let h = t
+        .get(&format!("/api/v1/catalogs/$webhooks/records/{}", id(&hook)))
+        .await;
+    assert_eq!(h.expect(200)["values"]["$catalog"][0]["isRemoved"], true);
+    // The registries change only through the structure APIs.
+    t.post(
+        "/api/v1/catalogs/$catalogs/records",
+        json!({"values": {"$name": "X"}}),
+    )
+    .await
+    .expect_error(405, "method_not_allowed", None);
+    t.patch(
+        "/api/v1/catalogs/$sections/records/$settings",
+        json!({"values": {"$name": "X"}}),
+    )
+    .await
+    .expect_error(405, "method_not_allowed", None);
+    t.delete("/api/v1/catalogs/1/records/$users")
+        .await
+        .expect_error(405, "method_not_allowed", None);
+}
