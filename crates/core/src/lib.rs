@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalogs;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod records;
 pub mod render;
 pub mod rights;

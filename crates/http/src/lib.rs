@@ -45,6 +45,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(get_record).patch(update_record).delete(delete_record),
         )
         .route("/profile/me", get(profile))
+        .route("/histories", get(histories))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             extract::authenticate,

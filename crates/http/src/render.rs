@@ -220,3 +220,17 @@ pub fn record(r: RecordView) -> Value {
     o.insert("created".into(), Value::String(r.created));
     Value::Object(o)
 }
+
+/// A history entry (spec 01 §11).
+pub fn history(h: kartoteka_core::history::HistoryEntry) -> Value {
+    json!({
+        "id": h.id,
+        "catalogId": h.catalog_id,
+        "recordId": h.record_id,
+        "recordTitle": h.record_title,
+        "actionType": h.action,
+        "payload": h.payload,
+        "date": h.date,
+        "user": h.user.map(|(id, title)| json!({"id": id, "title": title})),
+    })
+}

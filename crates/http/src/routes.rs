@@ -474,3 +474,58 @@ pub async fn profile(State(app): St, Extension(who): Who) -> ApiResult<Json<Valu
         "subjects": subjects,
     })))
 }
+
+// ---- histories ----
+
+/// `GET /histories?catalogId=…[&recordId][&limit][&from][&sortType][&userId][&fieldId][&actionType]`
+pub async fn histories(
+    State(app): St,
+    Extension(who): Who,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let Some(catalog_id) = p.get("catalogId").filter(|c| !c.is_empty()) else {
+        return Err(ApiError(kartoteka_core::Error::field(
+            ErrorCode::InvalidQuery,
+            "catalogId",
+            "catalogId is required",
+        )));
+    };
+    let ascending = match p.get("sortType") {
+        None | Some("") | Some("desc") | Some("-1") => false,
+        Some("asc") | Some("1") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("sortType must be asc or desc, got {other:?}"),
+            ))
+        }
+    };
+    let req = kartoteka_core::history::HistoryRequest {
+        catalog_id: catalog_id.to_string(),
+        record_id: p
+            .get("recordId")
+            .filter(|r| !r.is_empty())
+            .map(str::to_string),
+        user_id: p
+            .get("userId")
+            .filter(|r| !r.is_empty())
+            .map(str::to_string),
+        field_ids: p.all("fieldId").into_iter().map(str::to_string).collect(),
+        actions: p
+            .all("actionType")
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        ascending,
+        limit: p.int("limit")?,
+        offset: match p.int("from")? {
+            Some(v) => Some(v),
+            None => p.int("offset")?,
+        },
+    };
+    let entries = app.histories(&who, &req).await?;
+    Ok(Json(Value::Array(
+        entries.into_iter().map(render::history).collect(),
+    )))
+}

@@ -615,3 +615,111 @@ pub fn insert_history(
     )?;
     Ok(())
 }
+
+/// One history entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub db_id: i64,
+    pub record_db_id: i64,
+    pub user_db_id: Option<i64>,
+    pub action: String,
+    pub date: String,
+    pub payload: Value,
+}
+
+/// What history to read.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    pub record_db_id: Option<i64>,
+    pub user_db_id: Option<i64>,
+    /// Only entries that changed one of these fields (public ids).
+    pub field_ids: Vec<String>,
+    /// Only these action types.
+    pub actions: Vec<String>,
+    pub ascending: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Reads a catalog's history, newest first unless `ascending`.
+pub fn history(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    q: &HistoryQuery,
+) -> Result<Vec<HistoryRow>, StoreError> {
+    let mut sql = String::from(
+        "SELECT \"dbId\", \"recordDbId\", \"userDbId\", \"actionType\", date, payload FROM history WHERE \"catalogDbId\" = ?",
+    );
+    let mut params = vec![DbValue::Int(catalog_db_id)];
+    if let Some(r) = q.record_db_id {
+        sql.push_str(" AND \"recordDbId\" = ?");
+        params.push(r.into());
+    }
+    if let Some(u) = q.user_db_id {
+        sql.push_str(" AND \"userDbId\" = ?");
+        params.push(u.into());
+    }
+    if !q.actions.is_empty() {
+        sql.push_str(&format!(
+            " AND \"actionType\" IN ({})",
+            marks(q.actions.len())
+        ));
+        params.extend(q.actions.iter().map(|a| DbValue::Text(a.clone())));
+    }
+    if !q.field_ids.is_empty() {
+        // The payload is a JSON object keyed by field id; a key match is a field match.
+        let conds: Vec<&str> = q
+            .field_ids
+            .iter()
+            .map(|_| "payload LIKE ? ESCAPE '\\'")
+            .collect();
+        sql.push_str(&format!(" AND ({})", conds.join(" OR ")));
+        for f in &q.field_ids {
+            let escaped = f
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            params.push(DbValue::Text(format!("%\"{escaped}\":%")));
+        }
+    }
+    sql.push_str(if q.ascending {
+        " ORDER BY \"dbId\" ASC LIMIT ? OFFSET ?"
+    } else {
+        " ORDER BY \"dbId\" DESC LIMIT ? OFFSET ?"
+    });
+    params.push(q.limit.into());
+    params.push(q.offset.into());
+    conn.query(&sql, &params)?
+        .iter()
+        .map(|r| {
+            Ok(HistoryRow {
+                db_id: r.int(0)?,
+                record_db_id: r.int(1)?,
+                user_db_id: r.opt_int(2)?,
+                action: r.text(3)?,
+                date: r.text(4)?,
+                payload: serde_json::from_str(&r.text(5)?)
+                    .unwrap_or(Value::Object(Default::default())),
+            })
+        })
+        .collect()
+}
+
+/// The `dbId` of a record that exists or existed (its title outlives it), by public id.
+pub fn find_record_ever(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    public_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let row = match kartoteka_model::ids::as_db_id(public_id) {
+        Some(n) => conn.query_opt(
+            "SELECT \"recordDbId\" FROM titles WHERE \"catalogDbId\" = ? AND \"recordDbId\" = ?",
+            &[catalog_db_id.into(), n.into()],
+        )?,
+        None => conn.query_opt(
+            "SELECT \"recordDbId\" FROM titles WHERE \"catalogDbId\" = ? AND id = ?",
+            &[catalog_db_id.into(), public_id.into()],
+        )?,
+    };
+    row.map(|r| r.int(0)).transpose()
+}

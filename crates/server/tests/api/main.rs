@@ -10,6 +10,7 @@ mod catalogs;
 mod errors;
 mod events;
 mod fields;
+mod history;
 mod records;
 mod sections;
 mod system;
