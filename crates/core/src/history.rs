@@ -63,7 +63,7 @@ fn typed(schema: &Schema, t: FieldType, v: &Value) -> Option<FieldValue> {
     let ids = |key: &str| -> Vec<String> {
         list.iter()
             .filter_map(|x| x.get(key))
-            .filter_map(|x| kartoteka_model::ids::id_from_json(x))
+            .filter_map(kartoteka_model::ids::id_from_json)
             .collect()
     };
     match t {
