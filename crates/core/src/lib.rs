@@ -12,6 +12,7 @@ pub mod records;
 pub mod render;
 pub mod rights;
 pub mod schema;
+pub mod search;
 
 use std::sync::{Arc, RwLock};
 

@@ -935,7 +935,7 @@ impl App {
     }
 }
 
-fn render_record(
+pub(crate) fn render_record(
     schema: &Arc<Schema>,
     catalog: &Catalog,
     d: &RecordData,

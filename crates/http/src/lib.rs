@@ -46,6 +46,21 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/profile/me", get(profile))
         .route("/histories", get(histories))
+        .route("/users", get(users))
+        .route("/contacts", get(contacts))
+        .route("/catalogs/{id}/records/{rid}/relations", get(relations))
+        .route(
+            "/catalogs/{id}/fields/{fid}/availableRecords",
+            get(available_records),
+        )
+        .route(
+            "/catalogs/{id}/fields/{fid}/availableFilterRecords",
+            get(available_filter_records),
+        )
+        .route(
+            "/catalogs/{id}/fields/{fid}/availableFilterRecord",
+            get(available_filter_records),
+        )
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             extract::authenticate,

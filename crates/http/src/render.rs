@@ -234,3 +234,33 @@ pub fn history(h: kartoteka_core::history::HistoryEntry) -> Value {
         "user": h.user.map(|(id, title)| json!({"id": id, "title": title})),
     })
 }
+
+/// A record offered by a search helper (spec 01 §14).
+pub fn found(f: kartoteka_core::search::FoundRecord) -> Value {
+    let mut o = Map::with_capacity(7);
+    o.insert("sectionId".into(), Value::String(f.section_id));
+    o.insert("catalogId".into(), Value::String(f.catalog_id));
+    o.insert("catalogTitle".into(), Value::String(f.catalog_title));
+    o.insert("catalogIcon".into(), Value::String(f.catalog_icon));
+    o.insert("recordId".into(), Value::String(f.record_id));
+    o.insert("recordTitle".into(), Value::String(f.record_title));
+    if let Some(v) = f.record_values {
+        o.insert("recordValues".into(), Value::Object(v));
+    }
+    Value::Object(o)
+}
+
+/// A relations group (spec 01 §10): the source catalog, its field and the linking records.
+pub fn relation(g: kartoteka_core::search::RelationGroup) -> Value {
+    json!({
+        "id": g.catalog.id,
+        "sectionId": g.section_id,
+        "icon": g.catalog.icon,
+        "title": g.catalog.name,
+        "privilegeCode": g.privilege.code(),
+        "fieldId": g.field_id,
+        "fieldName": g.field_name,
+        "records": g.records.into_iter().map(|(id, title, created)| json!({"id": id, "title": title, "created": created})).collect::<Vec<_>>(),
+        "recordsTotal": g.total,
+    })
+}

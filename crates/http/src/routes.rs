@@ -529,3 +529,132 @@ pub async fn histories(
         entries.into_iter().map(render::history).collect(),
     )))
 }
+
+// ---- search helpers ----
+
+fn page(p: &Params, default_limit: i64) -> ApiResult<kartoteka_core::search::Page> {
+    Ok(kartoteka_core::search::Page::new(
+        p.int("limit")?,
+        p.int("offset")?,
+        default_limit,
+    )?)
+}
+
+fn needle(p: &Params, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| p.get(k))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// `GET /users?title=…` (also `searchText`): employees for user fields.
+pub async fn users(
+    State(app): St,
+    Extension(who): Who,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let list = app
+        .users(&who, needle(&p, &["title", "searchText"]), page(&p, 100)?)
+        .await?;
+    Ok(Json(Value::Array(
+        list.into_iter()
+            .map(|(id, title)| json!({"id": id, "title": title}))
+            .collect(),
+    )))
+}
+
+/// `GET /catalogs/{c}/fields/{f}/availableRecords`: records that may be linked in the field.
+pub async fn available_records(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, field)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let list = app
+        .available_records(
+            &who,
+            &cat,
+            &field,
+            kartoteka_core::search::AvailableQuery {
+                needle: needle(&p, &["title", "searchText"]),
+                catalog_id: p.get("catalogId").map(str::to_string),
+                with_values: true,
+                page: page(&p, 50)?,
+            },
+        )
+        .await?;
+    Ok(Json(Value::Array(
+        list.into_iter().map(render::found).collect(),
+    )))
+}
+
+/// `GET /catalogs/{c}/fields/{f}/availableFilterRecords` (and the singular spelling): records
+/// that may be chosen as filter values of the field.
+pub async fn available_filter_records(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, field)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let list = app
+        .available_records(
+            &who,
+            &cat,
+            &field,
+            kartoteka_core::search::AvailableQuery {
+                needle: needle(&p, &["title", "searchText"]),
+                catalog_id: p.get("catalogId").map(str::to_string),
+                with_values: false,
+                page: page(&p, 50)?,
+            },
+        )
+        .await?;
+    Ok(Json(Value::Array(
+        list.into_iter().map(render::found).collect(),
+    )))
+}
+
+/// `GET /catalogs/{c}/records/{r}/relations`: back-links grouped by catalog and field.
+pub async fn relations(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let query = kartoteka_core::search::RelationsQuery {
+        catalog_ids: p.all("catalogId").into_iter().map(str::to_string).collect(),
+        field_id: p
+            .get("fieldId")
+            .filter(|f| !f.is_empty())
+            .map(str::to_string),
+        limit: p.int("limit")?,
+        offset: p.int("offset")?,
+    };
+    let groups = app.relations(&who, &cat, &rec, &query).await?;
+    Ok(Json(Value::Array(
+        groups.into_iter().map(render::relation).collect(),
+    )))
+}
+
+/// `GET /contacts?searchText=…`: records with matching contact values, across catalogs.
+pub async fn contacts(
+    State(app): St,
+    Extension(who): Who,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let list = app
+        .contacts(
+            &who,
+            needle(&p, &["searchText"]).unwrap_or_default(),
+            page(&p, 100)?,
+        )
+        .await?;
+    Ok(Json(Value::Array(
+        list.into_iter().map(render::found).collect(),
+    )))
+}

@@ -52,6 +52,14 @@ impl Dialect {
         }
     }
 
+    /// A Unicode lower-case of a text expression, for case-insensitive search.
+    pub fn lower(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("kt_lower({expr})"),
+            Dialect::Postgres => format!("lower({expr})"),
+        }
+    }
+
     pub fn timestamp(self) -> &'static str {
         self.column_type(ColumnKind::Timestamp)
     }

@@ -13,6 +13,7 @@ mod pg;
 pub mod records;
 pub mod registry;
 pub mod schema;
+pub mod search;
 mod sqlite;
 mod system;
 pub mod testing;

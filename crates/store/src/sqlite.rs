@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
 use std::thread;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
@@ -108,6 +109,21 @@ fn open(path: &Path, write: bool) -> Result<Connection, StoreError> {
     c.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
          PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000;",
+    )?;
+    // SQLite's own lower() folds ASCII only; searches must fold Cyrillic too.
+    c.create_scalar_function(
+        "kt_lower",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) => Some(String::from_utf8_lossy(t).to_lowercase()),
+                ValueRef::Null => None,
+                ValueRef::Integer(i) => Some(i.to_string()),
+                ValueRef::Real(r) => Some(r.to_string()),
+                ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).to_lowercase()),
+            })
+        },
     )?;
     Ok(c)
 }

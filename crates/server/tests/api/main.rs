@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod fields;
 mod history;
+mod lookups;
 mod records;
 mod sections;
 mod system;
