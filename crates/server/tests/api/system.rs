@@ -373,3 +373,102 @@ async fn system_catalogs_cannot_be_deleted() {
     }
     t.get("/api/v1/catalogs/$scripts").await.expect(200);
 }
+
+/// True when every key of `expected` is in `actual` with an equal value, recursively (arrays
+/// element by element): the doc examples show a subset of the objects' keys.
+fn contains(actual: &Value, expected: &Value) -> bool {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|x| contains(x, v))),
+        (Value::Array(a), Value::Array(e)) => {
+            a.len() == e.len() && a.iter().zip(e).all(|(x, y)| contains(x, y))
+        }
+        (a, e) => a == e,
+    }
+}
+
+#[tokio::test]
+async fn spec_02_section_1_7_examples() {
+    let t = TestApp::start().await;
+    // Records.Get of an employee by both URLs (values also carry `$type`, "4", which
+    // spec 02 §1.9.1 proposes).
+    let ivan = t
+        .post(
+            "/api/v1/catalogs/$users/records",
+            json!({"values": {"$name": "Ivan", "$email": "ivan@example.com"}}),
+        )
+        .await;
+    let iid = ivan.expect(200)["id"].as_str().expect("id").to_string();
+    let expected = json!({"id": iid, "catalogId": "$users", "title": "Ivan",
+        "values": {"1": "Ivan", "2": "ivan@example.com", "$name": "Ivan", "$email": "ivan@example.com"},
+        "chat": {"messagesCount": 0, "newMessages": false, "subscribe": false}});
+    for url in [
+        format!("/api/v1/catalogs/3/records/{iid}"),
+        format!("/api/v1/catalogs/$users/records/{iid}"),
+    ] {
+        let r = t.get(&url).await;
+        assert!(contains(r.expect(200), &expected), "{url}: {}", r.json);
+    }
+    // A user catalog whose field links to $users; both write forms; the documented read form.
+    let sid = t
+        .post("/api/v1/sections", json!({"name": "Shop"}))
+        .await
+        .expect(200)["id"]
+        .clone();
+    let c = t
+        .post("/api/v1/catalogs", json!({"sectionId": sid, "name": "Orders", "fields": [
+            {"name": "Title", "type": "text"},
+            {"name": "Employee", "type": "object", "config": {"catalogs": [{"id": "$users"}], "fields": {"$users": ["$name"]}}}]}))
+        .await;
+    let c = c.expect(200).clone();
+    let (title, emp) = (
+        c["fields"][0]["id"].as_str().expect("id").to_string(),
+        c["fields"][1]["id"].as_str().expect("id").to_string(),
+    );
+    for cat in ["3", "$users"] {
+        let r = t
+            .post(&format!("/api/v1/catalogs/{}/records", c["id"].as_str().expect("id")), json!({"values": {title.clone(): "Order 310", emp.clone(): [{"catalogId": cat, "recordId": iid}]}}))
+            .await;
+        let expected = json!({"catalogId": c["id"], "title": "Order 310", "values": {title.clone(): "Order 310", emp.clone(): [{
+            "sectionId": "$settings", "catalogId": "$users", "catalogTitle": "Сотрудники", "catalogIcon": "users-1",
+            "recordId": iid, "recordTitle": "Ivan", "isRemoved": false}]}});
+        assert!(contains(r.expect(200), &expected), "{}", r.json);
+    }
+    // The object field pointing at $users, as Catalogs.Get shows it.
+    let got = t
+        .get(&format!(
+            "/api/v1/catalogs/{}",
+            c["id"].as_str().expect("id")
+        ))
+        .await;
+    let expected = json!({"id": emp, "prevId": emp, "duplicateResultWithPrevId": false, "type": "object", "name": "Employee",
+        "config": {"catalogs": [{"dbId": 3, "id": "$users", "title": "Сотрудники", "icon": "users-1", "removed": false}], "views": [],
+            "fields": {"$users": [{"dbId": 1, "id": "$name", "prevId": "1", "columnName": "name", "type": "text", "position": 1,
+                "isSystem": true, "duplicateResultWithPrevId": true, "_catalogId": "$users", "config": {"type": "text"}}]}}});
+    assert!(
+        contains(&got.expect(200)["fields"][1], &expected),
+        "{}",
+        got.json["fields"][1]
+    );
+    // Catalogs.Get of $scripts: the legacy copy first, then the canonical entry.
+    let s = t.get("/api/v1/catalogs/$scripts").await;
+    let f = s.expect(200)["fields"].clone();
+    let expected = json!([
+        {"id": "1", "prevId": "1", "isDuplicated": true, "duplicateResultWithPrevId": true, "isSystem": true, "name": "Название", "type": "text", "required": true, "config": {"type": "text"}},
+        {"id": "$name", "prevId": "1", "duplicateResultWithPrevId": true, "isSystem": true, "name": "Название", "type": "text", "required": true, "config": {"type": "text"}},
+        {"id": "3", "prevId": "3", "isDuplicated": true, "duplicateResultWithPrevId": true, "isSystem": true, "name": "Сценарий", "type": "file", "config": {"multiselect": false, "mimeType": "application/bpmn+xml"}},
+        {"id": "$file", "prevId": "3", "duplicateResultWithPrevId": true, "isSystem": true, "name": "Сценарий", "type": "file", "config": {"multiselect": false, "mimeType": "application/bpmn+xml"}}
+    ]);
+    let picked: Vec<Value> = f
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter(|x| ["1", "$name", "3", "$file"].contains(&x["id"].as_str().unwrap_or("")))
+        .cloned()
+        .collect();
+    assert!(
+        contains(&Value::Array(picked.clone()), &expected),
+        "{picked:?}"
+    );
+}
