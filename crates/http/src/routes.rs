@@ -564,30 +564,36 @@ pub async fn users(
     )))
 }
 
-/// `GET /catalogs/{c}/fields/{f}/availableRecords`: records that may be linked in the field.
+async fn available(
+    app: &App,
+    who: &Actor,
+    cat: &str,
+    field: &str,
+    q: Option<String>,
+    with_values: bool,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let query = kartoteka_core::search::AvailableQuery {
+        needle: needle(&p, &["title", "searchText"]),
+        catalog_id: p.get("catalogId").map(str::to_string),
+        with_values,
+        page: page(&p, 50)?,
+    };
+    let list = app.available_records(who, cat, field, query).await?;
+    Ok(Json(Value::Array(
+        list.into_iter().map(render::found).collect(),
+    )))
+}
+
+/// `GET /catalogs/{c}/fields/{f}/availableRecords`: records that may be linked in the field,
+/// with the values of its extended fields.
 pub async fn available_records(
     State(app): St,
     Extension(who): Who,
     Path((cat, field)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref());
-    let list = app
-        .available_records(
-            &who,
-            &cat,
-            &field,
-            kartoteka_core::search::AvailableQuery {
-                needle: needle(&p, &["title", "searchText"]),
-                catalog_id: p.get("catalogId").map(str::to_string),
-                with_values: true,
-                page: page(&p, 50)?,
-            },
-        )
-        .await?;
-    Ok(Json(Value::Array(
-        list.into_iter().map(render::found).collect(),
-    )))
+    available(&app, &who, &cat, &field, q, true).await
 }
 
 /// `GET /catalogs/{c}/fields/{f}/availableFilterRecords` (and the singular spelling): records
@@ -598,23 +604,7 @@ pub async fn available_filter_records(
     Path((cat, field)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref());
-    let list = app
-        .available_records(
-            &who,
-            &cat,
-            &field,
-            kartoteka_core::search::AvailableQuery {
-                needle: needle(&p, &["title", "searchText"]),
-                catalog_id: p.get("catalogId").map(str::to_string),
-                with_values: false,
-                page: page(&p, 50)?,
-            },
-        )
-        .await?;
-    Ok(Json(Value::Array(
-        list.into_iter().map(render::found).collect(),
-    )))
+    available(&app, &who, &cat, &field, q, false).await
 }
 
 /// `GET /catalogs/{c}/records/{r}/relations`: back-links grouped by catalog and field.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::conn::{ident, Conn, Dialect};
 use crate::error::StoreError;
-use crate::value::DbValue;
+use crate::value::{DbValue, Row};
 
 /// A section row.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,39 +133,11 @@ pub fn update_section(conn: &mut dyn Conn, s: &SectionRow) -> Result<(), StoreEr
 
 const FIELD_COLS: &str = "\"dbId\", id, \"prevId\", \"duplicateResultWithPrevId\", name, type, hint, required, \"apiOnly\", filterable, history, hidden, comment, config, visible, \"isSystem\", \"columnName\", position";
 
-pub fn load_catalogs(conn: &mut dyn Conn) -> Result<Vec<CatalogRow>, StoreError> {
-    let rows = conn.query(
-        "SELECT \"dbId\", id, \"sectionDbId\", name, icon, history, priority, \"isSystem\", deleted, \"nextFieldId\" FROM catalogs_data ORDER BY priority, \"dbId\"",
-        &[],
-    )?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let db_id = r.int(0)?;
-        out.push(CatalogRow {
-            db_id,
-            id: r.text(1)?,
-            section_db_id: r.int(2)?,
-            name: r.text(3)?,
-            icon: r.text(4)?,
-            history: r.bool(5)?,
-            priority: r.int(6)?,
-            is_system: r.bool(7)?,
-            deleted: r.bool(8)?,
-            next_field_id: r.int(9)?,
-            fields: load_fields(conn, db_id)?,
-        });
-    }
-    Ok(out)
-}
+const CATALOG_COLS: &str = "\"dbId\", id, \"sectionDbId\", name, icon, history, priority, \"isSystem\", deleted, \"nextFieldId\"";
 
-/// Loads one catalog row with its fields.
-pub fn load_catalog(conn: &mut dyn Conn, db_id: i64) -> Result<Option<CatalogRow>, StoreError> {
-    let row = conn.query_opt(
-        "SELECT \"dbId\", id, \"sectionDbId\", name, icon, history, priority, \"isSystem\", deleted, \"nextFieldId\" FROM catalogs_data WHERE \"dbId\" = ?",
-        &[db_id.into()],
-    )?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(CatalogRow {
+fn catalog_row(conn: &mut dyn Conn, r: &Row) -> Result<CatalogRow, StoreError> {
+    let db_id = r.int(0)?;
+    Ok(CatalogRow {
         db_id,
         id: r.text(1)?,
         section_db_id: r.int(2)?,
@@ -177,7 +149,25 @@ pub fn load_catalog(conn: &mut dyn Conn, db_id: i64) -> Result<Option<CatalogRow
         deleted: r.bool(8)?,
         next_field_id: r.int(9)?,
         fields: load_fields(conn, db_id)?,
-    }))
+    })
+}
+
+/// Every catalog with its fields, in menu order.
+pub fn load_catalogs(conn: &mut dyn Conn) -> Result<Vec<CatalogRow>, StoreError> {
+    let rows = conn.query(
+        &format!("SELECT {CATALOG_COLS} FROM catalogs_data ORDER BY priority, \"dbId\""),
+        &[],
+    )?;
+    rows.iter().map(|r| catalog_row(conn, r)).collect()
+}
+
+/// Loads one catalog row with its fields.
+pub fn load_catalog(conn: &mut dyn Conn, db_id: i64) -> Result<Option<CatalogRow>, StoreError> {
+    let row = conn.query_opt(
+        &format!("SELECT {CATALOG_COLS} FROM catalogs_data WHERE \"dbId\" = ?"),
+        &[db_id.into()],
+    )?;
+    row.map(|r| catalog_row(conn, &r)).transpose()
 }
 
 fn load_fields(conn: &mut dyn Conn, catalog_db_id: i64) -> Result<Vec<FieldDef>, StoreError> {
