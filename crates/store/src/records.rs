@@ -127,7 +127,16 @@ fn decode_column(f: &FieldDef, row: &Row, i: usize) -> Result<FieldValue, StoreE
         FieldType::Date => FieldValue::Date(row.opt_text(i)?.and_then(|s| parse_instant(&s, 0))),
         FieldType::Switch => FieldValue::Bool(row.bool(i)?),
         FieldType::Dropdown | FieldType::Checkboxes | FieldType::Radiobutton => {
-            FieldValue::Items(decode_json_list(v).iter().filter_map(json_id).collect())
+            // Ids of items deleted from the field since the value was written are dropped
+            // (spec 01 §3.7); the next write of the record stores the clean list.
+            let known = kartoteka_model::field::items::item_ids(&f.config);
+            FieldValue::Items(
+                decode_json_list(v)
+                    .iter()
+                    .filter_map(json_id)
+                    .filter(|id| known.contains(&id.as_str()))
+                    .collect(),
+            )
         }
         FieldType::User => {
             FieldValue::Users(decode_json_list(v).iter().filter_map(json_id).collect())

@@ -574,3 +574,18 @@ async fn catalogs_and_sections_are_records_of_the_registries() {
         .await
         .expect_error(405, "method_not_allowed", None);
 }
+
+#[tokio::test]
+async fn deleted_items_drop_out_of_record_values() {
+    let t = TestApp::start().await;
+    let c = t.catalog("Tasks", json!([{"name": "Tags", "type": "checkboxes", "config": {"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}}])).await;
+    let (cid, tags) = (id(&c), field_id(&c, "Tags"));
+    let r = t.record(&cid, json!({tags.clone(): ["1", "2", "3"]})).await;
+    t.patch(&format!("/api/v1/catalogs/{cid}"), json!({"fields": [{"id": tags, "name": "Tags", "type": "checkboxes", "config": {"items": [{"id": "1", "name": "a"}, {"id": "3", "name": "c"}]}}]}))
+        .await
+        .expect(200);
+    let g = t
+        .get(&format!("/api/v1/catalogs/{cid}/records/{}", id(&r)))
+        .await;
+    assert_eq!(g.expect(200)["values"][&tags], json!(["1", "3"]));
+}
