@@ -8,6 +8,7 @@ pub mod catalogs;
 pub mod error;
 pub mod events;
 pub mod history;
+pub mod messages;
 pub mod records;
 pub mod render;
 pub mod rights;

@@ -12,6 +12,7 @@ use kartoteka_model::time::{format_ms, now_ms};
 use kartoteka_model::value::{FieldValue, FileRef, LinkRef};
 use kartoteka_model::{ErrorCode, FieldDef};
 use kartoteka_store::aux::{self, FileRow, USERS_CATALOG};
+use kartoteka_store::chat;
 use kartoteka_store::records::{self as rec, RecordData, Selector};
 use kartoteka_store::registry;
 use kartoteka_store::Conn;
@@ -69,6 +70,28 @@ pub struct RecordView {
     pub privilege: Privilege,
     pub values: Map<String, Value>,
     pub created: String,
+    pub chat: ChatInfo,
+}
+
+/// A record's chat as the caller sees it (`chat` of the record read format).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChatInfo {
+    /// Messages not deleted.
+    pub messages_count: i64,
+    /// Unread messages in a chat the caller follows.
+    pub new_messages: bool,
+    /// The caller follows this chat.
+    pub subscribe: bool,
+}
+
+impl From<chat::ChatSummary> for ChatInfo {
+    fn from(s: chat::ChatSummary) -> Self {
+        ChatInfo {
+            messages_count: s.count,
+            new_messages: s.has_new(),
+            subscribe: s.subscribed,
+        }
+    }
 }
 
 /// A page of records and the total number that matched.
@@ -551,17 +574,23 @@ impl App {
         data: RecordData,
     ) -> Result<RecordView> {
         let schema = self.schema();
-        let (data, lookups) = self
+        let (cat, user) = (catalog.db_id, actor.user_db_id());
+        let (data, lookups, chats) = self
             .store
             .read(move |c| -> Result<_> {
                 let look = Lookups::gather(c, &[&data])?;
-                Ok((data, look))
+                let chats = chat::summaries(c, cat, &[data.db_id], user)?;
+                Ok((data, look, chats))
             })
             .await?;
         let privilege = rights::on_catalog(actor, catalog);
-        Ok(render_record(
-            &schema, catalog, &data, &lookups, None, false, privilege,
-        ))
+        let mut view = render_record(&schema, catalog, &data, &lookups, None, false, privilege);
+        view.chat = chats
+            .get(&data.db_id)
+            .copied()
+            .map(ChatInfo::from)
+            .unwrap_or_default();
+        Ok(view)
     }
 
     /// Updates the given fields of a record (PATCH semantics).
@@ -749,7 +778,7 @@ impl App {
         Ok(())
     }
 
-    async fn find_record(&self, catalog: &Catalog, record_ref: &str) -> Result<i64> {
+    pub(crate) async fn find_record(&self, catalog: &Catalog, record_ref: &str) -> Result<i64> {
         let (cat, r) = (catalog.db_id, record_ref.to_string());
         self.store
             .read(move |c| rec::find_record(c, cat, &r).map_err(Error::from))
@@ -875,7 +904,7 @@ impl App {
         Ok(out)
     }
 
-    async fn read_records(
+    pub(crate) async fn read_records(
         &self,
         actor: &Actor,
         catalog: &Arc<Catalog>,
@@ -903,7 +932,8 @@ impl App {
         };
         let privilege = rights::on_catalog(actor, catalog);
         let cat = catalog.clone();
-        let (data, lookups, total) = self
+        let user = actor.user_db_id();
+        let (data, lookups, total, chats) = self
             .store
             .read(move |c| -> Result<_> {
                 let data = rec::fetch_records(c, cat.db_id, &cat.fields, &sel)?;
@@ -914,13 +944,15 @@ impl App {
                 } else {
                     data.len() as i64
                 };
-                Ok((data, look, total))
+                let ids: Vec<i64> = data.iter().map(|d| d.db_id).collect();
+                let chats = chat::summaries(c, cat.db_id, &ids, user)?;
+                Ok((data, look, total, chats))
             })
             .await?;
         let records = data
             .iter()
             .map(|d| {
-                render_record(
+                let mut view = render_record(
                     &schema,
                     catalog,
                     d,
@@ -928,7 +960,13 @@ impl App {
                     projection.as_ref(),
                     opts.skip_prev_id,
                     privilege,
-                )
+                );
+                view.chat = chats
+                    .get(&d.db_id)
+                    .copied()
+                    .map(ChatInfo::from)
+                    .unwrap_or_default();
+                view
             })
             .collect();
         Ok(RecordPage { records, total })
@@ -965,5 +1003,6 @@ pub(crate) fn render_record(
         privilege,
         values: keyed_values(fields, skip_prev_id),
         created: d.created_at.clone(),
+        chat: ChatInfo::default(),
     }
 }

@@ -50,6 +50,22 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/contacts", get(contacts))
         .route("/catalogs/{id}/records/{rid}/relations", get(relations))
         .route(
+            "/catalogs/{id}/records/{rid}/messages",
+            get(list_messages).post(post_message),
+        )
+        .route(
+            "/catalogs/{id}/records/{rid}/messages/{mid}",
+            axum::routing::patch(update_message).delete(delete_message),
+        )
+        .route(
+            "/catalogs/{id}/records/{rid}/chatOptions",
+            axum::routing::patch(chat_options),
+        )
+        .route(
+            "/catalogs/{id}/records/{rid}/chatOptions/{again}",
+            axum::routing::patch(chat_options_repeated),
+        )
+        .route(
             "/catalogs/{id}/fields/{fid}/availableRecords",
             get(available_records),
         )

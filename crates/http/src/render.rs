@@ -174,6 +174,7 @@ pub fn catalog(
     p: Privilege,
     only_fields: Option<&[String]>,
     skip_prev_id: bool,
+    new_chats: i64,
 ) -> Value {
     let mut fields = Vec::new();
     for (i, f) in c.fields.iter().enumerate() {
@@ -196,7 +197,7 @@ pub fn catalog(
         "isSystem": c.is_system,
         "privilegeCode": p.code(),
         "fieldPrivilegeCodes": {},
-        "chat": {"newChats": 0},
+        "chat": {"newChats": new_chats},
         "fields": fields,
     })
 }
@@ -215,7 +216,11 @@ pub fn record(r: RecordView) -> Value {
     o.insert("values".into(), Value::Object(r.values));
     o.insert(
         "chat".into(),
-        json!({"messagesCount": 0, "newMessages": false, "subscribe": false}),
+        json!({
+            "messagesCount": r.chat.messages_count,
+            "newMessages": r.chat.new_messages,
+            "subscribe": r.chat.subscribe,
+        }),
     );
     o.insert("created".into(), Value::String(r.created));
     Value::Object(o)
@@ -262,5 +267,22 @@ pub fn relation(g: kartoteka_core::search::RelationGroup) -> Value {
         "fieldName": g.field_name,
         "records": g.records.into_iter().map(|(id, title, created)| json!({"id": id, "title": title, "created": created})).collect::<Vec<_>>(),
         "recordsTotal": g.total,
+    })
+}
+
+/// A chat message (spec 01 §12).
+pub fn message(m: kartoteka_core::messages::Message) -> Value {
+    json!({
+        "id": m.id,
+        "catalogId": "$messages",
+        "text": m.text,
+        "author": m.author,
+        "attachments": m.attachments,
+        "mention": m.mention,
+        "reply": m.reply,
+        "createdDate": m.created_date,
+        "updatedDate": m.updated_date,
+        "deleted": m.deleted,
+        "deletedDate": m.deleted_date,
     })
 }

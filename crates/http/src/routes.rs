@@ -253,9 +253,13 @@ pub async fn list_catalogs(
     let schema = app.schema();
     let skip = p.flag("skipPrevId");
     let list = app.list_catalogs(&who, p.get("sectionId"));
+    let chats = app.new_chats(&who).await?;
     Ok(Json(Value::Array(
         list.iter()
-            .map(|(c, pr)| render::catalog(&schema, c, *pr, None, skip))
+            .map(|(c, pr)| {
+                let n = chats.get(&c.db_id).copied().unwrap_or(0);
+                render::catalog(&schema, c, *pr, None, skip, n)
+            })
             .collect(),
     )))
 }
@@ -269,12 +273,19 @@ pub async fn get_catalog(
     let p = Params::parse(q.as_deref());
     let (c, pr) = app.get_catalog(&who, &id)?;
     let only = p.id_list("fields")?;
+    let n = app
+        .new_chats(&who)
+        .await?
+        .get(&c.db_id)
+        .copied()
+        .unwrap_or(0);
     Ok(Json(render::catalog(
         &app.schema(),
         &c,
         pr,
         only.as_deref(),
         p.flag("skipPrevId"),
+        n,
     )))
 }
 
@@ -285,7 +296,7 @@ pub async fn create_catalog(
 ) -> ApiResult<Json<Value>> {
     let c = app.create_catalog(&who, catalog_input(&body)?).await?;
     let (c, pr) = app.get_catalog(&who, &c.id)?;
-    Ok(Json(render::catalog(&app.schema(), &c, pr, None, false)))
+    Ok(Json(render::catalog(&app.schema(), &c, pr, None, false, 0)))
 }
 
 pub async fn update_catalog(
@@ -296,7 +307,7 @@ pub async fn update_catalog(
 ) -> ApiResult<Json<Value>> {
     let c = app.update_catalog(&who, &id, catalog_input(&body)?).await?;
     let (c, pr) = app.get_catalog(&who, &c.id)?;
-    Ok(Json(render::catalog(&app.schema(), &c, pr, None, false)))
+    Ok(Json(render::catalog(&app.schema(), &c, pr, None, false, 0)))
 }
 
 pub async fn delete_catalog(
@@ -647,4 +658,111 @@ pub async fn contacts(
     Ok(Json(Value::Array(
         list.into_iter().map(render::found).collect(),
     )))
+}
+
+// ---- record chat ----
+
+fn message_input(body: &Map<String, Value>) -> ApiResult<kartoteka_core::messages::MessageInput> {
+    let list = |key: &str| -> ApiResult<Option<Vec<Value>>> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => Ok(Some(a.clone())),
+            Some(_) => Err(ApiError(kartoteka_core::Error::field(
+                ErrorCode::InvalidValue,
+                key,
+                format!("{key} must be an array"),
+            ))),
+        }
+    };
+    Ok(kartoteka_core::messages::MessageInput {
+        text: opt_str(body, "text")?,
+        mentions: match list("mentions")? {
+            Some(m) => Some(m),
+            None => list("mention")?,
+        },
+        attachments: list("attachments")?,
+        reply_message_id: opt_id(body, "replyMessageId")?,
+    })
+}
+
+pub async fn list_messages(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let list = app.list_messages(&who, &cat, &rec).await?;
+    Ok(Json(Value::Array(
+        list.into_iter().map(render::message).collect(),
+    )))
+}
+
+pub async fn post_message(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let m = app
+        .post_message(&who, &cat, &rec, message_input(&body)?)
+        .await?;
+    Ok(Json(render::message(m)))
+}
+
+pub async fn update_message(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec, msg)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let m = app
+        .update_message(&who, &cat, &rec, &msg, message_input(&body)?)
+        .await?;
+    Ok(Json(render::message(m)))
+}
+
+pub async fn delete_message(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec, msg)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    app.delete_message(&who, &cat, &rec, &msg).await?;
+    Ok(empty())
+}
+
+async fn set_chat_options(
+    app: &App,
+    who: &Actor,
+    cat: &str,
+    rec: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Json<Value>> {
+    let subscribe = opt_bool(body, "subscribe")?.ok_or_else(|| {
+        ApiError(kartoteka_core::Error::field(
+            ErrorCode::InvalidValue,
+            "subscribe",
+            "subscribe (true or false) is required",
+        ))
+    })?;
+    let s = app.chat_options(who, cat, rec, subscribe).await?;
+    Ok(Json(json!({"subscribe": s})))
+}
+
+/// `PATCH /catalogs/{c}/records/{r}/chatOptions`: follow or leave the chat.
+pub async fn chat_options(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    set_chat_options(&app, &who, &cat, &rec, &body).await
+}
+
+/// `PATCH /catalogs/{c}/records/{r}/chatOptions/{r}`: the path as the docs print it.
+pub async fn chat_options_repeated(
+    State(app): St,
+    Extension(who): Who,
+    Path((cat, rec, _again)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    set_chat_options(&app, &who, &cat, &rec, &body).await
 }

@@ -6,6 +6,7 @@
 //! result is reported only after the commit. Reads go through [`Store::read`].
 
 pub mod aux;
+pub mod chat;
 pub mod conn;
 pub mod error;
 pub mod migrate;

@@ -56,6 +56,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "registry_records",
         step: Step::Code(crate::registry::mirror_all),
     },
+    Migration {
+        version: 6,
+        name: "chats",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0006_chats.sql"),
+            pg: include_str!("../migrations/pg/0006_chats.sql"),
+        },
+    },
 ];
 
 fn checksum(m: &Migration, d: Dialect) -> String {

@@ -12,6 +12,7 @@ mod events;
 mod fields;
 mod history;
 mod lookups;
+mod messages;
 mod records;
 mod sections;
 mod system;
