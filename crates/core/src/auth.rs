@@ -23,6 +23,9 @@ use crate::{Actor, App};
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 /// How long a verified Basic credential is trusted without argon2.
 const CREDENTIAL_TTL_MS: i64 = 5 * 60 * 1000;
+/// Entries an auth cache holds before it drops expired ones (it is only a cache: the
+/// database has every session).
+const MAX_CACHED: usize = 100_000;
 /// The minimum password length (DOC).
 pub const MIN_PASSWORD: usize = 6;
 
@@ -140,7 +143,7 @@ impl App {
             return Err(bad_credentials());
         }
         if let Ok(mut c) = self.auth.credentials.lock() {
-            if c.len() > 10_000 {
+            if c.len() > MAX_CACHED {
                 c.retain(|_, (_, exp)| *exp > now);
             }
             c.insert(digest, (login.user_db_id, now + CREDENTIAL_TTL_MS));
@@ -171,6 +174,10 @@ impl App {
             .write(move |c| aux::insert_session(c, &h, user, expires).map_err(Error::from))
             .await?;
         if let Ok(mut s) = self.auth.sessions.lock() {
+            if s.len() > MAX_CACHED {
+                let now = now_ms();
+                s.retain(|_, (_, exp)| *exp > now);
+            }
             s.insert(hash, (user, expires));
         }
         Ok(token)
@@ -223,6 +230,9 @@ impl App {
         let (user, _) = found.ok_or_else(Error::unauthorized)?;
         // The exact expiry is in the database; the cache re-checks it within a day at most.
         if let Ok(mut s) = self.auth.sessions.lock() {
+            if s.len() > MAX_CACHED {
+                s.clear();
+            }
             s.insert(hash, (user, now + 24 * 3600 * 1000));
         }
         self.actor_for(user)

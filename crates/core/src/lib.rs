@@ -56,6 +56,9 @@ pub struct App {
     schema: RwLock<Arc<Schema>>,
     pub events: events::Events,
     pub(crate) auth: auth::AuthCache,
+    /// Serialises schema reloads, so that a reload which read older state never replaces one
+    /// that read newer state.
+    reload_lock: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -67,6 +70,7 @@ impl App {
             schema: RwLock::new(Arc::new(Schema::default())),
             events: events::Events::default(),
             auth: auth::AuthCache::default(),
+            reload_lock: tokio::sync::Mutex::new(()),
         };
         app.reload_schema().await?;
         Ok(Arc::new(app))
@@ -82,6 +86,7 @@ impl App {
 
     /// Reloads the structure after a change.
     pub(crate) async fn reload_schema(&self) -> Result<()> {
+        let _one_at_a_time = self.reload_lock.lock().await;
         let (sections, catalogs) = self
             .store
             .read(|c| -> Result<_> { Ok((ddl::load_sections(c)?, ddl::load_catalogs(c)?)) })
