@@ -770,10 +770,7 @@ impl App {
             .store
             .write(move |c| -> Result<Catalog> {
                 // Work on the structure as stored now, not on the snapshot.
-                let rows = ddl::load_catalogs(c)?;
-                let row = rows
-                    .into_iter()
-                    .find(|r| r.db_id == db_id)
+                let row = ddl::load_catalog(c, db_id)?
                     .ok_or_else(|| Error::catalog_not_found(&db_id.to_string()))?;
                 let mut cat = Catalog::from(row);
                 if let Some(n) = input.name {
