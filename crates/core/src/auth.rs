@@ -231,7 +231,7 @@ impl App {
         // The exact expiry is in the database; the cache re-checks it within a day at most.
         if let Ok(mut s) = self.auth.sessions.lock() {
             if s.len() > MAX_CACHED {
-                s.clear();
+                s.retain(|_, (_, exp)| *exp > now);
             }
             s.insert(hash, (user, now + 24 * 3600 * 1000));
         }

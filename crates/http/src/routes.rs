@@ -307,7 +307,13 @@ pub async fn update_catalog(
 ) -> ApiResult<Json<Value>> {
     let c = app.update_catalog(&who, &id, catalog_input(&body)?).await?;
     let (c, pr) = app.get_catalog(&who, &c.id)?;
-    Ok(Json(render::catalog(&app.schema(), &c, pr, None, false, 0)))
+    let n = app
+        .new_chats(&who)
+        .await?
+        .get(&c.db_id)
+        .copied()
+        .unwrap_or(0);
+    Ok(Json(render::catalog(&app.schema(), &c, pr, None, false, n)))
 }
 
 pub async fn delete_catalog(
