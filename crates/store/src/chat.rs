@@ -58,37 +58,32 @@ pub fn summaries(
     if records.is_empty() || catalog == MESSAGES_CATALOG {
         return Ok(out);
     }
+    // One statement for both halves: message counts (kind 0) and the employee's state (kind 1).
     let mut params = vec![DbValue::Int(catalog)];
     params.extend(records.iter().map(|r| DbValue::Int(*r)));
     params.push(true.into());
-    let rows = conn.query(
-        &format!(
-            "SELECT \"recordDbId\", COUNT(*), MAX(\"dbId\") FROM {} WHERE \"catalogDbId\" = ? AND \"recordDbId\" IN ({}) AND (deleted IS NULL OR deleted <> ?) GROUP BY \"recordDbId\"",
-            data_table(MESSAGES_CATALOG),
-            marks(records.len())
-        ),
-        &params,
-    )?;
-    for r in rows {
-        let rec = r.int(0)?;
-        let s = out.entry(rec).or_default();
-        s.count = r.int(1)?;
-        s.newest = r.opt_int(2)?.unwrap_or(0);
-    }
+    let mut sql = format!(
+        "SELECT 0, \"recordDbId\", COUNT(*), MAX(\"dbId\") FROM {} WHERE \"catalogDbId\" = ? AND \"recordDbId\" IN ({}) AND (deleted IS NULL OR deleted <> ?) GROUP BY \"recordDbId\"",
+        data_table(MESSAGES_CATALOG),
+        marks(records.len())
+    );
     if let Some(u) = user {
-        let mut params = vec![DbValue::Int(u), DbValue::Int(catalog)];
+        sql.push_str(&format!(
+            " UNION ALL SELECT 1, \"recordDbId\", CASE WHEN subscribed THEN 1 ELSE 0 END, \"lastReadDbId\" FROM chat_state WHERE \"userDbId\" = ? AND \"catalogDbId\" = ? AND \"recordDbId\" IN ({})",
+            marks(records.len())
+        ));
+        params.push(DbValue::Int(u));
+        params.push(DbValue::Int(catalog));
         params.extend(records.iter().map(|r| DbValue::Int(*r)));
-        let rows = conn.query(
-            &format!(
-                "SELECT \"recordDbId\", subscribed, \"lastReadDbId\" FROM chat_state WHERE \"userDbId\" = ? AND \"catalogDbId\" = ? AND \"recordDbId\" IN ({})",
-                marks(records.len())
-            ),
-            &params,
-        )?;
-        for r in rows {
-            let s = out.entry(r.int(0)?).or_default();
-            s.subscribed = r.bool(1)?;
-            s.last_read = r.int(2)?;
+    }
+    for r in conn.query(&sql, &params)? {
+        let s = out.entry(r.int(1)?).or_default();
+        if r.int(0)? == 0 {
+            s.count = r.int(2)?;
+            s.newest = r.opt_int(3)?.unwrap_or(0);
+        } else {
+            s.subscribed = r.int(2)? != 0;
+            s.last_read = r.int(3)?;
         }
     }
     Ok(out)
