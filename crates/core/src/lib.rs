@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalogs;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod history;
 pub mod messages;
 pub mod records;
@@ -48,6 +49,8 @@ impl Actor {
 pub struct CoreConfig {
     /// `postgres://…`, or a SQLite file path (optionally `sqlite://PATH`).
     pub database_url: String,
+    /// Where uploaded files are kept.
+    pub files_dir: std::path::PathBuf,
 }
 
 /// The application: store, structure snapshot, auth caches and events.
@@ -59,6 +62,7 @@ pub struct App {
     /// Serialises schema reloads, so that a reload which read older state never replaces one
     /// that read newer state.
     reload_lock: tokio::sync::Mutex<()>,
+    pub(crate) files_dir: std::path::PathBuf,
 }
 
 impl App {
@@ -71,6 +75,7 @@ impl App {
             events: events::Events::default(),
             auth: auth::AuthCache::default(),
             reload_lock: tokio::sync::Mutex::new(()),
+            files_dir: cfg.files_dir.clone(),
         };
         app.reload_schema().await?;
         Ok(Arc::new(app))

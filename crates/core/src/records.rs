@@ -307,6 +307,13 @@ fn resolve_refs(
                                     format!("unknown file {id:?}"),
                                 ));
                             };
+                            if !row.uploaded {
+                                return Err(Error::field(
+                                    ErrorCode::InvalidValue,
+                                    &f.id,
+                                    format!("file {id:?} has not been uploaded yet"),
+                                ));
+                            }
                             if row.field_db_id.is_some_and(|x| x != f.db_id) {
                                 return Err(Error::field(
                                     ErrorCode::InvalidValue,
@@ -332,6 +339,9 @@ fn resolve_refs(
                                 size: *size,
                                 mime_type: mime_type.clone(),
                                 url: Some(src.clone()),
+                                storage_key: None,
+                                uploaded: true,
+                                created_by: actor.user_db_id(),
                             },
                             actor.user_db_id(),
                         )?,

@@ -46,6 +46,8 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/profile/me", get(profile))
         .route("/histories", get(histories))
+        .route("/files", axum::routing::post(begin_upload))
+        .route("/files/{id}", get(download).patch(confirm_upload))
         .route("/users", get(users))
         .route("/contacts", get(contacts))
         .route("/catalogs/{id}/records/{rid}/relations", get(relations))
@@ -85,6 +87,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health", get(health))
         .route("/auth/login", get(login_get).post(login))
         .route("/auth/logout", axum::routing::post(logout))
+        .route(
+            "/storage/upload",
+            axum::routing::post(receive_upload).layer(DefaultBodyLimit::max(
+                kartoteka_core::files::MAX_FILE_SIZE as usize + 1024 * 1024,
+            )),
+        )
+        .route("/storage/files/{id}", get(stored_file))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(not_implemented)

@@ -772,3 +772,176 @@ pub async fn chat_options_repeated(
 ) -> ApiResult<Json<Value>> {
     set_chat_options(&app, &who, &cat, &rec, &body).await
 }
+
+// ---- files ----
+
+fn host_base(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// `POST /files`: step 1 of an upload; answers with S3-style POST credentials (spec 01 §13).
+pub async fn begin_upload(
+    State(app): St,
+    Extension(who): Who,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let required = |key: &str| -> ApiResult<String> {
+        opt_id(&body, key)?.ok_or_else(|| {
+            ApiError(kartoteka_core::Error::field(
+                ErrorCode::InvalidValue,
+                key,
+                format!("{key} is required"),
+            ))
+        })
+    };
+    let req = kartoteka_core::files::UploadRequest {
+        catalog_id: required("catalogId")?,
+        record_id: opt_id(&body, "recordId")?,
+        field_id: required("fieldId")?,
+        name: opt_str(&body, "name")?.unwrap_or_default(),
+        size: opt_int(&body, "size")?.unwrap_or(0),
+        mime_type: opt_str(&body, "mimeType")?.unwrap_or_default(),
+        type_storage: opt_str(&body, "typeStorage")?,
+    };
+    let t = app.begin_upload(&who, req).await?;
+    Ok(Json(json!({
+        "fileId": t.file_id,
+        "uploadUrl": format!("{}/storage/upload", host_base(&headers)),
+        "redirect": "",
+        "acl": "private",
+        "fileKey": t.key,
+        "AWSAccessKeyId": "kartoteka",
+        "police": t.policy,
+        "signature": t.signature,
+    })))
+}
+
+/// `POST /storage/upload`: step 2, the S3-style POST policy form with the bytes; 204.
+pub async fn receive_upload(
+    State(app): St,
+    mut form: axum::extract::Multipart,
+) -> ApiResult<Response> {
+    let (mut key, mut policy, mut signature, mut bytes) = (None, None, None, None);
+    loop {
+        let field = form.next_field().await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("malformed multipart form: {e}"),
+            )
+        })?;
+        let Some(field) = field else { break };
+        let name = field.name().unwrap_or_default().to_string();
+        let data = field.bytes().await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the upload could not be read whole: {e}"),
+            )
+        })?;
+        let text = || String::from_utf8_lossy(&data).into_owned();
+        match name.as_str() {
+            "key" => key = Some(text()),
+            "Policy" | "policy" => policy = Some(text()),
+            "Signature" | "signature" => signature = Some(text()),
+            "file" => bytes = Some(data),
+            _ => {}
+        }
+    }
+    let (Some(key), Some(policy), Some(signature), Some(bytes)) = (key, policy, signature, bytes)
+    else {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "the form needs key, Policy, Signature and file",
+        ));
+    };
+    app.receive_upload(&key, &policy, &signature, &bytes)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+fn file_json(f: kartoteka_core::files::FileInfo, base: &str) -> Value {
+    let url = if f.url.starts_with('/') {
+        format!("{base}{}", f.url)
+    } else {
+        f.url
+    };
+    json!({"id": f.id, "title": f.title, "size": f.size, "url": url, "mimeType": f.mime_type, "metadata": null})
+}
+
+fn file_id(id: &str) -> ApiResult<i64> {
+    id.parse()
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, format!("file {id:?} not found")))
+}
+
+/// `PATCH /files/{id}`: step 3, confirm the upload and get the file object.
+pub async fn confirm_upload(
+    State(app): St,
+    Extension(who): Who,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let f = app
+        .confirm_upload(&who, file_id(&id)?, opt_str(&body, "name")?)
+        .await?;
+    Ok(Json(file_json(f, &host_base(&headers))))
+}
+
+/// `GET /files/{id}`: 302 to the file's address (a short-lived signed link for stored files).
+pub async fn download(
+    State(app): St,
+    Extension(who): Who,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let target = match app.download(&who, file_id(&id)?).await? {
+        kartoteka_core::files::Download::External(url)
+        | kartoteka_core::files::Download::Signed(url) => url,
+    };
+    let location = HeaderValue::from_str(&target)
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "bad file address"))?;
+    let mut resp = axum::http::StatusCode::FOUND.into_response();
+    resp.headers_mut()
+        .insert(axum::http::header::LOCATION, location);
+    Ok(resp)
+}
+
+/// `GET /storage/files/{id}?expires&signature`: the bytes behind a signed link.
+pub async fn stored_file(
+    State(app): St,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref());
+    let expires = p.int("expires")?.unwrap_or(0);
+    let (bytes, mime, name) = app
+        .read_stored(
+            file_id(&id)?,
+            expires,
+            p.get("signature").unwrap_or_default(),
+        )
+        .await?;
+    let mut resp = bytes.into_response();
+    if let Ok(v) = HeaderValue::from_str(&mime) {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{ascii}\"")) {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}

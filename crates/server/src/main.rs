@@ -83,9 +83,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .to_string_lossy()
             .into_owned(),
     };
-    let app = App::open(&CoreConfig { database_url })
-        .await
-        .context("opening the store")?;
+    let files_dir = args.data.join("files");
+    let app = App::open(&CoreConfig {
+        database_url,
+        files_dir,
+    })
+    .await
+    .context("opening the store")?;
     if let Some((email, password)) = app
         .ensure_admin(Some(&args.admin_email), args.admin_password.as_deref())
         .await

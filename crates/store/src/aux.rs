@@ -134,7 +134,13 @@ pub struct FileRow {
     pub title: String,
     pub size: Option<i64>,
     pub mime_type: Option<String>,
+    /// An external link's address; `None` for files kept in file storage.
     pub url: Option<String>,
+    /// Where the bytes are kept in file storage.
+    pub storage_key: Option<String>,
+    /// The bytes have arrived (always true for external links).
+    pub uploaded: bool,
+    pub created_by: Option<i64>,
 }
 
 /// Creates a file entry and returns its `dbId`.
@@ -144,7 +150,7 @@ pub fn insert_file(
     created_by: Option<i64>,
 ) -> Result<i64, StoreError> {
     conn.query_one(
-        "INSERT INTO files (\"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url, \"createdBy\", \"createdAt\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"dbId\"",
+        "INSERT INTO files (\"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url, \"storageKey\", uploaded, \"createdBy\", \"createdAt\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"dbId\"",
         &[
             f.catalog_db_id.into(),
             f.record_db_id.into(),
@@ -153,6 +159,8 @@ pub fn insert_file(
             f.size.into(),
             f.mime_type.clone().into(),
             f.url.clone().into(),
+            f.storage_key.clone().into(),
+            f.uploaded.into(),
             created_by.into(),
             now_param(),
         ],
@@ -185,7 +193,7 @@ pub fn files_by_ids(conn: &mut dyn Conn, ids: &[i64]) -> Result<HashMap<i64, Fil
     let params: Vec<DbValue> = ids.iter().map(|i| DbValue::Int(*i)).collect();
     let rows = conn.query(
         &format!(
-            "SELECT \"dbId\", \"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url FROM files WHERE \"dbId\" IN ({})",
+            "SELECT \"dbId\", \"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url, \"storageKey\", uploaded, \"createdBy\" FROM files WHERE \"dbId\" IN ({})",
             vec!["?"; ids.len()].join(", ")
         ),
         &params,
@@ -201,8 +209,46 @@ pub fn files_by_ids(conn: &mut dyn Conn, ids: &[i64]) -> Result<HashMap<i64, Fil
             size: r.opt_int(5)?,
             mime_type: r.opt_text(6)?,
             url: r.opt_text(7)?,
+            storage_key: r.opt_text(8)?,
+            uploaded: r.bool(9)?,
+            created_by: r.opt_int(10)?,
         };
         out.insert(f.db_id, f);
     }
     Ok(out)
+}
+
+/// Records that a file's bytes arrived, with their real size.
+pub fn mark_uploaded(conn: &mut dyn Conn, file_db_id: i64, size: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE files SET uploaded = ?, size = ? WHERE \"dbId\" = ?",
+        &[true.into(), size.into(), file_db_id.into()],
+    )?;
+    Ok(())
+}
+
+/// Renames a file entry.
+pub fn rename_file(conn: &mut dyn Conn, file_db_id: i64, title: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE files SET title = ? WHERE \"dbId\" = ?",
+        &[title.into(), file_db_id.into()],
+    )?;
+    Ok(())
+}
+
+/// A server secret, created on first use (a random value from `make`).
+pub fn secret(
+    conn: &mut dyn Conn,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> Result<String, StoreError> {
+    if let Some(r) = conn.query_opt("SELECT value FROM _secrets WHERE name = ?", &[name.into()])? {
+        return r.text(0);
+    }
+    conn.execute(
+        "INSERT INTO _secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        &[name.into(), make().into()],
+    )?;
+    conn.query_one("SELECT value FROM _secrets WHERE name = ?", &[name.into()])?
+        .text(0)
 }

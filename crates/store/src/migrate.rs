@@ -64,6 +64,14 @@ const MIGRATIONS: &[Migration] = &[
             pg: include_str!("../migrations/pg/0006_chats.sql"),
         },
     },
+    Migration {
+        version: 7,
+        name: "uploads",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0007_uploads.sql"),
+            pg: include_str!("../migrations/pg/0007_uploads.sql"),
+        },
+    },
 ];
 
 fn checksum(m: &Migration, d: Dialect) -> String {

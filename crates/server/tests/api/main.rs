@@ -10,6 +10,7 @@ mod catalogs;
 mod errors;
 mod events;
 mod fields;
+mod files;
 mod history;
 mod lookups;
 mod messages;

@@ -99,6 +99,7 @@ async fn sqlite_template() -> &'static PathBuf {
                 rt.block_on(async {
                     let app = App::open(&CoreConfig {
                         database_url: p.to_string_lossy().into_owned(),
+                        files_dir: std::env::temp_dir().join("kartoteka-template-files"),
                     })
                     .await
                     .expect("open template");
@@ -134,9 +135,12 @@ impl TestApp {
                 (db.to_string_lossy().into_owned(), None)
             }
         };
-        let app = App::open(&CoreConfig { database_url: url })
-            .await
-            .expect("open app");
+        let app = App::open(&CoreConfig {
+            database_url: url,
+            files_dir: dir.join("files"),
+        })
+        .await
+        .expect("open app");
         app.ensure_admin(Some(EMAIL), Some(PASSWORD))
             .await
             .expect("admin");
