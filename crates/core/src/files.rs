@@ -93,30 +93,37 @@ fn file_name(name: &str) -> String {
 }
 
 impl App {
-    async fn files_secret(&self) -> Result<Vec<u8>> {
-        let s = self
-            .store
-            .write(|c| {
-                aux::secret(c, "files", || {
-                    let mut raw = [0u8; 32];
-                    rand::thread_rng().fill_bytes(&mut raw);
-                    b64(&raw)
-                })
-                .map_err(Error::from)
+    /// The signing key: created once in the store (so every node shares it), then kept here.
+    async fn files_secret(&self) -> Result<&[u8]> {
+        let key = self
+            .files_secret
+            .get_or_try_init(|| async {
+                let s = self
+                    .store
+                    .write(|c| {
+                        aux::secret(c, "files", || {
+                            let mut raw = [0u8; 32];
+                            rand::thread_rng().fill_bytes(&mut raw);
+                            b64(&raw)
+                        })
+                        .map_err(Error::from)
+                    })
+                    .await?;
+                Ok::<_, Error>(s.into_bytes())
             })
             .await?;
-        Ok(s.into_bytes())
+        Ok(key.as_slice())
     }
 
     async fn sign(&self, text: &str) -> Result<String> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.files_secret().await?)
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.files_secret().await?)
             .map_err(|e| Error::internal(e.to_string()))?;
         mac.update(text.as_bytes());
         Ok(b64(&mac.finalize().into_bytes()))
     }
 
     async fn check_signature(&self, text: &str, signature: &str) -> Result<()> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.files_secret().await?)
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.files_secret().await?)
             .map_err(|e| Error::internal(e.to_string()))?;
         mac.update(text.as_bytes());
         let given = base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -63,6 +63,8 @@ pub struct App {
     /// that read newer state.
     reload_lock: tokio::sync::Mutex<()>,
     pub(crate) files_dir: std::path::PathBuf,
+    /// The key that signs upload policies and download links, read once.
+    pub(crate) files_secret: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl App {
@@ -76,6 +78,7 @@ impl App {
             auth: auth::AuthCache::default(),
             reload_lock: tokio::sync::Mutex::new(()),
             files_dir: cfg.files_dir.clone(),
+            files_secret: tokio::sync::OnceCell::new(),
         };
         app.reload_schema().await?;
         Ok(Arc::new(app))
