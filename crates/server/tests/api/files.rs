@@ -183,3 +183,24 @@ async fn upload_attach_and_download() {
         .expect("send");
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn uploads_may_be_larger_than_api_bodies() {
+    let t = TestApp::start().await;
+    let c = t
+        .catalog("Media", json!([{"name": "Video", "type": "file"}]))
+        .await;
+    let body = vec![7u8; 9 * 1024 * 1024];
+    let ticket = t
+        .post("/api/v1/files", json!({"catalogId": id(&c), "fieldId": field_id(&c, "Video"), "name": "big.bin", "size": body.len(), "mimeType": "application/octet-stream", "typeStorage": "remoteStorage"}))
+        .await;
+    let ticket = ticket.expect(200).clone();
+    assert_eq!(
+        send_bytes(&ticket, body.clone(), None).await,
+        204,
+        "a 9 MB file passes the 8 MB API body limit"
+    );
+    let fid = ticket["fileId"].as_i64().expect("id");
+    let f = t.patch(&format!("/api/v1/files/{fid}"), json!({})).await;
+    assert_eq!(f.expect(200)["size"], body.len());
+}
