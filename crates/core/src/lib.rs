@@ -51,6 +51,9 @@ pub struct CoreConfig {
     pub database_url: String,
     /// Where uploaded files are kept.
     pub files_dir: std::path::PathBuf,
+    /// The server's public address, for absolute file URLs in record values
+    /// (`https://kartoteka.example.com`); empty gives paths.
+    pub public_url: String,
 }
 
 /// The application: store, structure snapshot, auth caches and events.
@@ -65,6 +68,7 @@ pub struct App {
     pub(crate) files_dir: std::path::PathBuf,
     /// The key that signs upload policies and download links, read once.
     pub(crate) files_secret: tokio::sync::OnceCell<Vec<u8>>,
+    public_url: String,
 }
 
 impl App {
@@ -79,6 +83,7 @@ impl App {
             reload_lock: tokio::sync::Mutex::new(()),
             files_dir: cfg.files_dir.clone(),
             files_secret: tokio::sync::OnceCell::new(),
+            public_url: cfg.public_url.trim_end_matches('/').to_string(),
         };
         app.reload_schema().await?;
         Ok(Arc::new(app))
@@ -99,7 +104,9 @@ impl App {
             .store
             .read(|c| -> Result<_> { Ok((ddl::load_sections(c)?, ddl::load_catalogs(c)?)) })
             .await?;
-        let fresh = Arc::new(Schema::new(sections, catalogs));
+        let mut fresh = Schema::new(sections, catalogs);
+        fresh.file_base = self.public_url.clone();
+        let fresh = Arc::new(fresh);
         match self.schema.write() {
             Ok(mut s) => *s = fresh,
             Err(p) => *p.into_inner() = fresh,

@@ -115,7 +115,7 @@ pub fn render_value(schema: &Schema, look: &Lookups, v: &FieldValue) -> Value {
                     json!({
                         "id": f.db_id.to_string(),
                         "title": f.title,
-                        "url": f.url.clone().unwrap_or_else(|| format!("/api/v1/files/{}", f.db_id)),
+                        "url": f.url.clone().unwrap_or_else(|| format!("{}/api/v1/files/{}", schema.file_base, f.db_id)),
                         "size": f.size,
                         "mimeType": f.mime_type.clone().unwrap_or_default(),
                         "metadata": Value::Null,

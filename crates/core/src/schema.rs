@@ -129,6 +129,8 @@ const LEGACY_SYSTEM_SECTIONS: [&str; 2] = ["1", "2"];
 /// A consistent view of the structure at one moment.
 #[derive(Debug, Default)]
 pub struct Schema {
+    /// The server's public address (`https://host`), put in front of stored files' URLs.
+    pub file_base: String,
     pub sections: Vec<Section>,
     pub catalogs: Vec<Arc<Catalog>>,
     section_idx: HashMap<i64, usize>,
@@ -153,6 +155,7 @@ impl Schema {
             .map(|(i, c)| (c.db_id, i))
             .collect();
         Schema {
+            file_base: String::new(),
             sections,
             catalogs,
             section_idx,

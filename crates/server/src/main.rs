@@ -41,6 +41,10 @@ struct ServeArgs {
     /// Database URL: `postgres://…` for PostgreSQL; default is SQLite in the data folder.
     #[arg(long, env = "KARTOTEKA_DATABASE_URL")]
     database: Option<String>,
+    /// The address clients reach the server at (for absolute file URLs); default
+    /// `http://<listen>`.
+    #[arg(long, env = "KARTOTEKA_PUBLIC_URL")]
+    public_url: Option<String>,
     /// E-mail of the first administrator, created on an empty store.
     #[arg(
         long,
@@ -84,9 +88,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .into_owned(),
     };
     let files_dir = args.data.join("files");
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
     let app = App::open(&CoreConfig {
         database_url,
         files_dir,
+        public_url,
     })
     .await
     .context("opening the store")?;

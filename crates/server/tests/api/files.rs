@@ -97,6 +97,11 @@ async fn upload_attach_and_download() {
     assert_eq!(items[0]["size"], body.len());
     assert_eq!(items[0]["mimeType"], "text/plain");
     assert_eq!(items[0]["metadata"], Value::Null);
+    assert_eq!(
+        items[0]["url"],
+        format!("{}/api/v1/files/{fid}", t.base),
+        "an absolute URL, as clients use it"
+    );
 
     // Download: a redirect to a signed link that serves the same bytes.
     let no_follow = reqwest::Client::builder()

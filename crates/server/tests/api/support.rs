@@ -100,6 +100,7 @@ async fn sqlite_template() -> &'static PathBuf {
                     let app = App::open(&CoreConfig {
                         database_url: p.to_string_lossy().into_owned(),
                         files_dir: std::env::temp_dir().join("kartoteka-template-files"),
+                        public_url: String::new(),
                     })
                     .await
                     .expect("open template");
@@ -135,19 +136,20 @@ impl TestApp {
                 (db.to_string_lossy().into_owned(), None)
             }
         };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let app = App::open(&CoreConfig {
             database_url: url,
             files_dir: dir.join("files"),
+            public_url: base.clone(),
         })
         .await
         .expect("open app");
         app.ensure_admin(Some(EMAIL), Some(PASSWORD))
             .await
             .expect("admin");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
         tokio::spawn(async move {
