@@ -14,6 +14,8 @@ pub struct Error {
     /// A status other than the code's own, e.g. 400 for a section named in a request body
     /// that does not exist (spec 02 §1.6: `section_not_found` as a bad request).
     pub status: Option<u16>,
+    /// A heading for the message, when the source gave one (a webhook's `message.title`).
+    pub title: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -25,6 +27,7 @@ impl Error {
             message: message.into(),
             field_id: None,
             status: None,
+            title: None,
         }
     }
 
@@ -43,6 +46,7 @@ impl Error {
             message: message.into(),
             field_id: Some(field_id.to_string()),
             status: None,
+            title: None,
         }
     }
 
@@ -83,6 +87,7 @@ impl From<FieldError> for Error {
             message: e.message,
             field_id: e.field_id,
             status: None,
+            title: None,
         }
     }
 }

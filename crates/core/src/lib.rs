@@ -15,6 +15,7 @@ pub mod render;
 pub mod rights;
 pub mod schema;
 pub mod search;
+pub mod webhooks;
 
 use std::sync::{Arc, RwLock};
 
@@ -54,6 +55,8 @@ pub struct CoreConfig {
     /// The server's public address, for absolute file URLs in record values
     /// (`https://kartoteka.example.com`); empty gives paths.
     pub public_url: String,
+    /// Webhook delivery: timeout, retry schedule, log retention.
+    pub webhooks: webhooks::WebhookConfig,
 }
 
 /// The application: store, structure snapshot, auth caches and events.
@@ -69,6 +72,8 @@ pub struct App {
     /// The key that signs upload policies and download links, read once.
     pub(crate) files_secret: tokio::sync::OnceCell<Vec<u8>>,
     public_url: String,
+    /// Webhook subscriptions (cached), the dispatcher's wake-up and the sending client.
+    pub(crate) hooks: webhooks::Hooks,
 }
 
 impl App {
@@ -84,6 +89,7 @@ impl App {
             files_dir: cfg.files_dir.clone(),
             files_secret: tokio::sync::OnceCell::new(),
             public_url: cfg.public_url.trim_end_matches('/').to_string(),
+            hooks: webhooks::Hooks::new(cfg.webhooks.clone()),
         };
         app.reload_schema().await?;
         Ok(Arc::new(app))

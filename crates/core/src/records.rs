@@ -24,6 +24,8 @@ use crate::events::{AfterEvent, BeforeEvent, RecordAction};
 use crate::render::{self, keyed_values, render_history_value, render_value, title_of, Lookups};
 use crate::rights;
 use crate::schema::{Catalog, Schema};
+use crate::webhooks::requests::Ask;
+use crate::webhooks::{self, Change, HookEvent, WEBHOOKS_CATALOG};
 use crate::{Actor, App};
 
 /// The write-only password field of `$users`.
@@ -42,6 +44,27 @@ pub struct RecordInput {
     /// The client's zone, minutes east of UTC.
     pub tz_offset_min: i32,
 }
+
+/// A Changes call: the field(s) just changed in a card, and the card's values.
+#[derive(Debug, Clone, Default)]
+pub struct ChangesInput {
+    pub record_id: Option<String>,
+    pub values: Map<String, Value>,
+    pub all_values: Map<String, Value>,
+    /// 0 for an employee's edit, +1 per change the client applies from a previous answer.
+    pub depth: u32,
+    pub tz_offset_min: i32,
+}
+
+/// What the card should show: messages, and values to apply (read format).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangesOutput {
+    pub messages: Vec<webhooks::requests::HookMessage>,
+    pub values: Map<String, Value>,
+}
+
+/// Chained Changes calls stop here (spec 03 §3.1 guard).
+pub const MAX_CHANGES_DEPTH: u32 = 10;
 
 /// How to render records.
 #[derive(Debug, Clone, Default)]
@@ -431,6 +454,46 @@ fn plain_values(values: &HashMap<i64, FieldValue>, catalog: &Arc<Catalog>) -> Pa
         .collect()
 }
 
+/// A `$webhooks` record needs an absolute http(s) `$url` (spec 02 §4.8).
+fn check_hook(catalog: &Catalog, values: &Parsed) -> Result<()> {
+    if catalog.db_id != WEBHOOKS_CATALOG {
+        return Ok(());
+    }
+    for (f, v) in values {
+        if let (true, FieldValue::Text(url)) = (f.id == "$url", v) {
+            webhooks::check_url(url.trim())
+                .map_err(|m| Error::field(ErrorCode::InvalidValue, &f.id, m))?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces public ids of users and linked records by `dbId`s where they exist, reading
+/// only: what a before-request shows of a write that has not happened yet.
+fn resolve_for_payload(conn: &mut dyn Conn, schema: &Schema, v: &mut FieldValue) -> Result<()> {
+    match v {
+        FieldValue::Users(ids) => {
+            for id in ids.iter_mut() {
+                if let Some(db) = rec::find_record(conn, USERS_CATALOG, id)? {
+                    *id = db.to_string();
+                }
+            }
+        }
+        FieldValue::Links(links) => {
+            for l in links.iter_mut() {
+                if let Some(cat) = schema.find_catalog(&l.catalog_id) {
+                    if let Some(db) = rec::find_record(conn, cat.db_id, &l.record_id)? {
+                        l.catalog_id = cat.db_id.to_string();
+                        l.record_id = db.to_string();
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 impl App {
     fn record_privilege(
         &self,
@@ -482,6 +545,7 @@ impl App {
         if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
             return Err(required_error(f));
         }
+        check_hook(&catalog, &values)?;
         if self.events.has_before_hooks() {
             self.events
                 .before(&BeforeEvent {
@@ -495,14 +559,27 @@ impl App {
                 })
                 .await?;
         }
+        self.ask_before_webhooks(
+            HookEvent::BeforeCreated,
+            &catalog,
+            None,
+            &values,
+            None,
+            actor,
+        )
+        .await?;
         let password_hash = hash_off_thread(password).await?;
+        let hooks = self
+            .hook_candidates(&catalog, HookEvent::Created, actor)
+            .await?;
+        let user = webhooks::user_id(actor);
         let (actor2, schema2, cat2, custom_id) = (
             actor.clone(),
             schema.clone(),
             catalog.clone(),
             input.id.clone(),
         );
-        let (data, values, changed) = self
+        let (data, values, changed, enqueued) = self
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
@@ -549,6 +626,28 @@ impl App {
                         &Value::Object(payload),
                     )?;
                 }
+                let filled: Vec<i64> = values
+                    .iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(f, _)| f.db_id)
+                    .collect();
+                let enqueued = !hooks.is_empty()
+                    && webhooks::enqueue(
+                        c,
+                        &schema2,
+                        &hooks,
+                        &Change {
+                            event: HookEvent::Created,
+                            catalog: &cat2,
+                            record_db_id: Some(db_id),
+                            public_id: Some(&public_id),
+                            title: Some(&title),
+                            changed: &filled,
+                            before: &HashMap::new(),
+                            after: &by_id,
+                        },
+                        user.as_deref(),
+                    )?;
                 let data = RecordData {
                     db_id,
                     id: custom_id,
@@ -556,9 +655,10 @@ impl App {
                     updated_at: now,
                     values: by_id,
                 };
-                Ok((data, values, changed))
+                Ok((data, values, changed, enqueued))
             })
             .await?;
+        self.after_write(&catalog, enqueued);
         if self.events.has_listeners() {
             self.events.publish(AfterEvent {
                 action: RecordAction::Created,
@@ -629,6 +729,7 @@ impl App {
                 .get_record_by_db_id(actor, &catalog, db_id, &ReadOptions::default())
                 .await;
         }
+        check_hook(&catalog, &values)?;
         if self.events.has_before_hooks() {
             let prev = self.fetch_plain(&catalog, db_id).await?;
             self.events
@@ -643,10 +744,23 @@ impl App {
                 })
                 .await?;
         }
+        self.ask_before_webhooks(
+            HookEvent::BeforeUpdated,
+            &catalog,
+            Some(db_id),
+            &values,
+            None,
+            actor,
+        )
+        .await?;
         let password_hash = hash_off_thread(password).await?;
+        let hooks = self
+            .hook_candidates(&catalog, HookEvent::Updated, actor)
+            .await?;
+        let user = webhooks::user_id(actor);
         let (actor2, schema2, cat2) = (actor.clone(), schema.clone(), catalog.clone());
         let has_password = password_hash.is_some();
-        let (data, values, prev, changed) = self
+        let (data, values, prev, changed, enqueued) = self
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
@@ -685,6 +799,29 @@ impl App {
                         &Value::Object(payload),
                     )?;
                 }
+                let changed_ids: Vec<i64> = values
+                    .iter()
+                    .filter(|(f, _)| changed.contains(&f.id))
+                    .map(|(f, _)| f.db_id)
+                    .collect();
+                let enqueued = !hooks.is_empty()
+                    && !changed_ids.is_empty()
+                    && webhooks::enqueue(
+                        c,
+                        &schema2,
+                        &hooks,
+                        &Change {
+                            event: HookEvent::Updated,
+                            catalog: &cat2,
+                            record_db_id: Some(db_id),
+                            public_id: Some(&public_id),
+                            title: Some(&title),
+                            changed: &changed_ids,
+                            before: &old.values,
+                            after: &merged,
+                        },
+                        user.as_deref(),
+                    )?;
                 let prev = plain_values(&old.values, &cat2);
                 let data = RecordData {
                     db_id,
@@ -693,9 +830,10 @@ impl App {
                     updated_at: format_ms(now_ms()),
                     values: merged,
                 };
-                Ok((data, values, prev, changed))
+                Ok((data, values, prev, changed, enqueued))
             })
             .await?;
+        self.after_write(&catalog, enqueued);
         if has_password {
             self.auth.forget_user(db_id);
         }
@@ -741,8 +879,21 @@ impl App {
                 })
                 .await?;
         }
-        let (actor2, cat2) = (actor.clone(), catalog.clone());
-        let (public_id, prev) = self
+        self.ask_before_webhooks(
+            HookEvent::BeforeDeleted,
+            &catalog,
+            Some(db_id),
+            &Vec::new(),
+            None,
+            actor,
+        )
+        .await?;
+        let hooks = self
+            .hook_candidates(&catalog, HookEvent::Deleted, actor)
+            .await?;
+        let user = webhooks::user_id(actor);
+        let (actor2, cat2, schema2) = (actor.clone(), catalog.clone(), schema.clone());
+        let (public_id, prev, enqueued) = self
             .store
             .write(move |c| -> Result<_> {
                 let old =
@@ -765,9 +916,28 @@ impl App {
                         &Value::Object(Map::new()),
                     )?;
                 }
-                Ok((old.public_id(), plain_values(&old.values, &cat2)))
+                let public_id = old.public_id();
+                let enqueued = !hooks.is_empty()
+                    && webhooks::enqueue(
+                        c,
+                        &schema2,
+                        &hooks,
+                        &Change {
+                            event: HookEvent::Deleted,
+                            catalog: &cat2,
+                            record_db_id: Some(db_id),
+                            public_id: Some(&public_id),
+                            title: Some(&title_of(&cat2, &old.values, &public_id)),
+                            changed: &[],
+                            before: &old.values,
+                            after: &old.values,
+                        },
+                        user.as_deref(),
+                    )?;
+                Ok((public_id, plain_values(&old.values, &cat2), enqueued))
             })
             .await?;
+        self.after_write(&catalog, enqueued);
         if catalog.db_id == USERS_CATALOG {
             self.auth.forget_user(db_id);
         }
@@ -786,6 +956,195 @@ impl App {
             user_db_id: actor.user_db_id(),
         });
         Ok(())
+    }
+
+    /// After a commit: wake the webhook dispatcher when deliveries were queued, and forget
+    /// cached subscriptions when `$webhooks` itself changed.
+    fn after_write(&self, catalog: &Catalog, enqueued: bool) {
+        if enqueued {
+            self.deliveries_enqueued();
+        }
+        if catalog.db_id == WEBHOOKS_CATALOG {
+            self.hooks.invalidate();
+        }
+    }
+
+    /// The payload of a request or an action about `values` written to `record` (or to a
+    /// new record), read from the current state; and the fields that change.
+    async fn event_payload(
+        &self,
+        event: HookEvent,
+        catalog: &Arc<Catalog>,
+        record: Option<i64>,
+        values: &Parsed,
+        card: Option<&Parsed>,
+    ) -> Result<(Map<String, Value>, Vec<i64>)> {
+        let schema = self.schema();
+        let new: Vec<(i64, FieldValue)> =
+            values.iter().map(|(f, v)| (f.db_id, v.clone())).collect();
+        let card: Vec<(i64, FieldValue)> = card
+            .map(|c| c.iter().map(|(f, v)| (f.db_id, v.clone())).collect())
+            .unwrap_or_default();
+        let cat = catalog.clone();
+        self.store
+            .read(move |c| -> Result<_> {
+                let (before, public_id) = match record {
+                    Some(db) => {
+                        let found = rec::fetch_records(
+                            c,
+                            cat.db_id,
+                            &cat.fields,
+                            &Selector::Ids(vec![db]),
+                        )?;
+                        let d = found
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| Error::record_not_found(&db.to_string()))?;
+                        let id = d.public_id();
+                        (d.values, Some(id))
+                    }
+                    None => (HashMap::new(), None),
+                };
+                let mut after = before.clone();
+                for (f, mut v) in card {
+                    resolve_for_payload(c, &schema, &mut v)?;
+                    after.insert(f, v);
+                }
+                let mut changed = Vec::new();
+                for (f, mut v) in new {
+                    resolve_for_payload(c, &schema, &mut v)?;
+                    let differs = match event {
+                        HookEvent::BeforeUpdated => {
+                            let old = before.get(&f).cloned().or_else(|| {
+                                cat.fields
+                                    .iter()
+                                    .find(|x| x.db_id == f)
+                                    .and_then(|x| x.field_type.empty_value())
+                            });
+                            old.as_ref() != Some(&v)
+                        }
+                        HookEvent::Updating => true,
+                        _ => !v.is_empty(),
+                    };
+                    if differs {
+                        changed.push(f);
+                    }
+                    after.insert(f, v);
+                }
+                let title = public_id.as_deref().map(|id| {
+                    let state = if event == HookEvent::BeforeDeleted {
+                        &before
+                    } else {
+                        &after
+                    };
+                    title_of(&cat, state, id)
+                });
+                let payload = Change {
+                    event,
+                    catalog: &cat,
+                    record_db_id: record,
+                    public_id: public_id.as_deref(),
+                    title: title.as_deref(),
+                    changed: &changed,
+                    before: &before,
+                    after: &after,
+                }
+                .payload(c, &schema)?;
+                Ok((payload, changed))
+            })
+            .await
+    }
+
+    /// Asks the `record.before.*` webhooks about a write; the first denial is the answer.
+    async fn ask_before_webhooks(
+        &self,
+        event: HookEvent,
+        catalog: &Arc<Catalog>,
+        record: Option<i64>,
+        values: &Parsed,
+        card: Option<&Parsed>,
+        actor: &Actor,
+    ) -> Result<()> {
+        if self
+            .hook_candidates(catalog, event, actor)
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let (payload, changed) = self
+            .event_payload(event, catalog, record, values, card)
+            .await?;
+        if event == HookEvent::BeforeUpdated && changed.is_empty() {
+            return Ok(());
+        }
+        self.ask_before(
+            Ask {
+                event,
+                catalog,
+                record_db_id: record,
+                payload,
+                changed: &changed,
+            },
+            actor,
+        )
+        .await
+    }
+
+    /// The Changes call (spec 02 §4.9): a field changed in an open card. Runs the
+    /// `record.updating` webhooks and returns their merged messages and values; nothing is
+    /// written. Past a chain depth of 10 nothing runs.
+    pub async fn record_changes(
+        &self,
+        actor: &Actor,
+        catalog_ref: &str,
+        input: ChangesInput,
+    ) -> Result<ChangesOutput> {
+        let schema = self.schema();
+        let catalog = schema.catalog(catalog_ref)?.clone();
+        let record = match &input.record_id {
+            Some(r) => {
+                let db = self.find_record(&catalog, r).await?;
+                self.record_privilege(actor, &catalog, Privilege::Edit)?;
+                Some(db)
+            }
+            None => {
+                self.record_privilege(actor, &catalog, Privilege::Create)?;
+                None
+            }
+        };
+        if input.depth > MAX_CHANGES_DEPTH {
+            return Ok(ChangesOutput::default());
+        }
+        let ctx = ParseCtx {
+            tz_offset_min: input.tz_offset_min,
+        };
+        let values = parse_values(&catalog, &input.values, &ctx)?;
+        let card = parse_values(&catalog, &input.all_values, &ctx)?;
+        let event = HookEvent::Updating;
+        if self
+            .hook_candidates(&catalog, event, actor)
+            .await?
+            .is_empty()
+        {
+            return Ok(ChangesOutput::default());
+        }
+        let (payload, changed) = self
+            .event_payload(event, &catalog, record, &values, Some(&card))
+            .await?;
+        let (messages, values) = self
+            .ask_updating(
+                Ask {
+                    event,
+                    catalog: &catalog,
+                    record_db_id: record,
+                    payload,
+                    changed: &changed,
+                },
+                actor,
+            )
+            .await?;
+        Ok(ChangesOutput { messages, values })
     }
 
     pub(crate) async fn find_record(&self, catalog: &Catalog, record_ref: &str) -> Result<i64> {

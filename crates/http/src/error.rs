@@ -37,6 +37,9 @@ impl IntoResponse for ApiError {
         let mut body = Map::new();
         body.insert("message".into(), Value::String(e.message));
         body.insert("code".into(), Value::String(e.code.name().into()));
+        if let Some(t) = e.title {
+            body.insert("title".into(), Value::String(t));
+        }
         if let Some(f) = e.field_id {
             body.insert("fieldId".into(), Value::String(f));
         }

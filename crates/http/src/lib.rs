@@ -44,6 +44,15 @@ pub fn router(app: Arc<App>) -> Router {
             "/catalogs/{id}/records/{rid}",
             get(get_record).patch(update_record).delete(delete_record),
         )
+        .route(
+            "/catalogs/{id}/changes",
+            axum::routing::post(record_changes),
+        )
+        .route("/webhooks/{hid}/deliveries", get(webhook_deliveries))
+        .route(
+            "/webhooks/{hid}/deliveries/{did}/resend",
+            axum::routing::post(resend_webhook_delivery),
+        )
         .route("/profile/me", get(profile))
         .route("/histories", get(histories))
         .route("/files", axum::routing::post(begin_upload))

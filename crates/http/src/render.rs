@@ -226,6 +226,63 @@ pub fn record(r: RecordView) -> Value {
     Value::Object(o)
 }
 
+/// The answer of a Changes call: `{messages: [{title?, text}], values}`.
+pub fn changes(out: kartoteka_core::records::ChangesOutput) -> Value {
+    let messages: Vec<Value> = out
+        .messages
+        .into_iter()
+        .map(|m| {
+            let mut o = Map::new();
+            if let Some(t) = m.title {
+                o.insert("title".into(), Value::String(t));
+            }
+            o.insert("text".into(), Value::String(m.text));
+            Value::Object(o)
+        })
+        .collect();
+    json!({"messages": messages, "values": out.values})
+}
+
+fn iso(ms: i64) -> Value {
+    Value::String(kartoteka_model::time::format_ms(ms))
+}
+
+/// A webhook delivery with its tries (the delivery log).
+pub fn delivery(v: kartoteka_core::webhooks::log::DeliveryView) -> Value {
+    let d = v.delivery;
+    let attempts: Vec<Value> = v
+        .attempts
+        .into_iter()
+        .map(|a| {
+            json!({
+                "at": iso(a.at),
+                "status": a.status,
+                "latencyMs": a.latency_ms,
+                "error": a.error,
+                "response": a.response,
+            })
+        })
+        .collect();
+    let body = serde_json::from_str::<Value>(&d.body).unwrap_or(Value::String(d.body));
+    json!({
+        "id": d.id.to_string(),
+        "hookId": d.hook_id.to_string(),
+        "sequenceId": d.seq,
+        "kind": d.kind,
+        "event": d.event,
+        "state": d.state,
+        "attempts": d.attempts,
+        "createdAt": iso(d.created_at),
+        "nextAttemptAt": (d.state == "pending").then(|| iso(d.next_at)),
+        "doneAt": d.done_at.map(iso),
+        "lastStatus": d.last_status,
+        "lastError": d.last_error,
+        "resendOf": d.resend_of.map(|i| i.to_string()),
+        "tries": attempts,
+        "body": body,
+    })
+}
+
 /// A history entry (spec 01 §11).
 pub fn history(h: kartoteka_core::history::HistoryEntry) -> Value {
     json!({

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kartoteka_core::catalogs::{CatalogInput, SectionInput};
-use kartoteka_core::records::{ListQuery, ReadOptions, RecordInput};
+use kartoteka_core::records::{ChangesInput, ListQuery, ReadOptions, RecordInput};
 use kartoteka_core::{Actor, App};
 use kartoteka_model::ids::id_from_json;
 use kartoteka_model::ErrorCode;
@@ -441,6 +441,77 @@ pub async fn delete_record(
 ) -> ApiResult<Json<Value>> {
     app.delete_record(&who, &cat, &rec).await?;
     Ok(empty())
+}
+
+/// `POST /catalogs/{id}/changes` (spec 02 §4.9): a field changed in an open card; answers
+/// the `record.updating` hooks' merged `{messages, values}`. Nothing is saved.
+pub async fn record_changes(
+    State(app): St,
+    Extension(who): Who,
+    Path(cat): Path<String>,
+    RawQuery(q): RawQuery,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let object = |key: &str| -> ApiResult<Map<String, Value>> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(Map::new()),
+            Some(Value::Object(m)) => Ok(m.clone()),
+            Some(_) => Err(ApiError(kartoteka_core::Error::field(
+                ErrorCode::InvalidValue,
+                key,
+                format!("{key} must be an object"),
+            ))),
+        }
+    };
+    let depth = opt_int(&body, "depth")?.unwrap_or(0);
+    if depth < 0 {
+        return Err(ApiError(kartoteka_core::Error::field(
+            ErrorCode::InvalidValue,
+            "depth",
+            "depth must not be negative",
+        )));
+    }
+    let input = ChangesInput {
+        record_id: opt_id(&body, "recordId")?,
+        values: object("values")?,
+        all_values: object("allValues")?,
+        depth: u32::try_from(depth).unwrap_or(u32::MAX),
+        tz_offset_min: p.tz_offset()?,
+    };
+    let out = app.record_changes(&who, &cat, input).await?;
+    Ok(Json(render::changes(out)))
+}
+
+// ---- webhook deliveries ----
+
+/// `GET /webhooks/{hookId}/deliveries?limit=&offset=`: the delivery log, newest first.
+pub async fn webhook_deliveries(
+    State(app): St,
+    Extension(who): Who,
+    Path(hook): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref());
+    let page = app
+        .webhook_deliveries(&who, &hook, p.int("limit")?, p.int("offset")?)
+        .await?;
+    let body = Value::Array(page.deliveries.into_iter().map(render::delivery).collect());
+    let mut resp = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&page.total.to_string()) {
+        resp.headers_mut().insert("x-total-count", v);
+    }
+    Ok(resp)
+}
+
+/// `POST /webhooks/{hookId}/deliveries/{deliveryId}/resend`: queues the delivery again (202).
+pub async fn resend_webhook_delivery(
+    State(app): St,
+    Extension(who): Who,
+    Path((hook, delivery)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let d = app.resend_webhook_delivery(&who, &hook, &delivery).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(render::delivery(d))).into_response())
 }
 
 // ---- profile ----

@@ -18,6 +18,7 @@ pub enum ErrorCode {
     NotUnique,
     FieldTypeChange,
     RejectedByEvent,
+    RejectedByWebhook,
     Unauthorized,
     Forbidden,
     SectionNotFound,
@@ -34,7 +35,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidValue,
@@ -47,6 +48,7 @@ impl ErrorCode {
         ErrorCode::NotUnique,
         ErrorCode::FieldTypeChange,
         ErrorCode::RejectedByEvent,
+        ErrorCode::RejectedByWebhook,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::SectionNotFound,
@@ -76,6 +78,7 @@ impl ErrorCode {
             ErrorCode::NotUnique => "not_unique",
             ErrorCode::FieldTypeChange => "field_type_change",
             ErrorCode::RejectedByEvent => "rejected_by_event",
+            ErrorCode::RejectedByWebhook => "rejected_by_webhook",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::SectionNotFound => "section_not_found",
@@ -105,7 +108,8 @@ impl ErrorCode {
             | ErrorCode::DuplicateId
             | ErrorCode::NotUnique
             | ErrorCode::FieldTypeChange
-            | ErrorCode::RejectedByEvent => 400,
+            | ErrorCode::RejectedByEvent
+            | ErrorCode::RejectedByWebhook => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::SectionNotFound

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kartoteka_core::webhooks::WebhookConfig;
 use kartoteka_core::{App, CoreConfig};
 
 /// mimalloc: the request path allocates many small JSON values across threads, where glibc's
@@ -55,6 +56,31 @@ struct ServeArgs {
     /// Password of the first administrator; generated and printed once when absent.
     #[arg(long, env = "KARTOTEKA_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Time a webhook receiver has to answer, in milliseconds.
+    #[arg(long, env = "KARTOTEKA_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    webhook_timeout_ms: u64,
+    /// Delays between tries of a webhook notification, e.g. `1s,5s,30s,5m,30m,2h,6h,12h`;
+    /// after the last one the delivery has failed (and can be resent).
+    #[arg(long, env = "KARTOTEKA_WEBHOOK_RETRY_SCHEDULE", default_value = kartoteka_core::webhooks::DEFAULT_SCHEDULE, value_parser = schedule)]
+    webhook_retry_schedule: Schedule,
+    /// A hook whose deliveries keep failing this long gets `$failingSince` set.
+    #[arg(long, env = "KARTOTEKA_WEBHOOK_FAILING_AFTER", default_value = "1h", value_parser = duration)]
+    webhook_failing_after: std::time::Duration,
+    /// How long finished deliveries stay in the delivery log.
+    #[arg(long, env = "KARTOTEKA_WEBHOOK_LOG_RETENTION", default_value = "7d", value_parser = duration)]
+    webhook_log_retention: std::time::Duration,
+}
+
+/// Retry delays (a newtype: clap would read a `Vec` as a repeated option).
+#[derive(Clone)]
+struct Schedule(Vec<std::time::Duration>);
+
+fn schedule(s: &str) -> Result<Schedule, String> {
+    kartoteka_core::webhooks::parse_schedule(s).map(Schedule)
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    kartoteka_core::webhooks::parse_duration(s.trim())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -96,6 +122,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url,
         files_dir,
         public_url,
+        webhooks: WebhookConfig {
+            timeout: std::time::Duration::from_millis(args.webhook_timeout_ms),
+            retry_schedule: args.webhook_retry_schedule.0.clone(),
+            failing_after: args.webhook_failing_after,
+            log_retention: args.webhook_log_retention,
+        },
     })
     .await
     .context("opening the store")?;
@@ -112,8 +144,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, backend = app.backend_name(), "kartoteka is ready");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let dispatcher = kartoteka_automation::start_webhooks(&app, async {
+        let _ = stopped.await;
+    })
+    .map_err(|e| anyhow::anyhow!("starting webhook delivery: {e}"))?;
     kartoteka_http::serve(listener, app.clone(), shutdown_signal()).await?;
     tracing::info!("shutting down: finishing queued writes");
+    let _ = stop.send(());
+    let _ = dispatcher.await;
     app.close();
     Ok(())
 }

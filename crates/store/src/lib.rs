@@ -10,6 +10,7 @@ pub mod chat;
 pub mod conn;
 pub mod error;
 pub mod migrate;
+pub mod outbox;
 mod pg;
 pub mod records;
 pub mod registry;

@@ -72,6 +72,21 @@ const MIGRATIONS: &[Migration] = &[
             pg: include_str!("../migrations/pg/0007_uploads.sql"),
         },
     },
+    Migration {
+        version: 8,
+        name: "webhook_outbox",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0008_webhook_outbox.sql"),
+            pg: include_str!("../migrations/pg/0008_webhook_outbox.sql"),
+        },
+    },
+    Migration {
+        // Adds the system fields later releases gave to existing system catalogs
+        // (`$webhooks.$standardWebhooks`, `$failingSince`); a no-op on a new store.
+        version: 9,
+        name: "system_fields_webhook_delivery",
+        step: Step::Code(crate::system::seed_system_catalogs),
+    },
 ];
 
 fn checksum(m: &Migration, d: Dialect) -> String {

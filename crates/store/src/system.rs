@@ -383,6 +383,10 @@ const CATALOGS: &[Catalog] = &[
             links("$initiator", "Инициатор", &["$users"]),
             text("$secret", "Секретная строка"),
             number("$sequenceId", "Номер последнего события").api_only(),
+            // Beyond the original: Standard Webhooks headers next to X-Hook-Signature, and
+            // the time since which deliveries keep failing (set and cleared by the server).
+            switch("$standardWebhooks", "Заголовки Standard Webhooks", false),
+            datetime("$failingSince", "Не доставляется с").api_only(),
         ],
     },
     Catalog {

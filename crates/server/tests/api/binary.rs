@@ -369,3 +369,65 @@ async fn sigterm_finishes_in_flight_writes_and_kill_9_loses_no_acknowledged_writ
     wait_exit(&mut s.child);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn pending_webhook_deliveries_survive_kill_9() {
+    use crate::webhooks::{delivered, refused_url, Answer, Receiver};
+    let dir = temp_dir();
+    let db = Db::new();
+    let envs = [
+        ("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string()),
+        ("KARTOTEKA_WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms".to_string()),
+    ];
+    let auth = ("admin@example.com", "admin123");
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let client = reqwest::Client::new();
+    let (catalog, field) = make_catalog(&client, &s.base, auth).await;
+    // The receiver is down while the records are written.
+    let url = refused_url();
+    let hook = client
+        .post(format!("{}/api/v1/catalogs/$webhooks/records", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"values": {
+            "$catalog": [{"catalogId": "$catalogs", "recordId": catalog}],
+            "$eventTypes": ["$record.created"],
+            "$url": url,
+        }}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(hook.status(), 200);
+    for i in 0..20 {
+        let r = client
+            .post(format!("{}/api/v1/catalogs/{catalog}/records", s.base))
+            .basic_auth(auth.0, Some(auth.1))
+            .json(&json!({"values": {field.clone(): i}}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+    }
+    s.child.kill().expect("kill -9");
+    let _ = s.child.wait();
+
+    let addr = url.trim_start_matches("http://").trim_end_matches("/hook");
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("port");
+    let rx = Receiver::on(listener, Answer::ok());
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let started = Instant::now();
+    while delivered(&rx).len() < 20 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "delivered after restart: {:?}",
+            delivered(&rx)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(delivered(&rx), (1..=20).collect::<Vec<i64>>());
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let _ = std::fs::remove_dir_all(&dir);
+}

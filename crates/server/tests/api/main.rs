@@ -17,3 +17,4 @@ mod messages;
 mod records;
 mod sections;
 mod system;
+mod webhooks;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kartoteka_core::webhooks::WebhookConfig;
 use kartoteka_core::{App, CoreConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -101,6 +102,7 @@ async fn sqlite_template() -> &'static PathBuf {
                         database_url: p.to_string_lossy().into_owned(),
                         files_dir: std::env::temp_dir().join("kartoteka-template-files"),
                         public_url: String::new(),
+                        webhooks: WebhookConfig::default(),
                     })
                     .await
                     .expect("open template");
@@ -118,8 +120,22 @@ async fn sqlite_template() -> &'static PathBuf {
         .await
 }
 
+/// Webhook settings for tests: short timeout and quick retries.
+pub fn test_webhooks() -> WebhookConfig {
+    WebhookConfig {
+        timeout: std::time::Duration::from_millis(1500),
+        retry_schedule: kartoteka_core::webhooks::parse_schedule("50ms,100ms,200ms,300ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms")
+            .expect("schedule"),
+        ..WebhookConfig::default()
+    }
+}
+
 impl TestApp {
     pub async fn start() -> TestApp {
+        TestApp::start_with(test_webhooks()).await
+    }
+
+    pub async fn start_with(webhooks: WebhookConfig) -> TestApp {
         let dir = std::env::temp_dir().join(unique("kartoteka-test"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (url, pg) = match std::env::var("KARTOTEKA_TEST_DATABASE_URL") {
@@ -144,6 +160,7 @@ impl TestApp {
             database_url: url,
             files_dir: dir.join("files"),
             public_url: base.clone(),
+            webhooks,
         })
         .await
         .expect("open app");
@@ -151,12 +168,18 @@ impl TestApp {
             .await
             .expect("admin");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_hooks, hooks_stopped) = tokio::sync::oneshot::channel::<()>();
+        kartoteka_automation::start_webhooks(&app, async {
+            let _ = hooks_stopped.await;
+        })
+        .expect("webhook delivery");
         let served = app.clone();
         tokio::spawn(async move {
             let _ = kartoteka_http::serve(listener, served, async {
                 let _ = rx.await;
             })
             .await;
+            let _ = stop_hooks.send(());
         });
         TestApp {
             base,

@@ -1,0 +1,244 @@
+//! The dispatcher: sends the outbox. One worker per hook sends that hook's pending
+//! deliveries one after another in `sequenceId` order; a failed try is scheduled again after
+//! the next delay of the retry schedule (with jitter) and holds back the later deliveries of
+//! that hook, so a receiver always sees its messages in order. After the last delay the
+//! delivery has failed (it stays in the log and can be resent) and the next one goes.
+//! Everything is in the database: a restart, even after `kill -9`, resumes where it stopped.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kartoteka_model::time::{format_ms, now_ms};
+use kartoteka_store::outbox::{self, Attempt, Delivery, Next};
+use kartoteka_store::DbValue;
+use rand::Rng;
+
+use super::requests::{call, success};
+use super::{Subscription, WEBHOOKS_CATALOG};
+use crate::error::Result;
+use crate::App;
+
+/// Deliveries one worker takes from the database at a time.
+const BATCH: i64 = 256;
+/// Successful sends recorded in one write.
+const FLUSH_EVERY: usize = 64;
+/// How often the dispatcher looks without being woken (other nodes, missed wake-ups).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often old log entries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs until `shutdown` resolves. Deliveries in flight at shutdown are sent again later
+/// (at least once).
+pub async fn run(app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let active: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
+    loop {
+        let mut wake_at = tokio::time::Instant::now() + IDLE_POLL;
+        match app.store.read(|c| outbox::pending_heads(c)).await {
+            Ok(heads) => {
+                let now = now_ms();
+                for (hook, next_at) in heads {
+                    let busy = active.lock().map(|a| a.contains(&hook)).unwrap_or(true);
+                    if busy {
+                        continue;
+                    }
+                    if next_at > now {
+                        let at = tokio::time::Instant::now()
+                            + Duration::from_millis((next_at - now) as u64);
+                        wake_at = wake_at.min(at);
+                        continue;
+                    }
+                    if let Ok(mut a) = active.lock() {
+                        a.insert(hook);
+                    }
+                    let (app, active) = (app.clone(), active.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = work(&app, hook).await {
+                            tracing::warn!(error = %e, hook, "webhook worker stopped");
+                        }
+                        if let Ok(mut a) = active.lock() {
+                            a.remove(&hook);
+                        }
+                        // Deliveries may have arrived while this worker was finishing.
+                        app.hooks.wake.notify_one();
+                    });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the webhook outbox"),
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = tokio::time::Instant::now();
+            prune(&app).await;
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = app.hooks.wake.notified() => {}
+            _ = tokio::time::sleep_until(wake_at) => {}
+        }
+    }
+}
+
+async fn prune(app: &App) {
+    let keep = app.hooks.config.log_retention.as_millis() as i64;
+    let before = now_ms() - keep;
+    match app.store.write(move |c| outbox::prune(c, before)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "pruned the webhook delivery log"),
+        Err(e) => tracing::warn!(error = %e, "could not prune the webhook delivery log"),
+    }
+}
+
+/// A finished try waiting to be recorded.
+struct Done {
+    id: i64,
+    attempt: Attempt,
+    next: Next,
+}
+
+/// Sends the due deliveries of one hook, in order, until none is left or one must wait.
+async fn work(app: &Arc<App>, hook: i64) -> Result<()> {
+    let Some(client) = app.hooks.client() else {
+        return Ok(());
+    };
+    loop {
+        let batch = app
+            .store
+            .read(move |c| outbox::pending_of(c, hook, BATCH))
+            .await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let subs = app.subscriptions().await?;
+        let Some(sub) = subs.iter().find(|s| s.db_id == hook).cloned() else {
+            let now = now_ms();
+            app.store
+                .write(move |c| outbox::drop_pending_of(c, hook, now))
+                .await?;
+            return Ok(());
+        };
+        let mut done: Vec<Done> = Vec::new();
+        let mut stop = false;
+        for d in batch {
+            if d.next_at > now_ms() {
+                stop = true;
+                break;
+            }
+            let (attempt, reply) = call(
+                &*client,
+                &sub,
+                d.seq,
+                Arc::from(d.body.as_str()),
+                app.hooks.config.timeout,
+            )
+            .await;
+            let status = reply.as_ref().map(|r| r.status);
+            if status == Some(410) {
+                done.push(Done {
+                    id: d.id,
+                    attempt,
+                    next: Next::Delivered,
+                });
+                record(app, &mut done, &sub, None).await?;
+                app.drop_subscription(hook).await?;
+                return Ok(());
+            }
+            if status.is_some_and(success) {
+                done.push(Done {
+                    id: d.id,
+                    attempt,
+                    next: Next::Delivered,
+                });
+                if done.len() >= FLUSH_EVERY {
+                    record(app, &mut done, &sub, None).await?;
+                }
+                continue;
+            }
+            let next = retry_after(app, &d, &attempt);
+            let retry = matches!(next, Next::Retry(_));
+            tracing::debug!(hook, delivery = d.id, seq = d.seq, error = ?attempt.error, "webhook delivery failed");
+            done.push(Done {
+                id: d.id,
+                attempt,
+                next,
+            });
+            let failing = failing(app, &sub, &d).then_some(d.created_at);
+            record(app, &mut done, &sub, failing).await?;
+            if retry {
+                // Later deliveries wait for this one: order per hook is kept.
+                stop = true;
+                break;
+            }
+        }
+        record(app, &mut done, &sub, None).await?;
+        if stop {
+            return Ok(());
+        }
+    }
+}
+
+/// When to try again, or `Failed` once the schedule is used up.
+fn retry_after(app: &App, d: &Delivery, a: &Attempt) -> Next {
+    let schedule = &app.hooks.config.retry_schedule;
+    let tried = d.attempts as usize + 1;
+    match schedule.get(tried - 1) {
+        Some(delay) => {
+            let ms = delay.as_millis() as f64;
+            // ±20 % jitter, so that many hooks failing at once do not retry in lockstep.
+            let jitter = rand::thread_rng().gen_range(0.8..=1.2);
+            Next::Retry(a.at + a.latency_ms + (ms * jitter) as i64)
+        }
+        None => Next::Failed,
+    }
+}
+
+/// True when the hook has been failing long enough to be marked.
+fn failing(app: &App, sub: &Subscription, d: &Delivery) -> bool {
+    sub.failing_since.is_none()
+        && now_ms() - d.created_at >= app.hooks.config.failing_after.as_millis() as i64
+}
+
+/// Records finished tries in one write; marks the hook failing, or healthy again after a
+/// success.
+async fn record(
+    app: &Arc<App>,
+    done: &mut Vec<Done>,
+    sub: &Subscription,
+    failing_since: Option<i64>,
+) -> Result<()> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let batch = std::mem::take(done);
+    let healthy =
+        sub.failing_since.is_some() && batch.iter().any(|d| matches!(d.next, Next::Delivered));
+    let column = app
+        .schema()
+        .catalog(super::WEBHOOKS_CATALOG_ID)?
+        .field("$failingSince")
+        .map(|f| f.column.clone());
+    let hook = sub.db_id;
+    app.store
+        .write(move |c| -> Result<()> {
+            for d in &batch {
+                outbox::record(c, d.id, &d.attempt, &d.next)?;
+            }
+            if let Some(col) = &column {
+                if healthy {
+                    outbox::set_silently(c, WEBHOOKS_CATALOG, col, hook, DbValue::Null)?;
+                } else if let Some(t) = failing_since {
+                    outbox::set_silently(c, WEBHOOKS_CATALOG, col, hook, format_ms(t).into())?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    if healthy || failing_since.is_some() {
+        if failing_since.is_some() {
+            tracing::warn!(hook, url = %sub.url, "webhook receiver keeps failing: hook marked");
+        }
+        app.hooks.invalidate();
+    }
+    Ok(())
+}

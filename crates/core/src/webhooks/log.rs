@@ -1,0 +1,135 @@
+//! The delivery log of a hook and the resend of one delivery
+//! (`/api/v1/webhooks/{hookId}/deliveries`).
+
+use kartoteka_model::privilege::Privilege;
+use kartoteka_model::time::now_ms;
+use kartoteka_model::ErrorCode;
+use kartoteka_store::outbox::{self, Attempt, Delivery, NewDelivery};
+
+use super::WEBHOOKS_CATALOG_ID;
+use crate::error::{Error, Result};
+use crate::{rights, Actor, App};
+
+/// The most deliveries one page holds.
+pub const MAX_PAGE: i64 = 100;
+
+/// A delivery with its tries, oldest try first.
+#[derive(Debug, Clone)]
+pub struct DeliveryView {
+    pub delivery: Delivery,
+    pub attempts: Vec<Attempt>,
+}
+
+/// A page of the log.
+#[derive(Debug, Clone)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<DeliveryView>,
+    pub total: i64,
+}
+
+impl App {
+    /// Resolves a hook id (public id or `dbId`) and checks the caller's right on `$webhooks`.
+    async fn hook_for(&self, actor: &Actor, hook_ref: &str, need: Privilege) -> Result<i64> {
+        let schema = self.schema();
+        let catalog = schema.catalog(WEBHOOKS_CATALOG_ID)?.clone();
+        rights::require(
+            rights::on_catalog(actor, &catalog),
+            need,
+            "catalog \"$webhooks\"",
+        )?;
+        self.find_record(&catalog, hook_ref).await.map_err(|_| {
+            Error::new(
+                ErrorCode::RecordNotFound,
+                format!("webhook {hook_ref:?} not found"),
+            )
+        })
+    }
+
+    /// A hook's deliveries, newest first.
+    pub async fn webhook_deliveries(
+        &self,
+        actor: &Actor,
+        hook_ref: &str,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<DeliveryPage> {
+        let hook = self.hook_for(actor, hook_ref, Privilege::View).await?;
+        let (limit, offset) = (limit.unwrap_or(20), offset.unwrap_or(0));
+        if limit < 0 || offset < 0 {
+            return Err(Error::new(
+                ErrorCode::InvalidQuery,
+                "limit and offset must not be negative",
+            ));
+        }
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.store
+            .read(move |c| -> Result<DeliveryPage> {
+                let (rows, total) = outbox::list(c, hook, limit, offset)?;
+                let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
+                let tries = outbox::attempts_of(c, &ids)?;
+                let deliveries = rows
+                    .into_iter()
+                    .map(|delivery| {
+                        let attempts = tries
+                            .iter()
+                            .filter(|(id, _)| *id == delivery.id)
+                            .map(|(_, a)| a.clone())
+                            .collect();
+                        DeliveryView { delivery, attempts }
+                    })
+                    .collect();
+                Ok(DeliveryPage { deliveries, total })
+            })
+            .await
+    }
+
+    /// Queues a delivery again: a new pending delivery with the same body (and so the same
+    /// `sequenceId` and `webhook-id`, so receivers can recognise a repeat), sent by the
+    /// dispatcher with the usual retries.
+    pub async fn resend_webhook_delivery(
+        &self,
+        actor: &Actor,
+        hook_ref: &str,
+        delivery_id: &str,
+    ) -> Result<DeliveryView> {
+        let hook = self.hook_for(actor, hook_ref, Privilege::Edit).await?;
+        let not_found = || {
+            Error::new(
+                ErrorCode::NotFound,
+                format!("delivery {delivery_id:?} of webhook {hook_ref:?} not found"),
+            )
+        };
+        let id: i64 = delivery_id.parse().map_err(|_| not_found())?;
+        let now = now_ms();
+        let fresh = self
+            .store
+            .write(move |c| -> Result<Option<Delivery>> {
+                let Some(old) = outbox::get(c, hook, id)? else {
+                    return Ok(None);
+                };
+                let new_id = outbox::insert(
+                    c,
+                    &NewDelivery {
+                        hook_id: hook,
+                        seq: old.seq,
+                        kind: "notification",
+                        event: &old.event,
+                        catalog_db_id: old.catalog_db_id,
+                        record_db_id: old.record_db_id,
+                        body: &old.body,
+                        state: "pending",
+                        now,
+                        resend_of: Some(old.id),
+                    },
+                )?;
+                Ok(outbox::get(c, hook, new_id)?)
+            })
+            .await?
+            .ok_or_else(not_found)?;
+        self.deliveries_enqueued();
+        Ok(DeliveryView {
+            delivery: fresh,
+            attempts: Vec::new(),
+        })
+    }
+}

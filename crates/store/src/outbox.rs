@@ -1,0 +1,326 @@
+//! The webhook outbox (`webhook_deliveries`) and its attempt log (`webhook_attempts`).
+//!
+//! A notification is enqueued in the same transaction as the record change it reports, so a
+//! committed change always has its deliveries. The dispatcher takes the pending deliveries of
+//! one hook in `seq` order, sends them, and records each try here. Requests and actions are
+//! sent at once by the write path; they are logged here after the fact. Times are Unix ms.
+
+use crate::conn::Conn;
+use crate::error::StoreError;
+use crate::value::DbValue;
+use crate::value::Row;
+
+/// A delivery waiting to be sent, or the log entry of one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub hook_id: i64,
+    pub seq: i64,
+    /// `notification`, `request` or `action`.
+    pub kind: String,
+    pub event: String,
+    pub catalog_db_id: Option<i64>,
+    pub record_db_id: Option<i64>,
+    /// The exact bytes that are sent (and signed).
+    pub body: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub next_at: i64,
+    pub done_at: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub resend_of: Option<i64>,
+}
+
+/// A new delivery.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    pub hook_id: i64,
+    pub seq: i64,
+    pub kind: &'a str,
+    pub event: &'a str,
+    pub catalog_db_id: Option<i64>,
+    pub record_db_id: Option<i64>,
+    pub body: &'a str,
+    pub state: &'a str,
+    pub now: i64,
+    pub resend_of: Option<i64>,
+}
+
+/// One try at sending a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub at: i64,
+    /// The receiver's status code; `None` when no answer came (refused, timeout).
+    pub status: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    /// The start of the receiver's reply body.
+    pub response: Option<String>,
+}
+
+/// What became of a delivery after one try.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    Delivered,
+    /// Try again at this time.
+    Retry(i64),
+    /// Given up.
+    Failed,
+}
+
+const COLS: &str = "id, \"hookId\", seq, kind, event, \"catalogDbId\", \"recordDbId\", body, state, attempts, \"createdAt\", \"nextAt\", \"doneAt\", \"lastStatus\", \"lastError\", \"resendOf\"";
+
+fn delivery(r: &Row) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: r.int(0)?,
+        hook_id: r.int(1)?,
+        seq: r.int(2)?,
+        kind: r.text(3)?,
+        event: r.text(4)?,
+        catalog_db_id: r.opt_int(5)?,
+        record_db_id: r.opt_int(6)?,
+        body: r.text(7)?,
+        state: r.text(8)?,
+        attempts: r.int(9)?,
+        created_at: r.int(10)?,
+        next_at: r.int(11)?,
+        done_at: r.opt_int(12)?,
+        last_status: r.opt_int(13)?,
+        last_error: r.opt_text(14)?,
+        resend_of: r.opt_int(15)?,
+    })
+}
+
+fn opt(v: Option<i64>) -> DbValue {
+    v.map(DbValue::Int).unwrap_or(DbValue::Null)
+}
+
+fn opt_text(v: &Option<String>) -> DbValue {
+    v.as_deref().map(DbValue::from).unwrap_or(DbValue::Null)
+}
+
+/// Adds a delivery; returns its id.
+pub fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<i64, StoreError> {
+    let row = conn.query_one(
+        "INSERT INTO webhook_deliveries (\"hookId\", seq, kind, event, \"catalogDbId\", \"recordDbId\", body, state, attempts, \"createdAt\", \"nextAt\", \"resendOf\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
+        &[
+            d.hook_id.into(),
+            d.seq.into(),
+            d.kind.into(),
+            d.event.into(),
+            opt(d.catalog_db_id),
+            opt(d.record_db_id),
+            d.body.into(),
+            d.state.into(),
+            d.now.into(),
+            d.now.into(),
+            opt(d.resend_of),
+        ],
+    )?;
+    row.int(0)
+}
+
+/// Logs a delivery that was sent at once (a request or an action), with its one attempt.
+pub fn insert_done(
+    conn: &mut dyn Conn,
+    d: &NewDelivery,
+    attempt: &Attempt,
+    ok: bool,
+) -> Result<i64, StoreError> {
+    let id = insert(conn, d)?;
+    record(
+        conn,
+        id,
+        attempt,
+        if ok { &Next::Delivered } else { &Next::Failed },
+    )?;
+    Ok(id)
+}
+
+/// The hooks that have pending deliveries, with the time their first pending one is due.
+pub fn pending_heads(conn: &mut dyn Conn) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows = conn.query(
+        "SELECT d.\"hookId\", d.\"nextAt\" FROM webhook_deliveries d WHERE d.state = 'pending' AND d.id = (SELECT x.id FROM webhook_deliveries x WHERE x.\"hookId\" = d.\"hookId\" AND x.state = 'pending' ORDER BY x.seq, x.id LIMIT 1)",
+        &[],
+    )?;
+    rows.iter().map(|r| Ok((r.int(0)?, r.int(1)?))).collect()
+}
+
+/// The first `limit` pending deliveries of a hook, in the order they must arrive.
+pub fn pending_of(
+    conn: &mut dyn Conn,
+    hook_id: i64,
+    limit: i64,
+) -> Result<Vec<Delivery>, StoreError> {
+    let rows = conn.query(
+        &format!("SELECT {COLS} FROM webhook_deliveries WHERE \"hookId\" = ? AND state = 'pending' ORDER BY seq, id LIMIT ?"),
+        &[hook_id.into(), limit.into()],
+    )?;
+    rows.iter().map(delivery).collect()
+}
+
+/// Records one try and its consequence.
+pub fn record(
+    conn: &mut dyn Conn,
+    delivery_id: i64,
+    a: &Attempt,
+    next: &Next,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO webhook_attempts (\"deliveryId\", at, status, \"latencyMs\", error, response) VALUES (?, ?, ?, ?, ?, ?)",
+        &[
+            delivery_id.into(),
+            a.at.into(),
+            opt(a.status),
+            a.latency_ms.into(),
+            opt_text(&a.error),
+            opt_text(&a.response),
+        ],
+    )?;
+    let (state, next_at, done_at) = match next {
+        Next::Delivered => (
+            "delivered",
+            DbValue::Null,
+            DbValue::Int(a.at + a.latency_ms),
+        ),
+        Next::Retry(t) => ("pending", DbValue::Int(*t), DbValue::Null),
+        Next::Failed => ("failed", DbValue::Null, DbValue::Int(a.at + a.latency_ms)),
+    };
+    conn.execute(
+        "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, \"nextAt\" = COALESCE(?, \"nextAt\"), \"doneAt\" = ?, \"lastStatus\" = ?, \"lastError\" = ? WHERE id = ?",
+        &[
+            state.into(),
+            next_at,
+            done_at,
+            opt(a.status),
+            opt_text(&a.error),
+            delivery_id.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Gives up the pending deliveries of a hook that no longer exists.
+pub fn drop_pending_of(conn: &mut dyn Conn, hook_id: i64, now: i64) -> Result<u64, StoreError> {
+    conn.execute(
+        "UPDATE webhook_deliveries SET state = 'failed', \"doneAt\" = ?, \"lastError\" = 'the subscription was deleted' WHERE \"hookId\" = ? AND state = 'pending'",
+        &[now.into(), hook_id.into()],
+    )
+}
+
+/// A page of a hook's deliveries, newest first, and how many there are.
+pub fn list(
+    conn: &mut dyn Conn,
+    hook_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Delivery>, i64), StoreError> {
+    let rows = conn.query(
+        &format!("SELECT {COLS} FROM webhook_deliveries WHERE \"hookId\" = ? ORDER BY id DESC LIMIT ? OFFSET ?"),
+        &[hook_id.into(), limit.into(), offset.into()],
+    )?;
+    let total = conn
+        .query_one(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE \"hookId\" = ?",
+            &[hook_id.into()],
+        )?
+        .int(0)?;
+    Ok((rows.iter().map(delivery).collect::<Result<_, _>>()?, total))
+}
+
+/// One delivery of a hook.
+pub fn get(
+    conn: &mut dyn Conn,
+    hook_id: i64,
+    delivery_id: i64,
+) -> Result<Option<Delivery>, StoreError> {
+    conn.query_opt(
+        &format!("SELECT {COLS} FROM webhook_deliveries WHERE \"hookId\" = ? AND id = ?"),
+        &[hook_id.into(), delivery_id.into()],
+    )?
+    .map(|r| delivery(&r))
+    .transpose()
+}
+
+/// The tries of some deliveries, oldest first, keyed by delivery id.
+pub fn attempts_of(
+    conn: &mut dyn Conn,
+    delivery_ids: &[i64],
+) -> Result<Vec<(i64, Attempt)>, StoreError> {
+    if delivery_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; delivery_ids.len()].join(", ");
+    let params: Vec<DbValue> = delivery_ids.iter().map(|i| DbValue::Int(*i)).collect();
+    let rows = conn.query(
+        &format!("SELECT \"deliveryId\", at, status, \"latencyMs\", error, response FROM webhook_attempts WHERE \"deliveryId\" IN ({marks}) ORDER BY id"),
+        &params,
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.int(0)?,
+                Attempt {
+                    at: r.int(1)?,
+                    status: r.opt_int(2)?,
+                    latency_ms: r.int(3)?,
+                    error: r.opt_text(4)?,
+                    response: r.opt_text(5)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Forgets finished deliveries (and their tries) older than `before`.
+pub fn prune(conn: &mut dyn Conn, before: i64) -> Result<u64, StoreError> {
+    conn.execute(
+        "DELETE FROM webhook_attempts WHERE \"deliveryId\" IN (SELECT id FROM webhook_deliveries WHERE state <> 'pending' AND \"doneAt\" < ?)",
+        &[before.into()],
+    )?;
+    conn.execute(
+        "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND \"doneAt\" < ?",
+        &[before.into()],
+    )
+}
+
+/// Adds one to a number column of a record and returns the new value; `None` when the
+/// record does not exist. A silent system write: no history, no events.
+pub fn increment(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    column: &str,
+    record_db_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    let col = crate::conn::ident(column);
+    let row = conn.query_opt(
+        &format!(
+            "UPDATE {} SET {col} = COALESCE({col}, 0) + 1 WHERE \"dbId\" = ? RETURNING {col}",
+            crate::schema::data_table(catalog_db_id)
+        ),
+        &[record_db_id.into()],
+    )?;
+    row.map(|r| r.int(0)).transpose()
+}
+
+/// Sets or clears a date column of a record without history or events (server bookkeeping).
+pub fn set_silently(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    column: &str,
+    record_db_id: i64,
+    value: DbValue,
+) -> Result<(), StoreError> {
+    conn.execute(
+        &format!(
+            "UPDATE {} SET {} = ? WHERE \"dbId\" = ?",
+            crate::schema::data_table(catalog_db_id),
+            crate::conn::ident(column)
+        ),
+        &[value, record_db_id.into()],
+    )?;
+    Ok(())
+}
