@@ -7,7 +7,8 @@
 #   PORT=18080 bench/run.sh --concurrency 32 --phases create,get,list
 #
 # Env: PORT (18080), HEALTH_TIMEOUT_SECS (30), SKIP_BUILD=1 to reuse binaries,
-#      KARTOTEKA_BIN to run a different server binary.
+#      KARTOTEKA_BIN to run a different server binary, CARGO_TARGET_DIR as for cargo,
+#      SERVER_ARGS for extra `kartoteka serve` options (e.g. --database postgres://…).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +21,9 @@ cd "$root"
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     cargo build --release -p kartoteka -p kartoteka-bench
 fi
-server_bin="${KARTOTEKA_BIN:-$root/target/release/kartoteka}"
-bench_bin="$root/target/release/kartoteka-bench"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+server_bin="${KARTOTEKA_BIN:-$target_dir/release/kartoteka}"
+bench_bin="$target_dir/release/kartoteka-bench"
 
 work_dir="$(mktemp -d "${TMPDIR:-/tmp}/kartoteka-bench.XXXXXX")"
 data_dir="$work_dir/data"
@@ -49,7 +51,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$server_bin" serve --listen "127.0.0.1:$port" --data "$data_dir" >"$log_file" 2>&1 &
+# shellcheck disable=SC2086
+"$server_bin" serve --listen "127.0.0.1:$port" --data "$data_dir" ${SERVER_ARGS:-} >"$log_file" 2>&1 &
 server_pid=$!
 echo "run.sh: server pid $server_pid on 127.0.0.1:$port, data $data_dir" >&2
 

@@ -8,6 +8,7 @@
 //! and `--max-requests`. Results go to stdout as JSON, progress to stderr.
 
 mod conn;
+mod receiver;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -82,6 +83,11 @@ enum Phase {
     Create,
     Get,
     List,
+    /// Creates with a `record.created` webhook to a receiver in this process: delivery
+    /// throughput and lag.
+    Webhook,
+    /// Creates with a `record.before.created` webhook: the cost of one before-hook.
+    Beforehook,
 }
 
 impl Phase {
@@ -90,6 +96,8 @@ impl Phase {
             Phase::Create => "create",
             Phase::Get => "get",
             Phase::List => "list",
+            Phase::Webhook => "webhook",
+            Phase::Beforehook => "beforehook",
         }
     }
 }
@@ -127,6 +135,17 @@ async fn run(args: Args) -> Result<()> {
         pool.push(c);
     }
 
+    let epoch = Instant::now();
+    let receiver = if args
+        .phases
+        .iter()
+        .any(|p| matches!(p, Phase::Webhook | Phase::Beforehook))
+    {
+        Some(receiver::Receiver::start(epoch, fixture.f[0].clone()).await?)
+    } else {
+        None
+    };
+    let mut admin = Conn::new(target.clone(), Some(cookie.clone()));
     let mut ids: Vec<String> = Vec::new();
     let mut reports = Vec::new();
     for phase in args.phases.iter().copied() {
@@ -143,16 +162,32 @@ async fn run(args: Args) -> Result<()> {
                 bail!("could not create any record for the get phase");
             }
         }
+        let hooked = matches!(phase, Phase::Webhook | Phase::Beforehook);
         let limits = Limits {
-            warmup,
+            // Every delivery of a webhook phase is counted, so it has no warmup.
+            warmup: if hooked { Duration::ZERO } else { warmup },
             duration,
             max_requests: args.max_requests,
         };
+        let mut hook = None;
+        if let (true, Some(rx)) = (hooked, &receiver) {
+            let event = if phase == Phase::Webhook {
+                "$record.created"
+            } else {
+                "$record.before.created"
+            };
+            hook = Some(subscribe(&mut admin, &fixture, event, &rx.url).await?);
+            if let Ok(mut seen) = rx.seen.lock() {
+                *seen = receiver::Seen::default();
+            }
+        }
         let make = match phase {
             Phase::Create => create_fn(&fixture),
             Phase::Get => get_fn(&fixture, Arc::new(ids.clone())),
             Phase::List => list_fn(&fixture),
+            Phase::Webhook | Phase::Beforehook => stamped_create_fn(&fixture, epoch),
         };
+        let phase_start = Instant::now();
         let cpu_before = CpuSample::take(args.pid);
         let run = run_phase(
             phase.name(),
@@ -166,8 +201,25 @@ async fn run(args: Args) -> Result<()> {
             ids.extend(run.ids.iter().cloned());
             ids.truncate(MAX_KEPT_IDS);
         }
+        let created = run.requests - run.errors;
+        let delivery = match (phase, &receiver) {
+            (Phase::Webhook, Some(rx)) => Some(await_deliveries(rx, created, phase_start).await),
+            _ => None,
+        };
+        if let Some(h) = hook {
+            call(
+                &mut admin,
+                Method::DELETE,
+                &format!("/api/v1/catalogs/$webhooks/records/{h}"),
+                None,
+            )
+            .await?;
+        }
         let cpu_after = CpuSample::take(args.pid);
         let mut report = run.report(phase.name(), concurrency, args.pid);
+        if let (Some(d), Some(obj)) = (delivery, report.as_object_mut()) {
+            obj.insert("webhook".into(), d);
+        }
         if let Some(obj) = report.as_object_mut() {
             cpu_before.describe(&cpu_after, obj);
         }
@@ -393,6 +445,80 @@ fn create_fn(fx: &Arc<Fixture>) -> MakeReq {
     let fx = fx.clone();
     let path = format!("/api/v1/catalogs/{}/records", fx.catalog_id);
     Arc::new(move |n| (Method::POST, path.clone(), Some(fx.create_body(n))))
+}
+
+/// Creates whose title carries the send time, for the webhook receiver to measure lag.
+fn stamped_create_fn(fx: &Arc<Fixture>, epoch: Instant) -> MakeReq {
+    let fx = fx.clone();
+    let path = format!("/api/v1/catalogs/{}/records", fx.catalog_id);
+    Arc::new(move |n| {
+        let mut body: Value = serde_json::from_slice(&fx.create_body(n)).unwrap_or_default();
+        if let Some(v) = body.get_mut("values").and_then(Value::as_object_mut) {
+            v.insert(fx.f[0].clone(), json!(receiver::stamp(epoch)));
+        }
+        (
+            Method::POST,
+            path.clone(),
+            Some(Bytes::from(body.to_string())),
+        )
+    })
+}
+
+/// Subscribes the receiver to the bench catalog; returns the hook id.
+async fn subscribe(c: &mut Conn, fx: &Fixture, event: &str, url: &str) -> Result<String> {
+    let hook = call(
+        c,
+        Method::POST,
+        "/api/v1/catalogs/$webhooks/records",
+        Some(json!({"values": {
+            "$catalog": [{"catalogId": "$catalogs", "recordId": fx.catalog_id}],
+            "$eventTypes": [event],
+            "$url": url,
+            "$secret": "bench",
+        }})),
+    )
+    .await?;
+    id_of(&hook)
+}
+
+/// Waits (up to two minutes) until `created` notifications arrived; reports the delivery
+/// rate over the phase and the lag percentiles.
+async fn await_deliveries(rx: &receiver::Receiver, created: u64, start: Instant) -> Value {
+    let phase_end = Instant::now();
+    let backlog_at_end = created.saturating_sub(rx.seen.lock().map(|s| s.calls).unwrap_or(0));
+    let deadline = phase_end + Duration::from_secs(120);
+    loop {
+        let calls = rx.seen.lock().map(|s| s.calls).unwrap_or(0);
+        if calls >= created || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let Ok(seen) = rx.seen.lock() else {
+        return Value::Null;
+    };
+    let mut lags = seen.lags_ns.clone();
+    lags.sort_unstable();
+    let ms = |ns: u64| (ns as f64 / 1e3).round() / 1e3;
+    let pct = |p: f64| -> Value {
+        if lags.is_empty() {
+            return Value::Null;
+        }
+        let rank = ((p * lags.len() as f64).ceil() as usize).clamp(1, lags.len());
+        json!(ms(lags[rank - 1]))
+    };
+    let span = seen
+        .last
+        .map(|l| l.saturating_duration_since(start).as_secs_f64())
+        .unwrap_or(0.0);
+    json!({
+        "created": created,
+        "delivered": seen.calls,
+        "malformed": seen.malformed,
+        "backlog_at_phase_end": backlog_at_end,
+        "deliveries_per_s": if span > 0.0 { ((seen.calls as f64 / span) * 10.0).round() / 10.0 } else { 0.0 },
+        "lag_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": lags.last().map_or(Value::Null, |&l| json!(ms(l)))},
+    })
 }
 
 fn get_fn(fx: &Fixture, ids: Arc<Vec<String>>) -> MakeReq {

@@ -79,15 +79,43 @@ impl WebhookClient for HttpWebhookClient {
     }
 }
 
-/// Installs the HTTP client and starts the webhook dispatcher; it stops when `shutdown`
-/// resolves.
+/// Installs the HTTP client for requests and actions and starts the webhook dispatcher on
+/// a thread of its own (with its own runtime and connection pool), so that deliveries keep
+/// their pace while the API is busy. The returned handle finishes once `shutdown` resolved
+/// and the dispatcher stopped.
 pub fn start_webhooks(
     app: &Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     app.set_webhook_client(Arc::new(HttpWebhookClient::new()?));
     let app = app.clone();
-    Ok(tokio::spawn(kartoteka_core::webhooks::dispatch::run(
-        app, shutdown,
-    )))
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("webhook-dispatch".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not start the webhook dispatcher");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match HttpWebhookClient::new() {
+                    Ok(client) => {
+                        kartoteka_core::webhooks::dispatch::run(app, Arc::new(client), shutdown)
+                            .await
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not start the webhook dispatcher"),
+                }
+            });
+            let _ = done.send(());
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(tokio::spawn(async move {
+        let _ = finished.await;
+    }))
 }

@@ -903,6 +903,10 @@ impl App {
                 };
                 rec::delete_record(c, cat2.db_id, db_id)?;
                 rec::mark_title_deleted(c, cat2.db_id, db_id)?;
+                if cat2.db_id == WEBHOOKS_CATALOG {
+                    // A deleted subscription's queue is given up with it.
+                    kartoteka_store::outbox::drop_pending_of(c, db_id, now_ms())?;
+                }
                 if cat2.db_id == USERS_CATALOG {
                     aux::delete_sessions_of(c, db_id)?;
                 }

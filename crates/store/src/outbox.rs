@@ -140,13 +140,35 @@ pub fn insert_done(
     Ok(id)
 }
 
-/// The hooks that have pending deliveries, with the time their first pending one is due.
-pub fn pending_heads(conn: &mut dyn Conn) -> Result<Vec<(i64, i64)>, StoreError> {
+/// When the first pending delivery of each of these hooks is due; hooks with none are left
+/// out. One indexed lookup per hook, however long the queue is.
+pub fn pending_heads(conn: &mut dyn Conn, hook_ids: &[i64]) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut out = Vec::new();
+    for id in hook_ids {
+        if let Some(r) = conn.query_opt(
+            "SELECT \"nextAt\" FROM webhook_deliveries WHERE \"hookId\" = ? AND state = 'pending' ORDER BY seq, id LIMIT 1",
+            &[(*id).into()],
+        )? {
+            out.push((*id, r.int(0)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Gives up pending deliveries of hooks that no longer exist (all but `live`).
+pub fn drop_orphans(conn: &mut dyn Conn, live: &[i64], now: i64) -> Result<u64, StoreError> {
     let rows = conn.query(
-        "SELECT d.\"hookId\", d.\"nextAt\" FROM webhook_deliveries d WHERE d.state = 'pending' AND d.id = (SELECT x.id FROM webhook_deliveries x WHERE x.\"hookId\" = d.\"hookId\" AND x.state = 'pending' ORDER BY x.seq, x.id LIMIT 1)",
+        "SELECT DISTINCT \"hookId\" FROM webhook_deliveries WHERE state = 'pending'",
         &[],
     )?;
-    rows.iter().map(|r| Ok((r.int(0)?, r.int(1)?))).collect()
+    let mut n = 0;
+    for r in rows {
+        let id = r.int(0)?;
+        if !live.contains(&id) {
+            n += drop_pending_of(conn, id, now)?;
+        }
+    }
+    Ok(n)
 }
 
 /// The first `limit` pending deliveries of a hook, in the order they must arrive.
@@ -200,6 +222,42 @@ pub fn record(
             delivery_id.into(),
         ],
     )?;
+    Ok(())
+}
+
+/// Records first-try successes in two statements: the tries, then the deliveries.
+pub fn record_delivered(conn: &mut dyn Conn, done: &[(i64, Attempt)]) -> Result<(), StoreError> {
+    for chunk in done.chunks(100) {
+        let mut params = Vec::with_capacity(chunk.len() * 6);
+        for (id, a) in chunk {
+            params.extend([
+                DbValue::Int(*id),
+                a.at.into(),
+                opt(a.status),
+                a.latency_ms.into(),
+                opt_text(&a.error),
+                opt_text(&a.response),
+            ]);
+        }
+        let rows = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        conn.execute(
+            &format!("INSERT INTO webhook_attempts (\"deliveryId\", at, status, \"latencyMs\", error, response) VALUES {rows}"),
+            &params,
+        )?;
+        // Every delivery of one chunk gets the same finishing time and status: the last
+        // one's. Individual tries keep their own in webhook_attempts.
+        let (last_at, last_status) = chunk
+            .last()
+            .map(|(_, a)| (a.at + a.latency_ms, opt(a.status)))
+            .unwrap_or((0, DbValue::Null));
+        let ids = vec!["?"; chunk.len()].join(", ");
+        let mut p = vec![DbValue::Int(last_at), last_status];
+        p.extend(chunk.iter().map(|(id, _)| DbValue::Int(*id)));
+        conn.execute(
+            &format!("UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, \"doneAt\" = ?, \"lastStatus\" = ?, \"lastError\" = NULL WHERE id IN ({ids})"),
+            &p,
+        )?;
+    }
     Ok(())
 }
 

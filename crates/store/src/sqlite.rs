@@ -36,6 +36,8 @@ pub(crate) type Job = Box<dyn FnOnce(&mut dyn Conn) -> Completion + Send>;
 pub(crate) struct SqliteStore {
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     handle: Mutex<Option<thread::JoinHandle<()>>>,
+    /// Dropping the sender stops the checkpointer.
+    checkpointer: Mutex<Option<(mpsc::Sender<()>, thread::JoinHandle<()>)>>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
 }
@@ -137,6 +139,10 @@ impl SqliteStore {
     ) -> Result<Self, StoreError> {
         let conn = open(path, true)?;
         init(&mut SqliteConn(&conn))?;
+        // Checkpoints run on their own thread (below), not inside the writer's commits,
+        // where each would stall every queued write while it copies and syncs pages.
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+        let checkpointer = spawn_checkpointer(path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = thread::Builder::new()
             .name("sqlite-writer".into())
@@ -145,6 +151,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(Some(tx)),
             handle: Mutex::new(Some(handle)),
+            checkpointer: Mutex::new(Some(checkpointer)),
             readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
         })
@@ -192,6 +199,11 @@ impl SqliteStore {
 
     /// Stops the writer after the queued jobs and waits for it.
     pub(crate) fn close(&self) {
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some((stop, handle)) = checkpointer {
+            drop(stop);
+            let _ = handle.join();
+        }
         if let Ok(mut w) = self.writer.lock() {
             w.take();
         }
@@ -203,6 +215,30 @@ impl SqliteStore {
             r.clear();
         }
     }
+}
+
+/// How often the WAL is folded back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Starts the thread that checkpoints the WAL (PASSIVE: it never blocks the writer or
+/// readers; SQLite restarts the WAL from its start once a checkpoint caught up with it).
+fn spawn_checkpointer(
+    path: &Path,
+) -> Result<(mpsc::Sender<()>, thread::JoinHandle<()>), StoreError> {
+    let conn = open(path, true)?;
+    let (stop, stopped) = mpsc::channel::<()>();
+    let handle = thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok((stop, handle))
 }
 
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {

@@ -15,7 +15,7 @@ use kartoteka_store::DbValue;
 use rand::Rng;
 
 use super::requests::{call, success};
-use super::{Subscription, WEBHOOKS_CATALOG};
+use super::{Subscription, WebhookClient, WEBHOOKS_CATALOG};
 use crate::error::Result;
 use crate::App;
 
@@ -30,13 +30,34 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs until `shutdown` resolves. Deliveries in flight at shutdown are sent again later
 /// (at least once).
-pub async fn run(app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
+/// `client` sends the notifications; give the dispatcher its own (and its own runtime
+/// thread), so deliveries keep their pace when the API is busy.
+pub async fn run(
+    app: Arc<App>,
+    client: Arc<dyn WebhookClient>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let active: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
     loop {
         let mut wake_at = tokio::time::Instant::now() + IDLE_POLL;
-        match app.store.read(|c| outbox::pending_heads(c)).await {
+        let mut hooks: Vec<i64> = match app.subscriptions().await {
+            Ok(subs) => subs.iter().map(|s| s.db_id).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not load webhook subscriptions");
+                Vec::new()
+            }
+        };
+        // A hook with a worker running needs no look: the worker drains its queue.
+        if let Ok(a) = active.lock() {
+            hooks.retain(|h| !a.contains(h));
+        }
+        match app
+            .store
+            .read(move |c| outbox::pending_heads(c, &hooks))
+            .await
+        {
             Ok(heads) => {
                 let now = now_ms();
                 for (hook, next_at) in heads {
@@ -53,9 +74,9 @@ pub async fn run(app: Arc<App>, shutdown: impl std::future::Future<Output = ()>)
                     if let Ok(mut a) = active.lock() {
                         a.insert(hook);
                     }
-                    let (app, active) = (app.clone(), active.clone());
+                    let (app, active, client) = (app.clone(), active.clone(), client.clone());
                     tokio::spawn(async move {
-                        if let Err(e) = work(&app, hook).await {
+                        if let Err(e) = work(&app, &*client, hook).await {
                             tracing::warn!(error = %e, hook, "webhook worker stopped");
                         }
                         if let Ok(mut a) = active.lock() {
@@ -81,6 +102,20 @@ pub async fn run(app: Arc<App>, shutdown: impl std::future::Future<Output = ()>)
 }
 
 async fn prune(app: &App) {
+    // Deliveries of hooks deleted through the Records API are given up here.
+    if let Ok(subs) = app.subscriptions().await {
+        let live: Vec<i64> = subs.iter().map(|s| s.db_id).collect();
+        let now = now_ms();
+        match app
+            .store
+            .write(move |c| outbox::drop_orphans(c, &live, now))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(dropped = n, "gave up deliveries of deleted webhooks"),
+            Err(e) => tracing::warn!(error = %e, "could not drop deliveries of deleted webhooks"),
+        }
+    }
     let keep = app.hooks.config.log_retention.as_millis() as i64;
     let before = now_ms() - keep;
     match app.store.write(move |c| outbox::prune(c, before)).await {
@@ -98,10 +133,7 @@ struct Done {
 }
 
 /// Sends the due deliveries of one hook, in order, until none is left or one must wait.
-async fn work(app: &Arc<App>, hook: i64) -> Result<()> {
-    let Some(client) = app.hooks.client() else {
-        return Ok(());
-    };
+async fn work(app: &Arc<App>, client: &dyn WebhookClient, hook: i64) -> Result<()> {
     loop {
         let batch = app
             .store
@@ -126,7 +158,7 @@ async fn work(app: &Arc<App>, hook: i64) -> Result<()> {
                 break;
             }
             let (attempt, reply) = call(
-                &*client,
+                client,
                 &sub,
                 d.seq,
                 Arc::from(d.body.as_str()),
@@ -221,7 +253,13 @@ async fn record(
     let hook = sub.db_id;
     app.store
         .write(move |c| -> Result<()> {
-            for d in &batch {
+            let delivered: Vec<(i64, Attempt)> = batch
+                .iter()
+                .filter(|d| d.next == Next::Delivered)
+                .map(|d| (d.id, d.attempt.clone()))
+                .collect();
+            outbox::record_delivered(c, &delivered)?;
+            for d in batch.iter().filter(|d| d.next != Next::Delivered) {
                 outbox::record(c, d.id, &d.attempt, &d.next)?;
             }
             if let Some(col) = &column {

@@ -436,10 +436,25 @@ impl Change<'_> {
                 p.insert("allValues".into(), all(self.before));
             }
             event => {
-                let changed: HashSet<i64> = self.changed.iter().copied().collect();
-                let values = render_fields(schema, cat, self.after, &look, |f| {
-                    changed.contains(&f.db_id)
-                });
+                // `allValues` is rendered once; `values` are its entries of changed fields.
+                let after = render_fields(schema, cat, self.after, &look, |_| true);
+                let keys: HashSet<&str> = cat
+                    .fields
+                    .iter()
+                    .filter(|f| self.changed.contains(&f.db_id))
+                    .flat_map(|f| {
+                        [
+                            Some(f.id.as_str()),
+                            f.duplicate.then_some(f.prev_id.as_str()),
+                        ]
+                    })
+                    .flatten()
+                    .collect();
+                let values: Map<String, Value> = after
+                    .iter()
+                    .filter(|(k, _)| keys.contains(k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 p.insert("values".into(), Value::Object(values));
                 match event {
                     HookEvent::Created | HookEvent::BeforeCreated => {
@@ -450,7 +465,7 @@ impl Change<'_> {
                         p.insert("prevValues".into(), all(self.before));
                     }
                 }
-                p.insert("allValues".into(), all(self.after));
+                p.insert("allValues".into(), Value::Object(after));
             }
         }
         Ok(p)
@@ -680,7 +695,10 @@ mod tests {
         );
         assert!(parse_schedule("5x").is_err());
         assert!(parse_schedule("fast").is_err());
-        let total: Duration = parse_schedule(DEFAULT_SCHEDULE).expect("default").iter().sum();
+        let total: Duration = parse_schedule(DEFAULT_SCHEDULE)
+            .expect("default")
+            .iter()
+            .sum();
         assert!(total >= Duration::from_secs(24 * 3600));
     }
 

@@ -787,3 +787,24 @@ async fn changes_call_merges_the_updating_hooks_answers() {
     .await
     .expect_error(400, "unknown_field", Some("nope"));
 }
+
+#[tokio::test]
+async fn system_catalog_records_notify_with_both_keys_and_either_catalog_id() {
+    let t = TestApp::start().await;
+    let rx = Receiver::start(Answer::ok()).await;
+    // Stored against the legacy number of `$users`: the same catalog.
+    subscribe(&t, "3", &["record.created"], &rx.url, json!({})).await;
+    t.record(
+        "$users",
+        json!({"$name": "Ann", "$email": "ann@example.com"}),
+    )
+    .await;
+    let m = rx.wait_for(1, Duration::from_secs(10)).await[0].json();
+    assert_eq!(m["payload"]["catalogId"], "$users");
+    assert_eq!(m["payload"]["values"]["$name"], "Ann");
+    assert_eq!(
+        m["payload"]["values"]["1"], "Ann",
+        "system fields under both keys"
+    );
+    assert!(m["payload"]["values"].get("$password").is_none());
+}
