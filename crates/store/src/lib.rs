@@ -11,6 +11,7 @@ pub mod conn;
 pub mod error;
 pub mod migrate;
 mod pg;
+pub mod query;
 pub mod records;
 pub mod registry;
 pub mod schema;
