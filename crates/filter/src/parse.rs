@@ -223,6 +223,21 @@ impl Parser<'_> {
                 }
                 Ok(Filter::and(parts))
             }
+            // Bracket notation with positions beyond the qs array limit builds an object
+            // keyed by numbers: still the array form when every entry is a condition.
+            Value::Object(m) if array_like(m) => {
+                let mut entries: Vec<(u64, &Value)> = m
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, v)))
+                    .collect();
+                entries.sort_by_key(|(k, _)| *k);
+                let mut parts = Vec::with_capacity(entries.len());
+                for (k, it) in entries {
+                    let at = path.index(k as usize);
+                    parts.push(self.element(it, lenient, scope, &at, depth)?);
+                }
+                Ok(Filter::and(parts))
+            }
             Value::Object(m) => self.object(m, lenient, scope, path, depth),
             other => Err(err(
                 Kind::Malformed,
@@ -881,6 +896,18 @@ impl Parser<'_> {
         }
         Ok(Filter::or(parts))
     }
+}
+
+/// An object keyed by positions whose entries are all `{fieldId|attr, value}` conditions.
+fn array_like(m: &Map<String, Value>) -> bool {
+    !m.is_empty()
+        && m.iter().all(|(k, v)| {
+            !k.is_empty()
+                && k.len() <= 9
+                && k.bytes().all(|b| b.is_ascii_digit())
+                && v.as_object()
+                    .is_some_and(|o| o.contains_key("fieldId") || o.contains_key("attr"))
+        })
 }
 
 fn reject_other_keys(m: &Map<String, Value>, allowed: &[&str], path: &Path) -> Res<()> {

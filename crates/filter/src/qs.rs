@@ -1,8 +1,9 @@
 //! Bracket notation in query strings, in the style of the `qs` / PHP libraries (spec 01 §1.1):
 //! `a[0][b]=1&a[0][c][]=x&a[0][c][]=y` describes `{"a": [{"b": "1", "c": ["x", "y"]}]}`.
 //! Indexed (and empty `[]`) keys build arrays, named keys build objects; a key given twice
-//! builds an array of its values. Leaves stay strings: the reader of the tree decides what
-//! they mean.
+//! builds an array of its values. As in `qs`, indices up to [`ARRAY_LIMIT`] are positions
+//! (sparse ones are compacted) and larger numbers are object keys. Leaves stay strings: the
+//! reader of the tree decides what they mean.
 
 use serde_json::{Map, Value};
 
@@ -106,11 +107,15 @@ fn insert(node: &mut Node, segs: &[&str], value: &str, key: &str) -> Result<(), 
     }
 }
 
+/// Indices above this name object keys, not array positions (the `arrayLimit` of `qs`): a
+/// numeric catalog id in `fields[1][fields][27][]` stays a key.
+pub const ARRAY_LIMIT: usize = 20;
+
 fn index_of(k: &str) -> Option<usize> {
     if k.is_empty() || k.len() > 9 || !k.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    k.parse().ok()
+    k.parse().ok().filter(|i| *i <= ARRAY_LIMIT)
 }
 
 fn to_value(node: Node) -> Value {
@@ -242,6 +247,19 @@ mod tests {
                 {"value": ["a", "b"], "fieldId": "2"},
                 {"fieldId": "5", "value": ["x", "y"]}
             ]))
+        );
+    }
+
+    #[test]
+    fn large_numbers_are_keys() {
+        let p = pairs(&[
+            ("fields[0]", "2"),
+            ("fields[1][fieldId]", "5"),
+            ("fields[1][fields][27][]", "6"),
+        ]);
+        assert_eq!(
+            tree(&p, "fields").expect("parses"),
+            Some(json!(["2", {"fieldId": "5", "fields": {"27": ["6"]}}]))
         );
     }
 

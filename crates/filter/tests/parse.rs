@@ -115,6 +115,23 @@ fn the_three_forms_give_one_ast() {
 }
 
 #[test]
+fn positions_beyond_the_array_limit() {
+    let f = ok(query("filters[25][fieldId]=2&filters[25][value]=a&filters[30][fieldId]=8&filters[30][value]=true"));
+    assert_eq!(
+        f,
+        Filter::And(vec![
+            cond("2", Cond::Contains("a".into())),
+            cond("8", Cond::Switch(true)),
+        ])
+    );
+    bad(
+        query("filters[25][fieldId]=3&filters[25][value]=x"),
+        FilterErrorKind::InvalidValue,
+        "filters[25].value",
+    );
+}
+
+#[test]
 fn empty_filters_are_no_filter() {
     for v in [
         json!(null),
