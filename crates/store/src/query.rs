@@ -619,6 +619,9 @@ pub fn select(
     q: &RecordQuery,
     columns: &str,
 ) -> Statement {
+    if let Some(st) = descending_by_index(d, catalog, fields, q, columns) {
+        return st;
+    }
     let mut c = Compiler::new(d, q.current_user);
     let w = c.where_clause(catalog, fields, q);
     let o = c.order(catalog, fields, q.sort);
@@ -632,6 +635,48 @@ pub fn select(
         ),
         params,
     }
+}
+
+/// A descending sort by an indexed key on PostgreSQL. A B-tree read backwards gives
+/// `DESC NULLS FIRST`, so `DESC NULLS LAST` alone would sort every match; instead the page
+/// is taken from the records with a key (read backwards along the index) and those without
+/// one (newest first), at most `offset + limit` of each, and only those are merged.
+/// SQLite reads its indexes backwards with empty values last already.
+fn descending_by_index(
+    d: Dialect,
+    catalog: i64,
+    fields: &[FieldDef],
+    q: &RecordQuery,
+    columns: &str,
+) -> Option<Statement> {
+    let s = q.sort.filter(|s| s.descending && d == Dialect::Postgres)?;
+    let f = fields.iter().find(|f| f.db_id == s.field_db_id)?;
+    let key = match f.field_type {
+        FieldType::Number | FieldType::Progress | FieldType::Stars | FieldType::Date => {
+            col(D, &f.column)
+        }
+        FieldType::Text => text_key(d, &col(D, &f.column)),
+        _ => return None,
+    };
+    let t = data_table(catalog);
+    let mut c = Compiler::new(d, q.current_user);
+    let w1 = c.where_clause(catalog, fields, q);
+    c.params.push((q.offset + q.limit).into());
+    let w2 = c.where_clause(catalog, fields, q);
+    let mut params = c.params;
+    params.push((q.offset + q.limit).into());
+    params.push(q.limit.into());
+    params.push(q.offset.into());
+    Some(Statement {
+        sql: format!(
+            "SELECT {columns} FROM (\
+             (SELECT {D}.*, {key} AS kt_sort_key FROM {t} {D} WHERE ({w1}) AND {key} IS NOT NULL ORDER BY {key} DESC, {D}.\"dbId\" DESC LIMIT ?) \
+             UNION ALL \
+             (SELECT {D}.*, NULL AS kt_sort_key FROM {t} {D} WHERE ({w2}) AND {key} IS NULL ORDER BY {D}.\"dbId\" DESC LIMIT ?)\
+             ) {D} ORDER BY {D}.kt_sort_key DESC NULLS LAST, {D}.\"dbId\" DESC LIMIT ? OFFSET ?"
+        ),
+        params,
+    })
 }
 
 /// `SELECT COUNT(*)` of the records a query matches, ignoring its page.
@@ -836,13 +881,18 @@ mod tests {
                 Cond::Users(vec![UserRef::Current, UserRef::Id("me".into())]),
             ),
         ]);
-        for d in [Dialect::Sqlite, Dialect::Postgres] {
+        for (d, sort_by) in [
+            (Dialect::Sqlite, 3),
+            (Dialect::Postgres, 3),
+            (Dialect::Postgres, 2),
+            (Dialect::Postgres, 1),
+        ] {
             let q = RecordQuery {
                 filter: filter.clone(),
                 search: Some("12".into()),
                 ids: Some(vec!["3".into(), "x".into()]),
                 sort: Some(Sort {
-                    field_db_id: 3,
+                    field_db_id: sort_by,
                     descending: true,
                 }),
                 limit: 10,

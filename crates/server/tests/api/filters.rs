@@ -503,6 +503,10 @@ async fn sort_page_and_project() {
         x.found(&format!("sortField={title}")).await,
         names(&["r1", "r2", "r5", "r3", "r4"])
     );
+    assert_eq!(
+        x.found(&format!("sortField={title}&sortType=-1")).await,
+        names(&["r3", "r5", "r2", "r1", "r4"])
+    );
     // Dates, descending, empty last.
     assert_eq!(
         x.found(&format!("sortField={due}&sortType=-1")).await,
