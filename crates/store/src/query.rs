@@ -782,23 +782,48 @@ pub fn field_index(d: Dialect, catalog: i64, f: &FieldDef) -> Option<String> {
     ))
 }
 
+/// True when the index exists (in the current schema, on PostgreSQL).
+fn index_exists(conn: &mut dyn Conn, name: &str) -> Result<bool, StoreError> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+        Dialect::Postgres => {
+            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?"
+        }
+    };
+    Ok(conn.query_opt(sql, &[name.into()])?.is_some())
+}
+
 /// Creates a field's index when the field is filterable, drops it otherwise (spec 01 §2.3:
-/// `filterable`). Idempotent.
+/// `filterable`). DDL runs only when the index has to change, so rewriting a field's
+/// definition takes no lock on its table.
 pub fn sync_field_index(conn: &mut dyn Conn, catalog: i64, f: &FieldDef) -> Result<(), StoreError> {
-    let d = conn.dialect();
-    match field_index(d, catalog, f) {
-        Some(ddl) if f.filterable => conn.batch(&ddl),
-        Some(_) => drop_field_index(conn, catalog, f),
-        None => Ok(()),
+    let Some(ddl) = field_index(conn.dialect(), catalog, f) else {
+        return Ok(());
+    };
+    let name = index_name(catalog, f);
+    match (f.filterable, index_exists(conn, &name)?) {
+        (true, false) => conn.batch(&ddl),
+        (false, true) => conn.batch(&format!("DROP INDEX IF EXISTS {name}")),
+        _ => Ok(()),
     }
+}
+
+/// True when the field's index exists.
+pub fn has_field_index(
+    conn: &mut dyn Conn,
+    catalog: i64,
+    f: &FieldDef,
+) -> Result<bool, StoreError> {
+    index_exists(conn, &index_name(catalog, f))
 }
 
 /// Drops a field's index if it has one.
 pub fn drop_field_index(conn: &mut dyn Conn, catalog: i64, f: &FieldDef) -> Result<(), StoreError> {
-    if field_index(conn.dialect(), catalog, f).is_none() {
-        return Ok(());
+    let name = index_name(catalog, f);
+    if index_exists(conn, &name)? {
+        conn.batch(&format!("DROP INDEX IF EXISTS {name}"))?;
     }
-    conn.batch(&format!("DROP INDEX IF EXISTS {}", index_name(catalog, f)))
+    Ok(())
 }
 
 #[cfg(test)]
