@@ -33,6 +33,8 @@ const PASSWORD_KEY: &str = "$password";
 /// Page size when none is given, and the most one page may hold.
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
+/// Record ids one list request may name (`id=…&id=…`); each is an SQL parameter.
+pub const MAX_IDS: usize = 10_000;
 
 /// A create or update request.
 #[derive(Debug, Clone, Default)]
@@ -892,6 +894,12 @@ impl App {
             ));
         }
         let limit = limit.clamp(1, MAX_LIMIT);
+        if q.ids.len() > MAX_IDS {
+            return Err(Error::new(
+                ErrorCode::InvalidQuery,
+                format!("at most {MAX_IDS} record ids may be listed in id"),
+            ));
+        }
         let filter = match &q.filters {
             Some(input) => kartoteka_filter::parse(
                 input,

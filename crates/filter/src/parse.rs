@@ -19,7 +19,8 @@ use crate::path::Path;
 
 /// Nesting deeper than this (`$or` in `$and` in a linked-record sub-filter …) is refused.
 pub const MAX_DEPTH: usize = 32;
-/// A filter may hold at most this many field conditions (each compiles to SQL parameters).
+/// A filter may hold at most this many field conditions and listed values together (each
+/// compiles to SQL parameters).
 pub const MAX_CONDITIONS: usize = 1000;
 
 const DAY_MS: i64 = 86_400_000;
@@ -184,7 +185,7 @@ impl Parser<'_> {
             return Err(err(
                 Kind::TooComplex,
                 path,
-                format!("a filter may hold at most {MAX_CONDITIONS} conditions"),
+                format!("a filter may hold at most {MAX_CONDITIONS} conditions and listed values"),
             ));
         }
         Ok(())
@@ -682,6 +683,7 @@ impl Parser<'_> {
         let single = !v.is_array();
         for (i, it) in list.into_iter().enumerate() {
             let at = if single { *path } else { path.index(i) };
+            self.count(&at)?;
             if is_null(it, lenient) {
                 empty = true;
                 continue;
@@ -733,6 +735,7 @@ impl Parser<'_> {
         let single = !v.is_array();
         for (i, it) in elements(v).into_iter().enumerate() {
             let at = if single { *path } else { path.index(i) };
+            self.count(&at)?;
             if is_null(it, lenient) {
                 empty = true;
                 continue;
@@ -772,6 +775,7 @@ impl Parser<'_> {
         let single = !v.is_array();
         for (i, it) in elements(v).into_iter().enumerate() {
             let at = if single { *path } else { path.index(i) };
+            self.count(&at)?;
             if is_null(it, lenient) {
                 empty = true;
                 continue;
@@ -824,6 +828,7 @@ impl Parser<'_> {
         let single = !v.is_array();
         for (i, it) in elements(v).into_iter().enumerate() {
             let at = if single { *path } else { path.index(i) };
+            self.count(&at)?;
             if is_null(it, lenient) {
                 empty = true;
                 continue;

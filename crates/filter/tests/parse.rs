@@ -513,6 +513,9 @@ fn limits() {
         .collect();
     let e = json(Value::Array(many)).expect_err("too many");
     assert_eq!(e.kind, FilterErrorKind::TooComplex);
+    let users: Vec<Value> = (0..1001).map(|i| json!(i.to_string())).collect();
+    let e = json(json!({"11": users})).expect_err("too many values");
+    assert_eq!(e.kind, FilterErrorKind::TooComplex);
 }
 
 #[test]

@@ -774,3 +774,47 @@ async fn bad_input_names_the_bad_part() {
         .await
         .expect_error(400, "unknown_field", None);
 }
+
+#[tokio::test]
+async fn system_catalogs_by_text_and_legacy_ids() {
+    let t = TestApp::start().await;
+    let bob = t
+        .record(
+            "$users",
+            json!({"$name": "Bob", "$email": "bob@example.com", "$password": "secret1"}),
+        )
+        .await;
+    let titles = |r: &Resp| -> Vec<String> {
+        r.json
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["title"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The text id and the legacy prevId of a system field name the same field.
+    let r = t
+        .get(&format!(
+            "/api/v1/catalogs/$users/records?filters={}",
+            enc(r#"{"$email": "BOB@"}"#)
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(titles(&r), vec!["Bob".to_string()]);
+    let r = t
+        .get("/api/v1/catalogs/3/records?filters[0][fieldId]=2&filters[0][value]=bob@")
+        .await;
+    assert_eq!(titles(&r), vec!["Bob".to_string()]);
+    assert_eq!(r.json[0]["id"], id(&bob).as_str());
+    // Sorted by name, descending.
+    let r = t
+        .get("/api/v1/catalogs/$users/records?sortField=$name&sortType=-1")
+        .await;
+    let got = titles(&r);
+    let mut sorted = got.clone();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.to_lowercase()));
+    assert_eq!(got, sorted);
+    assert!(got.len() >= 2);
+}
