@@ -10,6 +10,7 @@ pub mod events;
 pub mod files;
 pub mod history;
 pub mod messages;
+pub mod query;
 pub mod records;
 pub mod render;
 pub mod rights;

@@ -13,6 +13,7 @@ use kartoteka_model::value::{FieldValue, FileRef, LinkRef};
 use kartoteka_model::{ErrorCode, FieldDef};
 use kartoteka_store::aux::{self, FileRow, USERS_CATALOG};
 use kartoteka_store::chat;
+use kartoteka_store::query::{self as rq, RecordQuery};
 use kartoteka_store::records::{self as rec, RecordData, Selector};
 use kartoteka_store::registry;
 use kartoteka_store::Conn;
@@ -21,6 +22,7 @@ use serde_json::{Map, Value};
 use crate::auth::{hash_password, MIN_PASSWORD};
 use crate::error::{Error, Result};
 use crate::events::{AfterEvent, BeforeEvent, RecordAction};
+use crate::query::{nested_fields, nested_plans, nested_targets, NestedFields, NestedPlan};
 use crate::render::{self, keyed_values, render_history_value, render_value, title_of, Lookups};
 use crate::rights;
 use crate::schema::{Catalog, Schema};
@@ -33,6 +35,8 @@ const PASSWORD_KEY: &str = "$password";
 /// Page size when none is given, and the most one page may hold.
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
+/// Record ids one list request may name (`id=…&id=…`); each is an SQL parameter.
+pub const MAX_IDS: usize = 10_000;
 
 /// A create or update request.
 #[derive(Debug, Clone, Default)]
@@ -73,15 +77,30 @@ pub struct ReadOptions {
     pub fields: Option<Vec<String>>,
     /// Omit the duplicated `prevId` keys.
     pub skip_prev_id: bool,
+    /// Fields of linked records to add to link items as `recordValues` (spec 01 §6.2).
+    pub nested: Vec<NestedFields>,
+    /// `withFieldsAdditional`: add the extended fields of every object field's linked
+    /// records as `recordValues` (spec 01 §6.3).
+    pub with_fields_additional: bool,
 }
 
-/// A list request.
+/// A list request (spec 01 §6.1).
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub limit: Option<i64>,
     pub offset: Option<i64>,
     /// Only these record ids.
     pub ids: Vec<String>,
+    /// `filters`, in any of its forms (spec 01 §5).
+    pub filters: Option<kartoteka_filter::Input>,
+    /// `searchText`: quick search.
+    pub search: Option<String>,
+    /// `sortField`: a field id or `prevId`.
+    pub sort_field: Option<String>,
+    /// `sortType=-1`.
+    pub descending: bool,
+    /// The client's zone, minutes east of UTC (`timezoneOffset`), for date-only bounds.
+    pub tz_offset_min: i32,
 }
 
 /// A record in the read format.
@@ -1217,7 +1236,8 @@ impl App {
             .ok_or_else(|| Error::record_not_found(&db_id.to_string()))
     }
 
-    /// Lists records: newest first, paged (the query language comes with its own module).
+    /// Lists records (spec 01 §6.1): `filters` ∧ `searchText` ∧ `id`, sorted by `sortField`
+    /// (newest first without one), one page, and the total that matched.
     pub async fn list_records(
         &self,
         actor: &Actor,
@@ -1237,44 +1257,43 @@ impl App {
             ));
         }
         let limit = limit.clamp(1, MAX_LIMIT);
-        if q.ids.is_empty() {
-            return self
-                .read_records(
-                    actor,
-                    &catalog,
-                    Selector::Page { limit, offset },
-                    opts,
-                    true,
-                )
-                .await;
+        if q.ids.len() > MAX_IDS {
+            return Err(Error::new(
+                ErrorCode::InvalidQuery,
+                format!("at most {MAX_IDS} record ids may be listed in id"),
+            ));
         }
-        let (cat, ids) = (catalog.db_id, q.ids.clone());
-        let mut found = self
-            .store
-            .read(move |c| -> Result<Vec<i64>> {
-                let mut out = Vec::new();
-                for id in &ids {
-                    if let Some(d) = rec::find_record(c, cat, id)? {
-                        if !out.contains(&d) {
-                            out.push(d);
-                        }
-                    }
-                }
-                Ok(out)
-            })
-            .await?;
-        found.sort_unstable_by(|a, b| b.cmp(a));
-        let total = found.len() as i64;
-        let page: Vec<i64> = found
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit as usize)
-            .collect();
-        let mut out = self
-            .read_records(actor, &catalog, Selector::Ids(page), opts, false)
-            .await?;
-        out.total = total;
-        Ok(out)
+        let filter = match &q.filters {
+            Some(input) => kartoteka_filter::parse(
+                input,
+                &crate::query::CatalogScope {
+                    schema: &schema,
+                    catalog: &catalog,
+                },
+                &kartoteka_filter::Options {
+                    tz_offset_min: q.tz_offset_min,
+                },
+            )
+            .map_err(crate::query::filter_error)?,
+            None => kartoteka_filter::Filter::All,
+        };
+        let query = RecordQuery {
+            filter,
+            search: q.search.clone().filter(|s| !s.trim().is_empty()),
+            ids: (!q.ids.is_empty()).then(|| q.ids.clone()),
+            sort: crate::query::sort_of(&catalog, q.sort_field.as_deref(), q.descending)?,
+            limit,
+            offset,
+            current_user: actor.user_db_id(),
+        };
+        self.read_records(
+            actor,
+            &catalog,
+            Selector::Query(Box::new(query)),
+            opts,
+            true,
+        )
+        .await
     }
 
     pub(crate) async fn read_records(
@@ -1303,23 +1322,52 @@ impl App {
                     .collect::<Result<_>>()?,
             ),
         };
+        let plans = nested_plans(
+            &schema,
+            catalog,
+            &opts.nested,
+            opts.with_fields_additional,
+            projection.as_ref(),
+        )?;
         let privilege = rights::on_catalog(actor, catalog);
         let cat = catalog.clone();
         let user = actor.user_db_id();
-        let (data, lookups, total, chats) = self
+        let plans2 = plans.clone();
+        let (data, nested, lookups, total, chats) = self
             .store
             .read(move |c| -> Result<_> {
                 let data = rec::fetch_records(c, cat.db_id, &cat.fields, &sel)?;
-                let refs: Vec<&RecordData> = data.iter().collect();
-                let look = Lookups::gather(c, &refs)?;
-                let total = if count {
-                    rec::count_records(c, cat.db_id)?
-                } else {
-                    data.len() as i64
+                let total = match (&sel, count) {
+                    (_, false) => data.len() as i64,
+                    // A page that is not full tells the total without counting, unless it is
+                    // empty past the end.
+                    (Selector::Query(q), true) => {
+                        let n = data.len() as i64;
+                        if n < q.limit && (n > 0 || q.offset == 0) {
+                            q.offset + n
+                        } else {
+                            rq::count(c, cat.db_id, &cat.fields, q)?
+                        }
+                    }
+                    (_, true) => rec::count_records(c, cat.db_id)?,
                 };
+                let mut nested: HashMap<(i64, i64), RecordData> = HashMap::new();
+                if !plans2.is_empty() {
+                    let wanted = nested_fields(&plans2);
+                    for (linked, ids) in nested_targets(&plans2, &data) {
+                        let Some((_, fields)) = wanted.get(&linked) else {
+                            continue;
+                        };
+                        for d in rec::fetch_records(c, linked, fields, &Selector::Ids(ids))? {
+                            nested.insert((linked, d.db_id), d);
+                        }
+                    }
+                }
+                let refs: Vec<&RecordData> = data.iter().chain(nested.values()).collect();
+                let look = Lookups::gather(c, &refs)?;
                 let ids: Vec<i64> = data.iter().map(|d| d.db_id).collect();
                 let chats = chat::summaries(c, cat.db_id, &ids, user)?;
-                Ok((data, look, total, chats))
+                Ok((data, nested, look, total, chats))
             })
             .await?;
         let records = data
@@ -1334,6 +1382,9 @@ impl App {
                     opts.skip_prev_id,
                     privilege,
                 );
+                attach_record_values(
+                    &schema, catalog, d, &plans, &nested, &lookups, opts, &mut view,
+                );
                 view.chat = chats
                     .get(&d.db_id)
                     .copied()
@@ -1343,6 +1394,66 @@ impl App {
             })
             .collect();
         Ok(RecordPage { records, total })
+    }
+}
+
+/// Adds `recordValues` to the link items of the object fields a plan names: the linked
+/// record's requested fields in the read format (`{}` when it no longer exists). Values in
+/// `recordValues` carry no further `recordValues`.
+#[allow(clippy::too_many_arguments)]
+fn attach_record_values(
+    schema: &Arc<Schema>,
+    catalog: &Catalog,
+    d: &RecordData,
+    plans: &[NestedPlan],
+    nested: &HashMap<(i64, i64), RecordData>,
+    look: &Lookups,
+    opts: &ReadOptions,
+    view: &mut RecordView,
+) {
+    for p in plans {
+        let (Some(f), Some(FieldValue::Links(links))) = (
+            catalog.field_by_db_id(p.field_db_id),
+            d.values.get(&p.field_db_id),
+        ) else {
+            continue;
+        };
+        let per_link: Vec<Option<Value>> = links
+            .iter()
+            .map(|l| {
+                let c = l.catalog_id.parse::<i64>().ok()?;
+                let (cat, fields) = p.catalogs.get(&c)?;
+                let r = l.record_id.parse::<i64>().ok()?;
+                let Some(linked) = nested.get(&(c, r)) else {
+                    return Some(Value::Object(Map::new()));
+                };
+                let wanted: HashSet<i64> = fields.iter().map(|f| f.db_id).collect();
+                let v = render_record(
+                    schema,
+                    cat,
+                    linked,
+                    look,
+                    Some(&wanted),
+                    opts.skip_prev_id,
+                    Privilege::View,
+                );
+                Some(Value::Object(v.values))
+            })
+            .collect();
+        let mut keys = vec![f.id.clone()];
+        if f.duplicate && f.prev_id != f.id && !opts.skip_prev_id {
+            keys.push(f.prev_id.clone());
+        }
+        for k in keys {
+            let Some(Value::Array(items)) = view.values.get_mut(&k) else {
+                continue;
+            };
+            for (item, rv) in items.iter_mut().zip(&per_link) {
+                if let (Value::Object(o), Some(rv)) = (item, rv) {
+                    o.insert("recordValues".into(), rv.clone());
+                }
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use kartoteka_core::query::NestedFields;
 use kartoteka_core::{Actor, App};
 use kartoteka_model::ErrorCode;
 use serde_json::Value;
@@ -157,6 +158,112 @@ impl Params {
                     .map(str::to_string)
                     .collect(),
             ))
+        }
+    }
+}
+
+/// The `fields` projection of records (spec 01 §6.2): plain field ids and nested descriptors
+/// `{"fieldId": 5, "fields": {"27": [2, 6]}}`, as JSON text (`fields=[4,{…}]`), a comma list
+/// (`fields=2,3`) or bracket notation (`fields[0]=2&fields[1][fieldId]=5&fields[1][fields][27][]=2`).
+/// A nested descriptor's field is part of the projection too.
+pub struct Projection {
+    pub fields: Option<Vec<String>>,
+    pub nested: Vec<NestedFields>,
+}
+
+fn projection_error(message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::InvalidQuery, format!("fields: {message}"))
+}
+
+fn projection_id(v: &Value, what: &str) -> Result<String, ApiError> {
+    kartoteka_model::ids::id_from_json(v)
+        .ok_or_else(|| projection_error(format!("{what} {v} is not a field id")))
+}
+
+impl Params {
+    pub fn projection(&self, key: &str) -> Result<Projection, ApiError> {
+        let tree = kartoteka_filter::qs::tree(&self.0, key)
+            .map_err(|e| ApiError(kartoteka_core::query::filter_error(e)))?;
+        let items: Vec<Value> = match tree {
+            None => {
+                return Ok(Projection {
+                    fields: None,
+                    nested: vec![],
+                })
+            }
+            Some(Value::String(s)) => {
+                let t = s.trim();
+                if t.starts_with('[') || t.starts_with('{') {
+                    match serde_json::from_str::<Value>(t) {
+                        Ok(Value::Array(a)) => a,
+                        Ok(other) => vec![other],
+                        Err(e) => return Err(projection_error(format!("malformed JSON: {e}"))),
+                    }
+                } else {
+                    t.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Value::String(s.to_string()))
+                        .collect()
+                }
+            }
+            Some(Value::Array(a)) => a,
+            Some(other) => vec![other],
+        };
+        let mut fields = Vec::with_capacity(items.len());
+        let mut nested = Vec::new();
+        for it in &items {
+            match it {
+                Value::Object(o) => {
+                    let id = projection_id(o.get("fieldId").unwrap_or(&Value::Null), "fieldId")?;
+                    let mut catalogs = Vec::new();
+                    match o.get("fields") {
+                        None | Some(Value::Null) => {}
+                        Some(Value::Object(m)) => {
+                            for (cat, list) in m {
+                                let ids = match list {
+                                    Value::Array(a) => a
+                                        .iter()
+                                        .map(|v| projection_id(v, "nested field"))
+                                        .collect::<Result<Vec<_>, _>>()?,
+                                    v => vec![projection_id(v, "nested field")?],
+                                };
+                                catalogs.push((cat.clone(), ids));
+                            }
+                        }
+                        Some(other) => {
+                            return Err(projection_error(format!(
+                                "the nested fields of {id:?} are an object keyed by catalog id, not {other}"
+                            )))
+                        }
+                    }
+                    fields.push(id.clone());
+                    nested.push(NestedFields {
+                        field_id: id,
+                        catalogs,
+                    });
+                }
+                v => fields.push(projection_id(v, "")?),
+            }
+        }
+        Ok(Projection {
+            fields: Some(fields),
+            nested,
+        })
+    }
+
+    /// `sortType`: `1` / `asc` ascending (the default), `-1` / `desc` descending.
+    pub fn descending(&self, key: &str) -> Result<bool, ApiError> {
+        match self.get(key).map(|s| s.trim().to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(s) => match s.as_str() {
+                "" | "1" | "asc" => Ok(false),
+                "-1" | "desc" => Ok(true),
+                _ => Err(ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("{key} is 1 (ascending) or -1 (descending), got {s:?}"),
+                )),
+            },
         }
     }
 }

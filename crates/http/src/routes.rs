@@ -328,9 +328,12 @@ pub async fn delete_catalog(
 // ---- records ----
 
 fn read_options(p: &Params) -> ApiResult<ReadOptions> {
+    let projection = p.projection("fields")?;
     Ok(ReadOptions {
-        fields: p.id_list("fields")?,
+        fields: projection.fields,
         skip_prev_id: p.flag("skipPrevId"),
+        nested: projection.nested,
+        with_fields_additional: p.flag("withFieldsAdditional"),
     })
 }
 
@@ -367,10 +370,17 @@ pub async fn list_records(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref());
+    let filters = kartoteka_filter::Input::from_query(&p.0, "filters")
+        .map_err(|e| ApiError(kartoteka_core::query::filter_error(e)))?;
     let query = ListQuery {
         limit: p.int("limit")?,
         offset: p.int("offset")?,
         ids: p.all("id").into_iter().map(str::to_string).collect(),
+        filters,
+        search: p.get("searchText").map(str::to_string),
+        sort_field: p.get("sortField").map(str::to_string),
+        descending: p.descending("sortType")?,
+        tz_offset_min: p.tz_offset()?,
     };
     let page = app
         .list_records(&who, &cat, &query, &read_options(&p)?)

@@ -12,6 +12,7 @@ pub mod error;
 pub mod migrate;
 pub mod outbox;
 mod pg;
+pub mod query;
 pub mod records;
 pub mod registry;
 pub mod schema;

@@ -87,7 +87,24 @@ const MIGRATIONS: &[Migration] = &[
         name: "system_fields_webhook_delivery",
         step: Step::Code(crate::system::seed_system_catalogs),
     },
+    Migration {
+        // Numbered 10: 8 and 9 are taken by the webhook outbox work.
+        version: 10,
+        name: "field_indexes",
+        step: Step::Code(field_indexes),
+    },
 ];
+
+/// Indexes every filterable field of the catalogs that existed before fields got indexes
+/// when created (see [`crate::query::field_index`]); a no-op on a new store.
+fn field_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for c in schema::load_catalogs(conn)? {
+        for f in &c.fields {
+            crate::query::sync_field_index(conn, c.db_id, f)?;
+        }
+    }
+    Ok(())
+}
 
 fn checksum(m: &Migration, d: Dialect) -> String {
     let text = match (&m.step, d) {

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::conn::{ident, Conn};
 use crate::error::StoreError;
+use crate::query::{self, RecordQuery};
 use crate::schema::{contacts_table, data_table, links_table, now_param};
 use crate::value::{DbValue, Row};
 
@@ -42,6 +43,8 @@ pub enum Selector {
     Page { limit: i64, offset: i64 },
     /// One record by public id (custom id or `dbId`).
     Public(String),
+    /// The page a filtered, searched and sorted query selects (see [`crate::query`]).
+    Query(Box<RecordQuery>),
 }
 
 fn bad_ref(what: &str, v: &str) -> StoreError {
@@ -419,6 +422,15 @@ pub fn fetch_records(
             &format!("SELECT {cols} FROM {t} ORDER BY \"dbId\" DESC LIMIT ? OFFSET ?"),
             &[(*limit).into(), (*offset).into()],
         )?,
+        Selector::Query(q) => {
+            let mut qualified = String::from("d.\"dbId\", d.id, d.\"createdAt\", d.\"updatedAt\"");
+            for f in &col_fields {
+                qualified.push_str(", d.");
+                qualified.push_str(&ident(&f.column));
+            }
+            let st = query::select(conn.dialect(), catalog_db_id, fields, q, &qualified);
+            conn.query(&st.sql, &st.params)?
+        }
     };
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {

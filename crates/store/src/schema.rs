@@ -325,6 +325,7 @@ pub fn insert_field(
             ident(&f.column),
             d.column_type(kind)
         ))?;
+        crate::query::sync_field_index(conn, catalog_db_id, f)?;
     }
     Ok(())
 }
@@ -346,7 +347,8 @@ pub fn update_field(
         ),
         &p,
     )?;
-    Ok(())
+    // `filterable` may have changed: the field's index follows it.
+    crate::query::sync_field_index(conn, catalog_db_id, f)
 }
 
 /// Removes a field together with its data.
@@ -363,11 +365,15 @@ pub fn delete_field(
         &[f.db_id.into()],
     )?;
     match f.field_type.storage() {
-        Storage::Column(_) => conn.batch(&format!(
-            "ALTER TABLE {} DROP COLUMN {}",
-            data_table(catalog_db_id),
-            ident(&f.column)
-        ))?,
+        // SQLite refuses to drop an indexed column: the index goes first.
+        Storage::Column(_) => {
+            crate::query::drop_field_index(conn, catalog_db_id, f)?;
+            conn.batch(&format!(
+                "ALTER TABLE {} DROP COLUMN {}",
+                data_table(catalog_db_id),
+                ident(&f.column)
+            ))?
+        }
         Storage::Links => {
             conn.execute(
                 &format!(

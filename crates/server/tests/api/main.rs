@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod fields;
 mod files;
+mod filters;
 mod history;
 mod lookups;
 mod messages;

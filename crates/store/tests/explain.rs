@@ -1,0 +1,193 @@
+//! Index use of record queries, asked of each backend's planner: a sort by a date both ways,
+//! and a number range with a dropdown filter sorted by a date (the plans `docs/filters.md`
+//! shows). Runs on SQLite, and on PostgreSQL when `KARTOTEKA_TEST_DATABASE_URL` is set.
+
+use kartoteka_filter::{Cond, FieldRef, Filter};
+use kartoteka_model::value::FieldValue;
+use kartoteka_model::{FieldDef, FieldType};
+use kartoteka_store::query::{self, RecordQuery, Sort};
+use kartoteka_store::records::insert_record;
+use kartoteka_store::schema::{
+    insert_catalog, insert_field, insert_section, CatalogRow, SectionRow,
+};
+use kartoteka_store::{Store, StoreError};
+use serde_json::{json, Value};
+
+const CATALOG: i64 = 100;
+const ROWS: i64 = 10_000;
+
+fn field(db_id: i64, t: FieldType, config: Value) -> FieldDef {
+    FieldDef {
+        db_id,
+        id: db_id.to_string(),
+        prev_id: db_id.to_string(),
+        duplicate: false,
+        name: format!("f{db_id}"),
+        field_type: t,
+        hint: String::new(),
+        required: false,
+        api_only: false,
+        filterable: true,
+        history: true,
+        hidden: false,
+        comment: String::new(),
+        config: config.as_object().cloned().unwrap_or_default(),
+        visible: Value::Null,
+        is_system: false,
+        column: format!("f{db_id}"),
+    }
+}
+
+fn fields() -> Vec<FieldDef> {
+    vec![
+        field(9001, FieldType::Number, json!({})),
+        field(
+            9002,
+            FieldType::Dropdown,
+            json!({"items": [{"id": "1"}, {"id": "2"}, {"id": "3"}, {"id": "4"}, {"id": "5"}]}),
+        ),
+        field(9003, FieldType::Date, json!({"time": true})),
+    ]
+}
+
+/// A catalog with `ROWS` records: amounts 0..1000, five stages, dates over ~27 years.
+async fn seeded(store: &Store) -> Result<(), StoreError> {
+    store
+        .write(|c| -> Result<(), StoreError> {
+            let fs = fields();
+            insert_section(
+                c,
+                &SectionRow {
+                    db_id: 3,
+                    id: "3".into(),
+                    name: "Sales".into(),
+                    icon: String::new(),
+                    priority: 3,
+                    is_system: false,
+                    deleted: false,
+                },
+            )?;
+            insert_catalog(
+                c,
+                &CatalogRow {
+                    db_id: CATALOG,
+                    id: CATALOG.to_string(),
+                    section_db_id: 3,
+                    name: "Deals".into(),
+                    icon: String::new(),
+                    history: false,
+                    priority: 0,
+                    is_system: false,
+                    deleted: false,
+                    next_field_id: 1,
+                    fields: vec![],
+                },
+            )?;
+            for (i, f) in fs.iter().enumerate() {
+                insert_field(c, CATALOG, f, i as i64 + 1)?;
+            }
+            for n in 0..ROWS {
+                let amount = FieldValue::Number(Some((n * 7919 % 1000) as f64));
+                let stage = FieldValue::Items(vec![(n % 5 + 1).to_string()]);
+                let due = FieldValue::Date(Some(1_000_000_000_000 + n * 86_400_000));
+                let values = [(&fs[0], &amount), (&fs[1], &stage), (&fs[2], &due)];
+                insert_record(c, CATALOG, None, None, "2024-01-01T00:00:00.000Z", &values)?;
+            }
+            c.batch("ANALYZE")
+        })
+        .await
+}
+
+async fn plan(store: &Store, descending: bool, filtered: bool) -> Result<String, StoreError> {
+    let fs = fields();
+    let q = RecordQuery {
+        filter: if !filtered {
+            Filter::All
+        } else {
+            Filter::And(vec![
+                Filter::Field(
+                    FieldRef::of(&fs[0]),
+                    Cond::Range {
+                        at: Some(100.0),
+                        to: Some(120.0),
+                    },
+                ),
+                Filter::Field(FieldRef::of(&fs[1]), Cond::AnyItem(vec!["2".into()])),
+            ])
+        },
+        search: None,
+        ids: None,
+        sort: Some(Sort {
+            field_db_id: fs[2].db_id,
+            descending,
+        }),
+        limit: 20,
+        offset: 0,
+        current_user: None,
+    };
+    store
+        .read(move |c| query::explain(c, CATALOG, &fs, &q))
+        .await
+}
+
+async fn check(store: &Store, backend: &str) {
+    seeded(store).await.expect("seed");
+    // Sorted by the date alone: read along the date's index, both ways.
+    for descending in [false, true] {
+        let p = plan(store, descending, false).await.expect("plan");
+        println!(
+            "--- {backend}, no filter, date {}:\n{p}",
+            if descending {
+                "descending"
+            } else {
+                "ascending"
+            }
+        );
+        assert!(
+            p.contains("catalog_100_ix_9003"),
+            "{backend}: the date index is not read:\n{p}"
+        );
+    }
+    // Filtered by a number range and a dropdown: the number's index narrows the records.
+    for descending in [false, true] {
+        let p = plan(store, descending, true).await.expect("plan");
+        println!(
+            "--- {backend}, date {}:\n{p}",
+            if descending {
+                "descending"
+            } else {
+                "ascending"
+            }
+        );
+        let uses_index = match store.dialect() {
+            kartoteka_store::Dialect::Sqlite => p.contains("USING INDEX catalog_100_ix_"),
+            kartoteka_store::Dialect::Postgres => {
+                p.contains(" on catalog_100_ix_") || p.contains(" using catalog_100_ix_")
+            }
+        };
+        assert!(uses_index, "{backend}: no field index in the plan:\n{p}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_and_dropdown_sorted_by_date_use_an_index() {
+    let dir = std::env::temp_dir().join(format!("kartoteka-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = Store::open_sqlite(&dir.join("k.db")).expect("sqlite");
+    check(&store, "SQLite").await;
+    store.close();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let Ok(base) = std::env::var("KARTOTEKA_TEST_DATABASE_URL") else {
+        return;
+    };
+    if base.is_empty() {
+        return;
+    }
+    let (url, schema) =
+        kartoteka_store::testing::fresh_postgres_schema(&base).expect("postgres schema");
+    let store = Store::open_postgres(&url).await.expect("postgres");
+    check(&store, "PostgreSQL").await;
+    store.close();
+    let _ = kartoteka_store::testing::drop_postgres_schema(&base, &schema);
+}
