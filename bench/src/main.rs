@@ -88,6 +88,9 @@ enum Phase {
     Webhook,
     /// Creates with a `record.before.created` webhook: the cost of one before-hook.
     Beforehook,
+    /// Creates with a `record.created` webhook whose receiver is down: the cost of writing
+    /// the outbox alone (deliveries wait for their retry).
+    Outbox,
 }
 
 impl Phase {
@@ -98,6 +101,7 @@ impl Phase {
             Phase::List => "list",
             Phase::Webhook => "webhook",
             Phase::Beforehook => "beforehook",
+            Phase::Outbox => "outbox",
         }
     }
 }
@@ -139,7 +143,7 @@ async fn run(args: Args) -> Result<()> {
     let receiver = if args
         .phases
         .iter()
-        .any(|p| matches!(p, Phase::Webhook | Phase::Beforehook))
+        .any(|p| matches!(p, Phase::Webhook | Phase::Beforehook | Phase::Outbox))
     {
         Some(receiver::Receiver::start(epoch, fixture.f[0].clone()).await?)
     } else {
@@ -162,7 +166,7 @@ async fn run(args: Args) -> Result<()> {
                 bail!("could not create any record for the get phase");
             }
         }
-        let hooked = matches!(phase, Phase::Webhook | Phase::Beforehook);
+        let hooked = matches!(phase, Phase::Webhook | Phase::Beforehook | Phase::Outbox);
         let limits = Limits {
             // Every delivery of a webhook phase is counted, so it has no warmup.
             warmup: if hooked { Duration::ZERO } else { warmup },
@@ -171,12 +175,18 @@ async fn run(args: Args) -> Result<()> {
         };
         let mut hook = None;
         if let (true, Some(rx)) = (hooked, &receiver) {
-            let event = if phase == Phase::Webhook {
+            let event = if matches!(phase, Phase::Webhook | Phase::Outbox) {
                 "$record.created"
             } else {
                 "$record.before.created"
             };
-            hook = Some(subscribe(&mut admin, &fixture, event, &rx.url).await?);
+            // Port 9 (discard) on loopback: nothing listens, every try is refused.
+            let url = if phase == Phase::Outbox {
+                "http://127.0.0.1:9/hook"
+            } else {
+                rx.url.as_str()
+            };
+            hook = Some(subscribe(&mut admin, &fixture, event, url).await?);
             if let Ok(mut seen) = rx.seen.lock() {
                 *seen = receiver::Seen::default();
             }
@@ -185,7 +195,9 @@ async fn run(args: Args) -> Result<()> {
             Phase::Create => create_fn(&fixture),
             Phase::Get => get_fn(&fixture, Arc::new(ids.clone())),
             Phase::List => list_fn(&fixture),
-            Phase::Webhook | Phase::Beforehook => stamped_create_fn(&fixture, epoch),
+            Phase::Webhook | Phase::Beforehook | Phase::Outbox => {
+                stamped_create_fn(&fixture, epoch)
+            }
         };
         let phase_start = Instant::now();
         let cpu_before = CpuSample::take(args.pid);

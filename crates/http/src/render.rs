@@ -263,7 +263,6 @@ pub fn delivery(v: kartoteka_core::webhooks::log::DeliveryView) -> Value {
             })
         })
         .collect();
-    let body = serde_json::from_str::<Value>(&d.body).unwrap_or(Value::String(d.body));
     json!({
         "id": d.id.to_string(),
         "hookId": d.hook_id.to_string(),
@@ -279,7 +278,7 @@ pub fn delivery(v: kartoteka_core::webhooks::log::DeliveryView) -> Value {
         "lastError": d.last_error,
         "resendOf": d.resend_of.map(|i| i.to_string()),
         "tries": attempts,
-        "body": body,
+        "body": v.body,
     })
 }
 

@@ -15,14 +15,17 @@ use crate::value::Row;
 pub struct Delivery {
     pub id: i64,
     pub hook_id: i64,
-    pub seq: i64,
+    /// The hook's `sequenceId` of this message, given when it is first sent.
+    pub seq: Option<i64>,
     /// `notification`, `request` or `action`.
     pub kind: String,
     pub event: String,
     pub catalog_db_id: Option<i64>,
     pub record_db_id: Option<i64>,
-    /// The exact bytes that are sent (and signed).
-    pub body: String,
+    /// The message's `payload` (JSON).
+    pub payload: String,
+    /// The acting employee's public id (`user.id`).
+    pub user_id: Option<String>,
     /// `pending`, `delivered` or `failed`.
     pub state: String,
     pub attempts: i64,
@@ -38,12 +41,13 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct NewDelivery<'a> {
     pub hook_id: i64,
-    pub seq: i64,
+    pub seq: Option<i64>,
     pub kind: &'a str,
     pub event: &'a str,
     pub catalog_db_id: Option<i64>,
     pub record_db_id: Option<i64>,
-    pub body: &'a str,
+    pub payload: &'a str,
+    pub user_id: Option<&'a str>,
     pub state: &'a str,
     pub now: i64,
     pub resend_of: Option<i64>,
@@ -71,18 +75,21 @@ pub enum Next {
     Failed,
 }
 
-const COLS: &str = "id, \"hookId\", seq, kind, event, \"catalogDbId\", \"recordDbId\", body, state, attempts, \"createdAt\", \"nextAt\", \"doneAt\", \"lastStatus\", \"lastError\", \"resendOf\"";
+/// The columns of a delivery with its payload (`d` joined with `p`).
+const COLS: &str = "d.id, d.\"hookId\", d.seq, d.kind, d.event, d.\"catalogDbId\", d.\"recordDbId\", p.payload, d.state, d.attempts, d.\"createdAt\", d.\"nextAt\", d.\"doneAt\", d.\"lastStatus\", d.\"lastError\", d.\"resendOf\", d.\"userId\"";
+const FROM: &str = "webhook_deliveries d JOIN webhook_payloads p ON p.\"deliveryId\" = d.id";
 
 fn delivery(r: &Row) -> Result<Delivery, StoreError> {
     Ok(Delivery {
         id: r.int(0)?,
         hook_id: r.int(1)?,
-        seq: r.int(2)?,
+        seq: r.opt_int(2)?,
         kind: r.text(3)?,
         event: r.text(4)?,
         catalog_db_id: r.opt_int(5)?,
         record_db_id: r.opt_int(6)?,
-        body: r.text(7)?,
+        payload: r.text(7)?,
+        user_id: r.opt_text(16)?,
         state: r.text(8)?,
         attempts: r.int(9)?,
         created_at: r.int(10)?,
@@ -105,22 +112,27 @@ fn opt_text(v: &Option<String>) -> DbValue {
 /// Adds a delivery; returns its id.
 pub fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<i64, StoreError> {
     let row = conn.query_one(
-        "INSERT INTO webhook_deliveries (\"hookId\", seq, kind, event, \"catalogDbId\", \"recordDbId\", body, state, attempts, \"createdAt\", \"nextAt\", \"resendOf\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
+        "INSERT INTO webhook_deliveries (\"hookId\", seq, kind, event, \"catalogDbId\", \"recordDbId\", \"userId\", state, attempts, \"createdAt\", \"nextAt\", \"resendOf\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
         &[
             d.hook_id.into(),
-            d.seq.into(),
+            opt(d.seq),
             d.kind.into(),
             d.event.into(),
             opt(d.catalog_db_id),
             opt(d.record_db_id),
-            d.body.into(),
+            d.user_id.map(DbValue::from).unwrap_or(DbValue::Null),
             d.state.into(),
             d.now.into(),
             d.now.into(),
             opt(d.resend_of),
         ],
     )?;
-    row.int(0)
+    let id = row.int(0)?;
+    conn.execute(
+        "INSERT INTO webhook_payloads (\"deliveryId\", payload) VALUES (?, ?)",
+        &[id.into(), d.payload.into()],
+    )?;
+    Ok(id)
 }
 
 /// Logs a delivery that was sent at once (a request or an action), with its one attempt.
@@ -146,7 +158,7 @@ pub fn pending_heads(conn: &mut dyn Conn, hook_ids: &[i64]) -> Result<Vec<(i64, 
     let mut out = Vec::new();
     for id in hook_ids {
         if let Some(r) = conn.query_opt(
-            "SELECT \"nextAt\" FROM webhook_deliveries WHERE \"hookId\" = ? AND state = 'pending' ORDER BY seq, id LIMIT 1",
+            "SELECT \"nextAt\" FROM webhook_deliveries WHERE \"hookId\" = ? AND state = 'pending' ORDER BY id LIMIT 1",
             &[(*id).into()],
         )? {
             out.push((*id, r.int(0)?));
@@ -178,10 +190,19 @@ pub fn pending_of(
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
     let rows = conn.query(
-        &format!("SELECT {COLS} FROM webhook_deliveries WHERE \"hookId\" = ? AND state = 'pending' ORDER BY seq, id LIMIT ?"),
+        &format!("SELECT {COLS} FROM {FROM} WHERE d.\"hookId\" = ? AND d.state = 'pending' ORDER BY d.id LIMIT ?"),
         &[hook_id.into(), limit.into()],
     )?;
     rows.iter().map(delivery).collect()
+}
+
+/// Gives a delivery its number (once; retries and resends keep it).
+pub fn number(conn: &mut dyn Conn, delivery_id: i64, seq: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE webhook_deliveries SET seq = ? WHERE id = ?",
+        &[seq.into(), delivery_id.into()],
+    )?;
+    Ok(())
 }
 
 /// Records one try and its consequence.
@@ -277,7 +298,9 @@ pub fn list(
     offset: i64,
 ) -> Result<(Vec<Delivery>, i64), StoreError> {
     let rows = conn.query(
-        &format!("SELECT {COLS} FROM webhook_deliveries WHERE \"hookId\" = ? ORDER BY id DESC LIMIT ? OFFSET ?"),
+        &format!(
+            "SELECT {COLS} FROM {FROM} WHERE d.\"hookId\" = ? ORDER BY d.id DESC LIMIT ? OFFSET ?"
+        ),
         &[hook_id.into(), limit.into(), offset.into()],
     )?;
     let total = conn
@@ -296,7 +319,7 @@ pub fn get(
     delivery_id: i64,
 ) -> Result<Option<Delivery>, StoreError> {
     conn.query_opt(
-        &format!("SELECT {COLS} FROM webhook_deliveries WHERE \"hookId\" = ? AND id = ?"),
+        &format!("SELECT {COLS} FROM {FROM} WHERE d.\"hookId\" = ? AND d.id = ?"),
         &[hook_id.into(), delivery_id.into()],
     )?
     .map(|r| delivery(&r))
@@ -340,26 +363,31 @@ pub fn prune(conn: &mut dyn Conn, before: i64) -> Result<u64, StoreError> {
         &[before.into()],
     )?;
     conn.execute(
+        "DELETE FROM webhook_payloads WHERE \"deliveryId\" IN (SELECT id FROM webhook_deliveries WHERE state <> 'pending' AND \"doneAt\" < ?)",
+        &[before.into()],
+    )?;
+    conn.execute(
         "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND \"doneAt\" < ?",
         &[before.into()],
     )
 }
 
-/// Adds one to a number column of a record and returns the new value; `None` when the
+/// Adds `by` to a number column of a record and returns the new value; `None` when the
 /// record does not exist. A silent system write: no history, no events.
 pub fn increment(
     conn: &mut dyn Conn,
     catalog_db_id: i64,
     column: &str,
     record_db_id: i64,
+    by: i64,
 ) -> Result<Option<i64>, StoreError> {
     let col = crate::conn::ident(column);
     let row = conn.query_opt(
         &format!(
-            "UPDATE {} SET {col} = COALESCE({col}, 0) + 1 WHERE \"dbId\" = ? RETURNING {col}",
+            "UPDATE {} SET {col} = COALESCE({col}, 0) + ? WHERE \"dbId\" = ? RETURNING {col}",
             crate::schema::data_table(catalog_db_id)
         ),
-        &[record_db_id.into()],
+        &[by.into(), record_db_id.into()],
     )?;
     row.map(|r| r.int(0)).transpose()
 }

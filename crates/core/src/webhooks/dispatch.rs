@@ -15,7 +15,9 @@ use kartoteka_store::DbValue;
 use rand::Rng;
 
 use super::requests::{call, success};
-use super::{Subscription, WebhookClient, WEBHOOKS_CATALOG};
+use super::{
+    message, seq_column, Subscription, WebhookClient, WEBHOOKS_CATALOG, WEBHOOKS_CATALOG_ID,
+};
 use crate::error::Result;
 use crate::App;
 
@@ -143,11 +145,18 @@ async fn work(app: &Arc<App>, client: &dyn WebhookClient, hook: i64) -> Result<(
             return Ok(());
         }
         let subs = app.subscriptions().await?;
-        let Some(sub) = subs.iter().find(|s| s.db_id == hook).cloned() else {
+        let gone = || async {
             let now = now_ms();
             app.store
                 .write(move |c| outbox::drop_pending_of(c, hook, now))
-                .await?;
+                .await
+        };
+        let Some(sub) = subs.iter().find(|s| s.db_id == hook).cloned() else {
+            gone().await?;
+            return Ok(());
+        };
+        let Some(batch) = number(app, &sub, batch).await? else {
+            gone().await?;
             return Ok(());
         };
         let mut done: Vec<Done> = Vec::new();
@@ -157,14 +166,17 @@ async fn work(app: &Arc<App>, client: &dyn WebhookClient, hook: i64) -> Result<(
                 stop = true;
                 break;
             }
-            let (attempt, reply) = call(
-                client,
-                &sub,
-                d.seq,
-                Arc::from(d.body.as_str()),
-                app.hooks.config.timeout,
-            )
-            .await;
+            let Some(seq) = d.seq else { continue };
+            let body = message(
+                &sub.id,
+                &d.event,
+                seq,
+                d.created_at,
+                &d.payload,
+                d.user_id.as_deref(),
+            );
+            let (attempt, reply) =
+                call(client, &sub, seq, Arc::from(body), app.hooks.config.timeout).await;
             let status = reply.as_ref().map(|r| r.status);
             if status == Some(410) {
                 done.push(Done {
@@ -208,6 +220,44 @@ async fn work(app: &Arc<App>, client: &dyn WebhookClient, hook: i64) -> Result<(
             return Ok(());
         }
     }
+}
+
+/// Gives the deliveries that have none their `sequenceId`: one step of the hook's counter
+/// for the whole batch, in one write. `None` when the hook record is gone.
+async fn number(
+    app: &Arc<App>,
+    sub: &Arc<Subscription>,
+    mut batch: Vec<Delivery>,
+) -> Result<Option<Vec<Delivery>>> {
+    let fresh: Vec<usize> = (0..batch.len())
+        .filter(|&i| batch[i].seq.is_none())
+        .collect();
+    if fresh.is_empty() {
+        return Ok(Some(batch));
+    }
+    let column = seq_column(app.schema().catalog(WEBHOOKS_CATALOG_ID)?)?;
+    let ids: Vec<i64> = fresh.iter().map(|&i| batch[i].id).collect();
+    let hook = sub.db_id;
+    let first = app
+        .store
+        .write(move |c| -> Result<Option<i64>> {
+            let k = ids.len() as i64;
+            let Some(last) = outbox::increment(c, WEBHOOKS_CATALOG, &column, hook, k)? else {
+                return Ok(None);
+            };
+            for (n, id) in ids.iter().enumerate() {
+                outbox::number(c, *id, last - k + 1 + n as i64)?;
+            }
+            Ok(Some(last - k + 1))
+        })
+        .await?;
+    let Some(first) = first else {
+        return Ok(None);
+    };
+    for (n, &i) in fresh.iter().enumerate() {
+        batch[i].seq = Some(first + n as i64);
+    }
+    Ok(Some(batch))
 }
 
 /// When to try again, or `Failed` once the schedule is used up.

@@ -18,6 +18,32 @@ pub const MAX_PAGE: i64 = 100;
 pub struct DeliveryView {
     pub delivery: Delivery,
     pub attempts: Vec<Attempt>,
+    /// The message as sent (as it will be sent, once numbered).
+    pub body: serde_json::Value,
+}
+
+/// The message of a delivery, rebuilt as the dispatcher sends it (`sequenceId` null until
+/// it is numbered).
+fn view(hook_id: &str, delivery: Delivery, attempts: Vec<Attempt>) -> DeliveryView {
+    let text = super::message(
+        hook_id,
+        &delivery.event,
+        delivery.seq.unwrap_or(0),
+        delivery.created_at,
+        &delivery.payload,
+        delivery.user_id.as_deref(),
+    );
+    let mut body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if delivery.seq.is_none() {
+        if let Some(h) = body.get_mut("hook").and_then(|h| h.as_object_mut()) {
+            h.insert("sequenceId".into(), serde_json::Value::Null);
+        }
+    }
+    DeliveryView {
+        delivery,
+        attempts,
+        body,
+    }
 }
 
 /// A page of the log.
@@ -29,7 +55,12 @@ pub struct DeliveryPage {
 
 impl App {
     /// Resolves a hook id (public id or `dbId`) and checks the caller's right on `$webhooks`.
-    async fn hook_for(&self, actor: &Actor, hook_ref: &str, need: Privilege) -> Result<i64> {
+    async fn hook_for(
+        &self,
+        actor: &Actor,
+        hook_ref: &str,
+        need: Privilege,
+    ) -> Result<(i64, String)> {
         let schema = self.schema();
         let catalog = schema.catalog(WEBHOOKS_CATALOG_ID)?.clone();
         rights::require(
@@ -37,12 +68,20 @@ impl App {
             need,
             "catalog \"$webhooks\"",
         )?;
-        self.find_record(&catalog, hook_ref).await.map_err(|_| {
+        let db_id = self.find_record(&catalog, hook_ref).await.map_err(|_| {
             Error::new(
                 ErrorCode::RecordNotFound,
                 format!("webhook {hook_ref:?} not found"),
             )
-        })
+        })?;
+        let public = self
+            .subscriptions()
+            .await?
+            .iter()
+            .find(|s| s.db_id == db_id)
+            .map(|s| s.id.clone())
+            .unwrap_or_else(|| db_id.to_string());
+        Ok((db_id, public))
     }
 
     /// A hook's deliveries, newest first.
@@ -53,7 +92,7 @@ impl App {
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<DeliveryPage> {
-        let hook = self.hook_for(actor, hook_ref, Privilege::View).await?;
+        let (hook, public) = self.hook_for(actor, hook_ref, Privilege::View).await?;
         let (limit, offset) = (limit.unwrap_or(20), offset.unwrap_or(0));
         if limit < 0 || offset < 0 {
             return Err(Error::new(
@@ -75,7 +114,7 @@ impl App {
                             .filter(|(id, _)| *id == delivery.id)
                             .map(|(_, a)| a.clone())
                             .collect();
-                        DeliveryView { delivery, attempts }
+                        view(&public, delivery, attempts)
                     })
                     .collect();
                 Ok(DeliveryPage { deliveries, total })
@@ -92,7 +131,7 @@ impl App {
         hook_ref: &str,
         delivery_id: &str,
     ) -> Result<DeliveryView> {
-        let hook = self.hook_for(actor, hook_ref, Privilege::Edit).await?;
+        let (hook, public) = self.hook_for(actor, hook_ref, Privilege::Edit).await?;
         let not_found = || {
             Error::new(
                 ErrorCode::NotFound,
@@ -111,12 +150,14 @@ impl App {
                     c,
                     &NewDelivery {
                         hook_id: hook,
+                        // The same number, so the same message: receivers see a repeat.
                         seq: old.seq,
                         kind: "notification",
                         event: &old.event,
                         catalog_db_id: old.catalog_db_id,
                         record_db_id: old.record_db_id,
-                        body: &old.body,
+                        payload: &old.payload,
+                        user_id: old.user_id.as_deref(),
                         state: "pending",
                         now,
                         resend_of: Some(old.id),
@@ -127,9 +168,6 @@ impl App {
             .await?
             .ok_or_else(not_found)?;
         self.deliveries_enqueued();
-        Ok(DeliveryView {
-            delivery: fresh,
-            attempts: Vec::new(),
-        })
+        Ok(view(&public, fresh, Vec::new()))
     }
 }

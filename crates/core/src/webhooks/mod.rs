@@ -331,22 +331,22 @@ fn hmac_md5(secret: &str, body: &str) -> Vec<u8> {
     }
 }
 
-/// The message of spec 02 §4.4, serialised once: these bytes are signed and sent.
+/// The message of spec 02 §4.4 around an already serialised `payload`: these bytes are
+/// signed and sent, and kept for every retry and resend.
 pub fn message(
-    sub: &Subscription,
-    event: HookEvent,
+    hook_id: &str,
+    event: &str,
     seq: i64,
-    now_ms: i64,
-    payload: Map<String, Value>,
+    at_ms: i64,
+    payload: &str,
     user: Option<&str>,
 ) -> String {
-    json!({
-        "timestamp": (now_ms / 1000).to_string(),
-        "hook": {"id": sub.id, "event": event.code(), "sequenceId": seq},
-        "payload": payload,
-        "user": {"id": user},
-    })
-    .to_string()
+    let hook = json!({"id": hook_id, "event": event, "sequenceId": seq});
+    let user = json!({ "id": user });
+    format!(
+        "{{\"timestamp\":\"{}\",\"hook\":{hook},\"payload\":{payload},\"user\":{user}}}",
+        at_ms / 1000
+    )
 }
 
 /// The public id of the acting employee (`user.id`), `None` for the system.
@@ -489,24 +489,22 @@ pub(crate) fn enqueue(
     if subs.is_empty() {
         return Ok(false);
     }
-    let seq_column = seq_column(schema.catalog(WEBHOOKS_CATALOG_ID)?)?;
-    let payload = ch.payload(conn, schema)?;
+    // The payload is rendered once for all hooks. Numbering (`sequenceId`) waits for the
+    // dispatcher, so that concurrent writes do not queue on the hook's counter.
+    let payload = Value::Object(ch.payload(conn, schema)?).to_string();
     let now = kartoteka_model::time::now_ms();
     for sub in subs {
-        let Some(seq) = outbox::increment(conn, WEBHOOKS_CATALOG, &seq_column, sub.db_id)? else {
-            continue;
-        };
-        let body = message(sub, ch.event, seq, now, payload.clone(), user);
         outbox::insert(
             conn,
             &NewDelivery {
                 hook_id: sub.db_id,
-                seq,
+                seq: None,
                 kind: "notification",
                 event: ch.event.code(),
                 catalog_db_id: Some(ch.catalog.db_id),
                 record_db_id: ch.record_db_id,
-                body: &body,
+                payload: &payload,
+                user_id: user,
                 state: "pending",
                 now,
                 resend_of: None,
@@ -519,7 +517,7 @@ pub(crate) fn enqueue(
 /// The text id of the `$webhooks` catalog.
 pub(crate) const WEBHOOKS_CATALOG_ID: &str = "$webhooks";
 
-fn seq_column(hooks: &Catalog) -> Result<String> {
+pub(crate) fn seq_column(hooks: &Catalog) -> Result<String> {
     hooks
         .field("$sequenceId")
         .map(|f| f.column.clone())

@@ -30,7 +30,10 @@ pub(crate) const EXCERPT: usize = 512;
 pub(crate) struct CallResult {
     pub sub: Arc<Subscription>,
     pub seq: i64,
+    pub payload: Arc<str>,
     pub body: Arc<str>,
+    /// The event time the message carries.
+    pub at: i64,
     pub attempt: Attempt,
     pub reply: Option<Reply>,
 }
@@ -153,7 +156,7 @@ impl App {
         subs: Vec<Arc<Subscription>>,
         ask: &Ask<'_>,
         actor: &Actor,
-    ) -> Result<Vec<(Arc<Subscription>, i64, Arc<str>)>> {
+    ) -> Result<Vec<(Arc<Subscription>, i64, Arc<str>, Arc<str>, i64)>> {
         let schema = self.schema();
         let column = seq_column(schema.catalog(WEBHOOKS_CATALOG_ID)?)?;
         let ids: Vec<i64> = subs.iter().map(|s| s.db_id).collect();
@@ -161,26 +164,27 @@ impl App {
             .store
             .write(move |c| -> Result<Vec<Option<i64>>> {
                 ids.iter()
-                    .map(|id| Ok(outbox::increment(c, WEBHOOKS_CATALOG, &column, *id)?))
+                    .map(|id| Ok(outbox::increment(c, WEBHOOKS_CATALOG, &column, *id, 1)?))
                     .collect()
             })
             .await?;
         let now = now_ms();
         let user = super::user_id(actor);
+        let payload: Arc<str> = Arc::from(Value::Object(ask.payload.clone()).to_string());
         Ok(subs
             .into_iter()
             .zip(seqs)
             .filter_map(|(sub, seq)| {
                 let seq = seq?;
                 let body = message(
-                    &sub,
-                    ask.event,
+                    &sub.id,
+                    ask.event.code(),
                     seq,
                     now,
-                    ask.payload.clone(),
+                    &payload,
                     user.as_deref(),
                 );
-                Some((sub, seq, Arc::from(body)))
+                Some((sub, seq, payload.clone(), Arc::from(body), now))
             })
             .collect())
     }
@@ -208,14 +212,16 @@ impl App {
         let calls = self.prepare(subs, &ask, actor).await?;
         let timeout = self.hooks.config.timeout;
         let mut set = JoinSet::new();
-        for (sub, seq, body) in calls {
+        for (sub, seq, payload, body, at) in calls {
             let client = client.clone();
             set.spawn(async move {
                 let (attempt, reply) = call(&*client, &sub, seq, body.clone(), timeout).await;
                 CallResult {
                     sub,
                     seq,
+                    payload,
                     body,
+                    at,
                     attempt,
                     reply,
                 }
@@ -259,14 +265,16 @@ impl App {
         let calls = self.prepare(subs, &ask, actor).await?;
         let timeout = self.hooks.config.timeout;
         let mut set = JoinSet::new();
-        for (sub, seq, body) in calls {
+        for (sub, seq, payload, body, at) in calls {
             let client = client.clone();
             set.spawn(async move {
                 let (attempt, reply) = call(&*client, &sub, seq, body.clone(), timeout).await;
                 CallResult {
                     sub,
                     seq,
+                    payload,
                     body,
+                    at,
                     attempt,
                     reply,
                 }
@@ -313,6 +321,7 @@ impl App {
             .map(|r| r.sub.db_id)
             .collect();
         let (event, catalog, record) = (ask.event.code(), ask.catalog.db_id, ask.record_db_id);
+        let user = done.first().and_then(|r| user_of(&r.body));
         let store = self.store.clone();
         let log = async move {
             let r = store
@@ -322,14 +331,15 @@ impl App {
                             c,
                             &NewDelivery {
                                 hook_id: r.sub.db_id,
-                                seq: r.seq,
+                                seq: Some(r.seq),
                                 kind,
                                 event,
                                 catalog_db_id: Some(catalog),
                                 record_db_id: record,
-                                body: &r.body,
+                                payload: &r.payload,
+                                user_id: user.as_deref(),
                                 state: "pending",
-                                now: r.attempt.at,
+                                now: r.at,
                                 resend_of: None,
                             },
                             &r.attempt,
@@ -350,6 +360,15 @@ impl App {
             }
         }
     }
+}
+
+/// The `user.id` of a message.
+fn user_of(body: &str) -> Option<String> {
+    serde_json::from_str::<Value>(body)
+        .ok()?
+        .pointer("/user/id")?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// The error a denying reply becomes: 400 with the receiver's message (spec 02 §4.6).
