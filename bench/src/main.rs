@@ -73,6 +73,9 @@ struct Args {
     /// Server pid: report its VmRSS / VmHWM after each phase.
     #[arg(long)]
     pid: Option<u32>,
+    /// The request of the `path` phase (path and query, percent-encoded).
+    #[arg(long, default_value = "/api/v1/catalogs/$users/records")]
+    path: String,
     /// Per-request timeout, seconds.
     #[arg(long, default_value_t = 30.0)]
     request_timeout_secs: f64,
@@ -91,6 +94,8 @@ enum Phase {
     /// Creates with a `record.created` webhook whose receiver is down: the cost of writing
     /// the outbox alone (deliveries wait for their retry).
     Outbox,
+    /// `GET --path` over and over (e.g. a filtered list of a preloaded catalog).
+    Path,
 }
 
 impl Phase {
@@ -102,6 +107,7 @@ impl Phase {
             Phase::Webhook => "webhook",
             Phase::Beforehook => "beforehook",
             Phase::Outbox => "outbox",
+            Phase::Path => "path",
         }
     }
 }
@@ -195,6 +201,10 @@ async fn run(args: Args) -> Result<()> {
             Phase::Create => create_fn(&fixture),
             Phase::Get => get_fn(&fixture, Arc::new(ids.clone())),
             Phase::List => list_fn(&fixture),
+            Phase::Path => {
+                let path = args.path.clone();
+                Arc::new(move |_| (Method::GET, path.clone(), None)) as MakeReq
+            }
             Phase::Webhook | Phase::Beforehook | Phase::Outbox => {
                 stamped_create_fn(&fixture, epoch)
             }

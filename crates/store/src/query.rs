@@ -300,6 +300,22 @@ impl Compiler {
             return "1 = 0".into();
         }
         match self.d {
+            // Item ids are stored as a JSON list of strings: an id that JSON writes without
+            // escapes is in the list exactly when `"id"` is in its text. A substring test is
+            // much cheaper than expanding the list with json_each for every row.
+            Dialect::Sqlite if values.iter().all(plain_json_string) => {
+                let parts: Vec<String> = values
+                    .into_iter()
+                    .map(|v| match v {
+                        DbValue::Text(t) => {
+                            let p = self.param(format!("\"{t}\""));
+                            format!("instr({cl}, {p}) > 0")
+                        }
+                        _ => "1 = 0".into(),
+                    })
+                    .collect();
+                format!("({})", parts.join(" OR "))
+            }
             Dialect::Sqlite => {
                 let marks: Vec<&str> = values.into_iter().map(|v| self.param(v)).collect();
                 format!(
@@ -635,6 +651,90 @@ pub fn select(
         ),
         params,
     }
+}
+
+/// Rows of the sort order a probe reads: enough for a page when a filter keeps about one
+/// row in twenty, bounded so a probe that fails costs little.
+fn probe_rows(q: &RecordQuery) -> i64 {
+    ((q.offset + q.limit) * 20).clamp(1000, 100_000)
+}
+
+/// On SQLite, a cheap first try at a filtered page in an order an index (or the row id)
+/// gives: read the first rows in that order, keep those that match, and take the page from
+/// them. When the probe yields a whole page, that page is exact (no later row can come
+/// before it); otherwise the caller runs [`select`]. SQLite plans a filtered, sorted page
+/// by the most selective-looking filter index and then sorts every match, which on a large
+/// catalog with a broad filter reads far more rows than walking the sort order does.
+/// `None` when no probe applies (PostgreSQL plans this well with its statistics).
+pub fn probe_select(
+    d: Dialect,
+    catalog: i64,
+    fields: &[FieldDef],
+    q: &RecordQuery,
+    columns: &str,
+) -> Option<Statement> {
+    if d != Dialect::Sqlite || (q.filter.is_all() && q.search.is_none()) || q.ids.is_some() {
+        return None;
+    }
+    let t = data_table(catalog);
+    let inner = match q.sort {
+        None => format!("SELECT * FROM {t} ORDER BY \"dbId\" DESC LIMIT ?"),
+        Some(s) => {
+            let f = fields.iter().find(|f| f.db_id == s.field_db_id)?;
+            if !matches!(
+                f.field_type,
+                FieldType::Number | FieldType::Progress | FieldType::Stars | FieldType::Date
+            ) || field_index(d, catalog, f).is_none()
+                || !f.filterable
+            {
+                return None;
+            }
+            let c = ident(&f.column);
+            // Empty values sort last: a descending index walk gives them last already; an
+            // ascending one would give them first, so they are left out of the probe.
+            if s.descending {
+                format!("SELECT * FROM {t} ORDER BY {c} DESC, \"dbId\" DESC LIMIT ?")
+            } else {
+                format!("SELECT * FROM {t} WHERE {c} IS NOT NULL ORDER BY {c} ASC, \"dbId\" DESC LIMIT ?")
+            }
+        }
+    };
+    let mut c = Compiler::new(d, q.current_user);
+    let w = c.where_clause(catalog, fields, q);
+    let o = c.order(catalog, fields, q.sort);
+    let mut params = vec![DbValue::Int(probe_rows(q))];
+    params.extend(c.params);
+    params.push(q.limit.into());
+    params.push(q.offset.into());
+    Some(Statement {
+        sql: format!("SELECT {columns} FROM ({inner}) {D} WHERE {w} ORDER BY {o} LIMIT ? OFFSET ?"),
+        params,
+    })
+}
+
+/// How many records a query matches, counting no further than `cap + 1`: the exact number
+/// when it is at most `cap`, else `cap + 1`.
+pub fn count_upto(
+    conn: &mut dyn Conn,
+    catalog: i64,
+    fields: &[FieldDef],
+    q: &RecordQuery,
+    cap: i64,
+) -> Result<i64, StoreError> {
+    let mut c = Compiler::new(conn.dialect(), q.current_user);
+    let w = c.where_clause(catalog, fields, q);
+    let mut params = c.params;
+    params.push((cap + 1).into());
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {} {D} WHERE {w} LIMIT ?) n",
+        data_table(catalog)
+    );
+    conn.query_one(&sql, &params)?.int(0)
+}
+
+/// A text value JSON writes as itself between quotes (no escapes).
+fn plain_json_string(v: &DbValue) -> bool {
+    matches!(v, DbValue::Text(t) if !t.is_empty() && t.chars().all(|c| c != '"' && c != '\\' && !c.is_control()))
 }
 
 /// A descending sort by an indexed key on PostgreSQL. A B-tree read backwards gives

@@ -428,8 +428,20 @@ pub fn fetch_records(
                 qualified.push_str(", d.");
                 qualified.push_str(&ident(&f.column));
             }
-            let st = query::select(conn.dialect(), catalog_db_id, fields, q, &qualified);
-            conn.query(&st.sql, &st.params)?
+            let probed =
+                match query::probe_select(conn.dialect(), catalog_db_id, fields, q, &qualified) {
+                    Some(p) => {
+                        Some(conn.query(&p.sql, &p.params)?).filter(|r| r.len() as i64 >= q.limit)
+                    }
+                    None => None,
+                };
+            match probed {
+                Some(rows) => rows,
+                None => {
+                    let st = query::select(conn.dialect(), catalog_db_id, fields, q, &qualified);
+                    conn.query(&st.sql, &st.params)?
+                }
+            }
         }
     };
     let mut out = Vec::with_capacity(rows.len());

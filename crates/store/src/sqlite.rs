@@ -139,9 +139,13 @@ impl SqliteStore {
     ) -> Result<Self, StoreError> {
         let conn = open(path, true)?;
         init(&mut SqliteConn(&conn))?;
-        // Checkpoints run on their own thread (below), not inside the writer's commits,
-        // where each would stall every queued write while it copies and syncs pages.
-        conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+        // Checkpoints run mostly on their own thread (below), not inside the writer's commits,
+        // where each would stall every queued write while it copies and syncs pages. Under a
+        // steady stream of writes a background checkpoint never catches up with the end of
+        // the WAL, so the WAL could not start over and would grow without bound (and every
+        // read slows with it): the writer still checkpoints once the WAL passes 32 MB, which
+        // is quick because the background has already copied nearly all of it.
+        conn.execute_batch("PRAGMA wal_autocheckpoint=8192;")?;
         let checkpointer = spawn_checkpointer(path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = thread::Builder::new()
