@@ -16,6 +16,7 @@ pub mod render;
 pub mod rights;
 pub mod schema;
 pub mod search;
+pub mod views;
 pub mod webhooks;
 
 use std::sync::{Arc, RwLock};

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod render;
 pub mod routes;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -43,6 +44,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/catalogs/{id}/records/{rid}",
             get(get_record).patch(update_record).delete(delete_record),
+        )
+        .route(
+            "/catalogs/{id}/views",
+            get(views::list_views).post(views::create_view),
+        )
+        .route(
+            "/catalogs/{id}/views/{vid}",
+            get(views::get_view)
+                .patch(views::update_view)
+                .delete(views::delete_view),
         )
         .route(
             "/catalogs/{id}/changes",

@@ -18,4 +18,5 @@ mod messages;
 mod records;
 mod sections;
 mod system;
+mod views;
 mod webhooks;
