@@ -1,6 +1,7 @@
 //! The HTTP layer: axum routers for `/api/v1`, `/auth` and `/health`, authentication, wire
 //! JSON and the mapping of errors to statuses. The only crate that knows HTTP.
 
+pub mod aggregate;
 pub mod error;
 pub mod extract;
 pub mod render;
@@ -55,6 +56,9 @@ pub fn router(app: Arc<App>) -> Router {
                 .patch(views::update_view)
                 .delete(views::delete_view),
         )
+        .route("/catalogs/{id}/values", get(aggregate::values))
+        .route("/catalogs/{id}/values/{axis}", get(aggregate::value))
+        .route("/catalogs/{id}/totals", get(aggregate::totals))
         .route(
             "/catalogs/{id}/changes",
             axum::routing::post(record_changes),

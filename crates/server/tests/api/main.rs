@@ -4,6 +4,7 @@
 
 mod support;
 
+mod aggregate;
 mod auth;
 mod binary;
 mod catalogs;
