@@ -371,6 +371,45 @@ async fn a_condition_on_a_deleted_field_goes_away() {
         x.listed(&format!("viewId={vid}")).await,
         vec![x.d[3].clone(), x.d[1].clone(), x.d[0].clone()]
     );
+
+    // A value that no longer fits its field (an item deleted since) is reported, naming the
+    // view, rather than silently widening what the view selects.
+    let lost = x
+        .create(json!({"name": "Lost", "filters": [{"fieldId": x.status, "value": ["3"]}]}))
+        .await;
+    let cat = x.t.get(&format!("/api/v1/catalogs/{}", x.deals)).await;
+    let fields: Vec<Value> = cat.expect(200)["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            if f["id"] == x.status.as_str() {
+                f["config"]["items"] =
+                    json!([{"id": "1", "name": "New"}, {"id": "2", "name": "Won"}]);
+            }
+            f
+        })
+        .collect();
+    x.t.patch(
+        &format!("/api/v1/catalogs/{}", x.deals),
+        json!({"fields": fields}),
+    )
+    .await
+    .expect(200);
+    let r =
+        x.t.get(&format!(
+            "/api/v1/catalogs/{}/records?viewId={}",
+            x.deals,
+            id(&lost)
+        ))
+        .await;
+    r.expect_error(400, "invalid_query", Some(&x.status));
+    let m = r.json["message"].as_str().unwrap_or_default();
+    assert!(
+        m.starts_with(&format!("view \"{}\": filters[0].value[0]", id(&lost))),
+        "{m}"
+    );
 }
 
 #[tokio::test]
