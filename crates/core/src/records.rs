@@ -1296,8 +1296,8 @@ impl App {
             .ok_or_else(|| Error::record_not_found(&db_id.to_string()))
     }
 
-    /// Lists records (spec 01 §6.1): `viewId` ∧ `filters` ∧ `searchText` ∧ `id`, sorted by `sortField`
-    /// (newest first without one), one page, and the total that matched.
+    /// Lists records (spec 01 §6.1): `viewId` ∧ `filters` ∧ `searchText` ∧ `id`, sorted by
+    /// `sortField` (newest first without one), one page, and the total that matched.
     pub async fn list_records(
         &self,
         actor: &Actor,
