@@ -3,6 +3,7 @@
 //! asks before-hooks, writes in one transaction (values, title, history) and publishes
 //! after-events once committed. No HTTP and no JavaScript engine here.
 
+pub mod aggregate;
 pub mod auth;
 pub mod catalogs;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod render;
 pub mod rights;
 pub mod schema;
 pub mod search;
+pub mod views;
 pub mod webhooks;
 
 use std::sync::{Arc, RwLock};

@@ -1,10 +1,12 @@
 //! The HTTP layer: axum routers for `/api/v1`, `/auth` and `/health`, authentication, wire
 //! JSON and the mapping of errors to statuses. The only crate that knows HTTP.
 
+pub mod aggregate;
 pub mod error;
 pub mod extract;
 pub mod render;
 pub mod routes;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -44,6 +46,19 @@ pub fn router(app: Arc<App>) -> Router {
             "/catalogs/{id}/records/{rid}",
             get(get_record).patch(update_record).delete(delete_record),
         )
+        .route(
+            "/catalogs/{id}/views",
+            get(views::list_views).post(views::create_view),
+        )
+        .route(
+            "/catalogs/{id}/views/{vid}",
+            get(views::get_view)
+                .patch(views::update_view)
+                .delete(views::delete_view),
+        )
+        .route("/catalogs/{id}/values", get(aggregate::values))
+        .route("/catalogs/{id}/values/{axis}", get(aggregate::value))
+        .route("/catalogs/{id}/totals", get(aggregate::totals))
         .route(
             "/catalogs/{id}/changes",
             axum::routing::post(record_changes),

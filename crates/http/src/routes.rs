@@ -21,7 +21,7 @@ use crate::render;
 type St = State<Arc<App>>;
 type Who = Extension<Actor>;
 
-fn opt_str(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
+pub(crate) fn opt_str(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -33,7 +33,7 @@ fn opt_str(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
     }
 }
 
-fn opt_id(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
+pub(crate) fn opt_id(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => id_from_json(v).map(Some).ok_or_else(|| {
@@ -46,7 +46,7 @@ fn opt_id(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
     }
 }
 
-fn opt_bool(body: &Map<String, Value>, key: &str) -> ApiResult<Option<bool>> {
+pub(crate) fn opt_bool(body: &Map<String, Value>, key: &str) -> ApiResult<Option<bool>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -381,6 +381,10 @@ pub async fn list_records(
         sort_field: p.get("sortField").map(str::to_string),
         descending: p.descending("sortType")?,
         tz_offset_min: p.tz_offset()?,
+        view_id: p
+            .get("viewId")
+            .filter(|v| !v.is_empty())
+            .map(str::to_string),
     };
     let page = app
         .list_records(&who, &cat, &query, &read_options(&p)?)

@@ -25,6 +25,7 @@ pub enum ErrorCode {
     CatalogNotFound,
     RecordNotFound,
     FieldNotFound,
+    ViewNotFound,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -35,7 +36,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidValue,
@@ -55,6 +56,7 @@ impl ErrorCode {
         ErrorCode::CatalogNotFound,
         ErrorCode::RecordNotFound,
         ErrorCode::FieldNotFound,
+        ErrorCode::ViewNotFound,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
@@ -85,6 +87,7 @@ impl ErrorCode {
             ErrorCode::CatalogNotFound => "catalog_not_found",
             ErrorCode::RecordNotFound => "record_not_found",
             ErrorCode::FieldNotFound => "field_not_found",
+            ErrorCode::ViewNotFound => "view_not_found",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -116,6 +119,7 @@ impl ErrorCode {
             | ErrorCode::CatalogNotFound
             | ErrorCode::RecordNotFound
             | ErrorCode::FieldNotFound
+            | ErrorCode::ViewNotFound
             | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::PayloadTooLarge => 413,

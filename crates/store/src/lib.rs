@@ -5,6 +5,7 @@
 //! Writes go through [`Store::write`]: a closure that runs inside one transaction and whose
 //! result is reported only after the commit. Reads go through [`Store::read`].
 
+pub mod aggregate;
 pub mod aux;
 pub mod chat;
 pub mod conn;

@@ -93,6 +93,13 @@ const MIGRATIONS: &[Migration] = &[
         name: "field_indexes",
         step: Step::Code(field_indexes),
     },
+    Migration {
+        // Numbered 20: 11–19 are left to work in progress elsewhere. Adds `$views.$config`
+        // (the display settings of a view); a no-op on a new store.
+        version: 20,
+        name: "system_fields_views",
+        step: Step::Code(crate::system::seed_system_catalogs),
+    },
 ];
 
 /// Indexes every filterable field of the catalogs that existed before fields got indexes

@@ -779,6 +779,22 @@ fn descending_by_index(
     })
 }
 
+/// The WHERE condition (without the keyword) that `q` puts on `catalog_{dbId}_data d`, for
+/// statements built elsewhere in this crate (aggregates); its parameters are appended to
+/// `params`. The page and the sort of `q` are not used.
+pub(crate) fn condition(
+    d: Dialect,
+    catalog: i64,
+    fields: &[FieldDef],
+    q: &RecordQuery,
+    params: &mut Vec<DbValue>,
+) -> String {
+    let mut c = Compiler::new(d, q.current_user);
+    let w = c.where_clause(catalog, fields, q);
+    params.append(&mut c.params);
+    w
+}
+
 /// `SELECT COUNT(*)` of the records a query matches, ignoring its page.
 pub fn count_statement(
     d: Dialect,

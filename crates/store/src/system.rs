@@ -365,6 +365,8 @@ const CATALOGS: &[Catalog] = &[
             user("$userDbId", "Автор"),
             switch("$forRights", "Вид для прав доступа", false),
             multiline("$filters", "Фильтры"),
+            // The display settings the UI keeps per view (spec 01 §8 `config`), as JSON.
+            multiline("$config", "Настройки отображения"),
         ],
     },
     Catalog {

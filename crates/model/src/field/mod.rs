@@ -16,6 +16,7 @@ pub mod items;
 mod number;
 mod object;
 pub use object::source_catalogs;
+pub use text::SINGLE_LINE_MAX;
 mod progress;
 mod radiobutton;
 mod stars;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod aggregate;
 mod auth;
 mod binary;
 mod catalogs;
@@ -18,4 +19,5 @@ mod messages;
 mod records;
 mod sections;
 mod system;
+mod views;
 mod webhooks;

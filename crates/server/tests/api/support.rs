@@ -222,6 +222,35 @@ impl TestApp {
         }
     }
 
+    /// A request as another employee (HTTP Basic with their e-mail and password).
+    pub async fn call_as(
+        &self,
+        (email, password): (&str, &str),
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .basic_auth(email, Some(password));
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            json,
+            headers,
+        }
+    }
+
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
         let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
         self.raw(method, path, body, true).await
