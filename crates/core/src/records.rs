@@ -82,7 +82,14 @@ pub struct ReadOptions {
     /// `withFieldsAdditional`: add the extended fields of every object field's linked
     /// records as `recordValues` (spec 01 §6.3).
     pub with_fields_additional: bool,
+    /// `total=exact`: count every match for the total, however many (by default the count
+    /// stops past [`TOTAL_CAP`]).
+    pub exact_total: bool,
 }
+
+/// Matches counted for a list's total before it is reported as "more than this": counting
+/// every match of a broad filter on a large catalog would cost more than the page itself.
+pub const TOTAL_CAP: i64 = 1000;
 
 /// A list request (spec 01 §6.1).
 #[derive(Debug, Clone, Default)]
@@ -143,6 +150,8 @@ impl From<chat::ChatSummary> for ChatInfo {
 pub struct RecordPage {
     pub records: Vec<RecordView>,
     pub total: i64,
+    /// The count stopped at `total` ([`TOTAL_CAP`]): there are more.
+    pub total_capped: bool,
 }
 
 /// Who decides that a write may happen. The Records API checks the catalog's privilege and
@@ -1402,6 +1411,7 @@ impl App {
         let cat = catalog.clone();
         let user = actor.user_db_id();
         let plans2 = plans.clone();
+        let exact_total = opts.exact_total;
         let (data, nested, lookups, total, chats) = self
             .store
             .read(move |c| -> Result<_> {
@@ -1414,8 +1424,10 @@ impl App {
                         let n = data.len() as i64;
                         if n < q.limit && (n > 0 || q.offset == 0) {
                             q.offset + n
-                        } else {
+                        } else if exact_total {
                             rq::count(c, cat.db_id, &cat.fields, q)?
+                        } else {
+                            rq::count_upto(c, cat.db_id, &cat.fields, q, TOTAL_CAP)?
                         }
                     }
                     (_, true) => rec::count_records(c, cat.db_id)?,
@@ -1462,7 +1474,12 @@ impl App {
                 view
             })
             .collect();
-        Ok(RecordPage { records, total })
+        let total_capped = total > TOTAL_CAP && !opts.exact_total;
+        Ok(RecordPage {
+            records,
+            total: if total_capped { TOTAL_CAP } else { total },
+            total_capped,
+        })
     }
 }
 

@@ -334,6 +334,7 @@ fn read_options(p: &Params) -> ApiResult<ReadOptions> {
         skip_prev_id: p.flag("skipPrevId"),
         nested: projection.nested,
         with_fields_additional: p.flag("withFieldsAdditional"),
+        exact_total: p.get("total") == Some("exact"),
     })
 }
 
@@ -389,10 +390,18 @@ pub async fn list_records(
     let page = app
         .list_records(&who, &cat, &query, &read_options(&p)?)
         .await?;
+    // Past the counting cap there is no exact total to give: `X-Total-Count` is left out
+    // (a client that parses it as a number never reads a bound as a count) and
+    // `X-Total-Count-At-Least` says how many matched at least; `total=exact` counts all.
+    let (header, total) = if page.total_capped {
+        ("x-total-count-at-least", page.total + 1)
+    } else {
+        ("x-total-count", page.total)
+    };
     let body = Value::Array(page.records.into_iter().map(render::record).collect());
     let mut resp = Json(body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&page.total.to_string()) {
-        resp.headers_mut().insert("x-total-count", v);
+    if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
+        resp.headers_mut().insert(header, v);
     }
     Ok(resp)
 }

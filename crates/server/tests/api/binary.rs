@@ -200,7 +200,9 @@ async fn write_load(base: &str, catalog: &str, field: &str, run_for: Duration) -
 
 async fn count(base: &str, catalog: &str) -> i64 {
     let r = reqwest::Client::new()
-        .get(format!("{base}/api/v1/catalogs/{catalog}/records?limit=1"))
+        .get(format!(
+            "{base}/api/v1/catalogs/{catalog}/records?limit=1&total=exact"
+        ))
         .basic_auth("admin@example.com", Some("admin123"))
         .send()
         .await

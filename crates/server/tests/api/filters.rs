@@ -818,3 +818,82 @@ async fn system_catalogs_by_text_and_legacy_ids() {
     assert_eq!(got, sorted);
     assert!(got.len() >= 2);
 }
+
+/// A catalog of 1,200 records: more than the rows the SQLite probe reads in sort order and
+/// more than the count cap, so both the probe, its fall-back and the capped total are used.
+#[tokio::test]
+async fn large_lists_page_exactly_and_cap_their_total() {
+    let t = TestApp::start().await;
+    let c = t
+        .catalog(
+            "Many",
+            json!([{"name": "N", "type": "number"}, {"name": "Stage", "type": "dropdown",
+                    "config": {"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}}]),
+        )
+        .await;
+    let (cat, n, stage) = (id(&c), field_id(&c, "N"), field_id(&c, "Stage"));
+    let items: Vec<String> = c["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == "Stage"))
+        .and_then(|f| f["config"]["items"].as_array())
+        .map(|i| {
+            i.iter()
+                .filter_map(|i| i["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let total = 1200;
+    for chunk in (0..total).collect::<Vec<i64>>().chunks(50) {
+        let mut calls = Vec::new();
+        for &i in chunk {
+            let v = json!({n.clone(): i, stage.clone(): [items[(i % 3) as usize].clone()]});
+            calls.push(t.record(&cat, v));
+        }
+        for f in calls {
+            f.await;
+        }
+    }
+    let list = |filters: Value, sort: &str, page: &str| {
+        format!(
+            "/api/v1/catalogs/{cat}/records?filters={}&sortField={n}&sortType={sort}&{page}",
+            enc(&filters.to_string())
+        )
+    };
+    let ns = |r: &Resp| -> Vec<i64> {
+        r.json
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["values"][&n].as_i64()).collect())
+            .unwrap_or_default()
+    };
+    let broad = json!([{"fieldId": n, "value": {"at": 100, "to": 1100}}, {"fieldId": stage, "value": [items[0]]}]);
+    // Matches: multiples of 3 in [100, 1100].
+    let all: Vec<i64> = (100..=1100).filter(|i| i % 3 == 0).collect();
+    let r = t.get(&list(broad.clone(), "-1", "limit=5&offset=10")).await;
+    r.expect(200);
+    let want: Vec<i64> = all.iter().rev().skip(10).take(5).copied().collect();
+    assert_eq!(ns(&r), want, "descending page");
+    assert_eq!(r.headers["x-total-count"], all.len().to_string().as_str());
+    let r = t.get(&list(broad.clone(), "1", "limit=5&offset=3")).await;
+    let want: Vec<i64> = all.iter().skip(3).take(5).copied().collect();
+    assert_eq!(ns(&r), want, "ascending page");
+    // Selective: the probe finds too few and the planned query answers.
+    let narrow = json!([{"fieldId": n, "value": {"at": 5, "to": 8}}]);
+    let r = t.get(&list(narrow, "-1", "limit=2")).await;
+    assert_eq!(ns(&r), vec![8, 7]);
+    // Default order (newest first) with a filter.
+    let r = t
+        .get(&format!(
+            "/api/v1/catalogs/{cat}/records?filters={}&limit=3",
+            enc(&json!([{"fieldId": stage, "value": [items[1]]}]).to_string())
+        ))
+        .await;
+    assert_eq!(ns(&r), vec![1198, 1195, 1192]);
+    // The total stops counting past 1,000 unless asked to count all.
+    let every = json!([{"fieldId": n, "value": {"at": 0}}]);
+    let r = t.get(&list(every.clone(), "-1", "limit=10")).await;
+    assert_eq!(r.expect(200).as_array().map(Vec::len), Some(10));
+    assert!(r.headers.get("x-total-count").is_none());
+    assert_eq!(r.headers["x-total-count-at-least"], "1001");
+    let r = t.get(&list(every, "-1", "limit=10&total=exact")).await;
+    assert_eq!(r.headers["x-total-count"], "1200");
+}
