@@ -512,6 +512,51 @@ pub fn values(
     Ok(groups)
 }
 
+/// Totals without an axis or a split, of the records or of a number column: one pass of
+/// plain aggregate functions over the table (one row per record, so nothing needs
+/// de-duplicating). `None` for the other shapes.
+fn plain_totals(
+    conn: &mut dyn Conn,
+    catalog: i64,
+    fields: &[FieldDef],
+    a: &Aggregate,
+) -> Result<Option<Totals>, StoreError> {
+    if !matches!(a.axis, Grouping::All) || a.split.is_some() {
+        return Ok(None);
+    }
+    let d = conn.dialect();
+    let real = match d {
+        Dialect::Sqlite => "REAL",
+        Dialect::Postgres => "DOUBLE PRECISION",
+    };
+    let (sum, avg) = match &a.measure {
+        Measure::Records => ("COUNT(*)".to_string(), "NULL".to_string()),
+        Measure::Number { column, func } => {
+            let v = format!("CAST({} AS {real})", col(column));
+            let avg = match func {
+                Func::AvgAll => format!("AVG(COALESCE({v}, 0))"),
+                _ => format!("AVG({v})"),
+            };
+            (format!("SUM({v})"), avg)
+        }
+        _ => return Ok(None),
+    };
+    let w = crate::query::where_sql(d, catalog, fields, &a.query);
+    let sql = format!(
+        "SELECT COUNT(*), {sum}, {avg} FROM {} d WHERE {}",
+        crate::schema::data_table(catalog),
+        w.sql
+    );
+    let row = conn.query_one(&sql, &w.params)?;
+    let count = row.int(0)?;
+    Ok(Some(Totals {
+        count,
+        sum: row.get(1).clone(),
+        groups: i64::from(count > 0),
+        record_avg: row.get(2).clone(),
+    }))
+}
+
 /// Count, sum, the number of groups and the per-record average over every matching record.
 pub fn totals(
     conn: &mut dyn Conn,
@@ -520,6 +565,9 @@ pub fn totals(
     a: &Aggregate,
 ) -> Result<Totals, StoreError> {
     let d = conn.dialect();
+    if let Some(t) = plain_totals(conn, catalog, fields, a)? {
+        return Ok(t);
+    }
     let per_record = "(SELECT DISTINCT rid, v FROM r) x";
     let sum = match &a.measure {
         Measure::Records => "(SELECT COUNT(DISTINCT rid) FROM r)".to_string(),

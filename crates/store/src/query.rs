@@ -712,6 +712,17 @@ pub fn probe_select(
     })
 }
 
+/// The `WHERE` condition of a query over the alias `d`, with its parameters (for
+/// statements built elsewhere in the store, such as aggregates).
+pub fn where_sql(d: Dialect, catalog: i64, fields: &[FieldDef], q: &RecordQuery) -> Statement {
+    let mut c = Compiler::new(d, q.current_user);
+    let sql = c.where_clause(catalog, fields, q);
+    Statement {
+        sql,
+        params: c.params,
+    }
+}
+
 /// How many records a query matches, counting no further than `cap + 1`: the exact number
 /// when it is at most `cap`, else `cap + 1`.
 pub fn count_upto(
