@@ -569,7 +569,11 @@ impl App {
             DEFAULT_SPLIT_LIMIT,
             MAX_SPLIT_LIMIT,
         )?;
-        let scope = CatalogScope { schema, catalog };
+        let scope = CatalogScope {
+            schema,
+            catalog,
+            text_only: false,
+        };
         let opts = kartoteka_filter::Options {
             tz_offset_min: input.tz_offset_min,
         };

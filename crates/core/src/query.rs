@@ -21,11 +21,18 @@ use crate::schema::{Catalog, Schema};
 pub(crate) struct CatalogScope<'a> {
     pub schema: &'a Schema,
     pub catalog: &'a Catalog,
+    /// Field ids as 2.0 takes them outside the Catalogs/Records family: text only (spec 02
+    /// §1.6: Views, Widgets); else also the legacy `prevId`.
+    pub text_only: bool,
 }
 
 impl Scope for CatalogScope<'_> {
     fn field(&self, id: &str) -> Option<&FieldDef> {
-        self.catalog.field(id)
+        if self.text_only {
+            self.catalog.field_by_id(id)
+        } else {
+            self.catalog.field(id)
+        }
     }
 
     fn linked(&self, field: &FieldDef, catalog_id: &str) -> Option<Linked<'_>> {
@@ -38,6 +45,7 @@ impl Scope for CatalogScope<'_> {
             scope: Box::new(CatalogScope {
                 schema: self.schema,
                 catalog: target,
+                text_only: self.text_only,
             }),
         })
     }
@@ -141,7 +149,11 @@ pub(crate) fn nested_plans(
                 ),
             ));
         }
-        let scope = CatalogScope { schema, catalog };
+        let scope = CatalogScope {
+            schema,
+            catalog,
+            text_only: false,
+        };
         let mut catalogs = HashMap::new();
         for (cat_id, ids) in &n.catalogs {
             let linked = scope.linked(f, cat_id).ok_or_else(|| {

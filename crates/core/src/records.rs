@@ -1338,6 +1338,7 @@ impl App {
                 &crate::query::CatalogScope {
                     schema: &schema,
                     catalog: &catalog,
+                    text_only: false,
                 },
                 &kartoteka_filter::Options {
                     tz_offset_min: q.tz_offset_min,

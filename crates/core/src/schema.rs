@@ -95,6 +95,12 @@ impl Catalog {
             .or_else(|| self.fields.iter().find(|x| x.prev_id == f))
     }
 
+    /// Resolves a field where 2.0 takes text ids only (Views, Widgets, search helpers): a
+    /// system field's legacy number is not its id there.
+    pub fn field_by_id(&self, f: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|x| x.id == f)
+    }
+
     /// The field whose value is the record title: the first `text` field that is not rich
     /// text (spec 01 §2.4).
     pub fn title_field(&self) -> Option<&FieldDef> {

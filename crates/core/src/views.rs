@@ -293,7 +293,11 @@ fn conditions(schema: &Schema, catalog: &Catalog, v: &Value) -> Result<Vec<Condi
     };
     kartoteka_filter::parse(
         &kartoteka_filter::Input::json("filters", v.clone()),
-        &CatalogScope { schema, catalog },
+        &CatalogScope {
+            schema,
+            catalog,
+            text_only: true,
+        },
         &kartoteka_filter::Options::default(),
     )
     .map_err(filter_error)?;
@@ -304,7 +308,7 @@ fn conditions(schema: &Schema, catalog: &Catalog, v: &Value) -> Result<Vec<Condi
             .get("fieldId")
             .or_else(|| it.get("attr"))
             .and_then(id_from_json)
-            .and_then(|id| catalog.field(&id))
+            .and_then(|id| catalog.field_by_id(&id))
             .ok_or_else(|| Error::internal("a validated view condition lost its field"))?;
         out.push(Condition {
             id: (i + 1).to_string(),
@@ -741,7 +745,11 @@ impl App {
                 &format!("view {:?}: filters", v.id),
                 Value::Array(list),
             ),
-            &CatalogScope { schema, catalog },
+            &CatalogScope {
+                schema,
+                catalog,
+                text_only: true,
+            },
             &kartoteka_filter::Options { tz_offset_min },
         )
         .map_err(filter_error)

@@ -261,12 +261,12 @@ async fn object_values_are_enriched_and_system_catalogs_answer_to_both_ids() {
         .await;
     assert_eq!(back.expect(200)["filters"], v["filters"]);
 
-    // A view of `$users`: the path takes the text id and the legacy number, a filter names
-    // a system field by either id and answers with the text id.
+    // A view of `$users`: the path takes the text id and the legacy number; a filter names
+    // a system field by its text id (spec 02 §1.6) and answers with it.
     let u =
         x.t.post(
             "/api/v1/catalogs/3/views",
-            json!({"name": "Admins", "filters": [{"fieldId": "1", "value": "Admin"}]}),
+            json!({"name": "Admins", "filters": [{"fieldId": "$name", "value": "Admin"}]}),
         )
         .await;
     let u = u.expect(200).clone();
@@ -601,4 +601,32 @@ async fn bad_input_names_the_bad_part() {
     x.t.patch(&format!("{}/424242", x.views()), json!({"name": "x"}))
         .await
         .expect_error(404, "view_not_found", None);
+}
+
+/// Spec 02 §1.6: the Views API takes system field ids as text only.
+#[tokio::test]
+async fn system_field_ids_are_text_only_in_view_filters() {
+    let t = TestApp::start().await;
+    let legacy = t
+        .post(
+            "/api/v1/catalogs/3/views",
+            json!({"name": "By name", "forRights": false, "filters": [{"fieldId": "1", "value": "Adm"}]}),
+        )
+        .await;
+    legacy.expect_error(400, "unknown_field", Some("1"));
+    let r = t
+        .post(
+            "/api/v1/catalogs/3/views",
+            json!({"name": "By name", "forRights": false, "filters": [{"fieldId": "$name", "value": "Adm"}]}),
+        )
+        .await;
+    let v = r.expect(200).clone();
+    let got = t
+        .get(&format!(
+            "/api/v1/catalogs/$users/views/{}",
+            v["id"].as_str().unwrap_or("")
+        ))
+        .await;
+    assert_eq!(got.expect(200)["filters"][0]["fieldId"], "$name");
+    assert_eq!(got.json["catalogId"], "$users");
 }
