@@ -2,7 +2,6 @@
 //! (`/api/v1/webhooks/{hookId}/deliveries`).
 
 use kartoteka_model::privilege::Privilege;
-use kartoteka_model::time::now_ms;
 use kartoteka_model::ErrorCode;
 use kartoteka_store::outbox::{self, Attempt, Delivery, NewDelivery};
 
@@ -139,7 +138,6 @@ impl App {
             )
         };
         let id: i64 = delivery_id.parse().map_err(|_| not_found())?;
-        let now = now_ms();
         let fresh = self
             .store
             .write(move |c| -> Result<Option<Delivery>> {
@@ -159,7 +157,9 @@ impl App {
                         payload: &old.payload,
                         user_id: old.user_id.as_deref(),
                         state: "pending",
-                        now,
+                        // The event time the message carries: the same bytes are sent. (It
+                        // is in the past, so the copy is due at once.)
+                        now: old.created_at,
                         resend_of: Some(old.id),
                     },
                 )?;
