@@ -208,6 +208,7 @@ impl App {
             storage_key: Some(key.clone()),
             uploaded: false,
             created_by: actor.user_db_id(),
+            ..FileRow::default()
         };
         let user = actor.user_db_id();
         let file_id = self
@@ -319,7 +320,7 @@ impl App {
     /// Unattached files are visible to their creator only.
     pub async fn download(&self, actor: &Actor, file_id: i64) -> Result<Download> {
         let row = self.file_row(file_id).await?;
-        if row.record_db_id.is_none()
+        if !row.attached
             && row.created_by != actor.user_db_id()
             && *actor != Actor::System
         {

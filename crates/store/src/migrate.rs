@@ -93,6 +93,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "field_indexes",
         step: Step::Code(field_indexes),
     },
+    Migration {
+        // Numbered 30: the numbers below are kept for work on other branches.
+        version: 30,
+        name: "file_lifecycle",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0030_file_lifecycle.sql"),
+            pg: include_str!("../migrations/pg/0030_file_lifecycle.sql"),
+        },
+    },
 ];
 
 /// Indexes every filterable field of the catalogs that existed before fields got indexes
