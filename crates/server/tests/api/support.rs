@@ -17,7 +17,7 @@ pub struct TestApp {
     pub app: Arc<App>,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    dir: PathBuf,
+    pub dir: PathBuf,
     pg: Option<(String, String)>,
 }
 
