@@ -503,3 +503,96 @@ async fn collector_removes_unattached_uploads_and_files_of_deleted_records() {
     let report = t.app.collect_files(&all_now).await.expect("collect");
     assert_eq!((report.unattached, report.purged, report.failed), (0, 0, 0));
 }
+
+/// The same Files API over an S3-compatible server (moto): upload, attach, download; the
+/// objects land in the bucket under the prefix, nothing in the data folder.
+#[tokio::test]
+async fn s3_upload_attach_and_download() {
+    let Some(moto) = crate::s3::moto("files::s3_upload_attach_and_download") else {
+        return;
+    };
+    let bucket = moto.bucket().await;
+    let t = TestApp::start_with_storage(moto.storage(&bucket, "tenant/files")).await;
+    let c = t
+        .catalog(
+            "Cloud",
+            json!([{"name": "Doc", "type": "file", "config": {"multiselect": true}}]),
+        )
+        .await;
+    let (cid, doc) = (id(&c), field_id(&c, "Doc"));
+    let body = b"bytes kept in S3".to_vec();
+    let f = upload(&t, &cid, &doc, "cloud.txt", "text/plain", &body).await;
+    let pic = upload(
+        &t,
+        &cid,
+        &doc,
+        "p.png",
+        "image/png",
+        &picture(1500, 300, image::ImageFormat::Png),
+    )
+    .await;
+    let key = f["fileKey"].as_str().expect("key");
+    assert_eq!(
+        moto.object(&bucket, &format!("tenant/files/{key}")).await,
+        Some(body.clone()),
+        "the object is in the bucket under the prefix"
+    );
+    let pid = pic["id"].as_i64().expect("id");
+    assert!(moto
+        .object(
+            &bucket,
+            &format!("tenant/files/previews/{pid}/thumbnail.jpg")
+        )
+        .await
+        .is_some());
+    assert!(!t.dir.join("files").exists(), "nothing in the data folder");
+
+    let r = t
+        .record(
+            &cid,
+            json!({doc.clone(): [{"id": f["id"].to_string()}, {"id": pic["id"].to_string()}]}),
+        )
+        .await;
+    let got = t
+        .get(&format!("/api/v1/catalogs/{cid}/records/{}", id(&r)))
+        .await;
+    let items = got.expect(200)["values"][&doc]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(items.len(), 2);
+    let (status, mime, bytes) = fetch(items[0]["url"].as_str().expect("url")).await;
+    assert_eq!((status, mime.as_str(), bytes), (200, "text/plain", body));
+    assert_eq!(items[1]["metadata"]["width"], 1500);
+    let (status, _, bytes) = fetch(items[1]["metadata"]["thumbnail"].as_str().expect("url")).await;
+    assert_eq!(status, 200);
+    let thumb = image::load_from_memory(&bytes).expect("thumbnail");
+    assert_eq!((thumb.width(), thumb.height()), (256, 51));
+
+    // The collector removes objects from the bucket too.
+    t.delete(&format!("/api/v1/catalogs/{cid}/records/{}", id(&r)))
+        .await
+        .expect(200);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let report = t
+        .app
+        .collect_files(&kartoteka_core::files::gc::GcConfig {
+            deleted_after: std::time::Duration::ZERO,
+            ..Default::default()
+        })
+        .await
+        .expect("collect");
+    assert_eq!((report.purged, report.failed), (2, 0));
+    assert_eq!(
+        moto.object(&bucket, &format!("tenant/files/{key}")).await,
+        None
+    );
+    assert_eq!(
+        moto.object(
+            &bucket,
+            &format!("tenant/files/previews/{pid}/thumbnail.jpg")
+        )
+        .await,
+        None
+    );
+}

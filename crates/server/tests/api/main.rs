@@ -16,6 +16,7 @@ mod history;
 mod lookups;
 mod messages;
 mod records;
+mod s3;
 mod sections;
 mod system;
 mod webhooks;
