@@ -106,9 +106,14 @@ impl FileStorage for LocalStorage {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(StorageError::Failed(e.to_string()));
             }
-            tokio::fs::rename(&tmp, &path)
-                .await
-                .map_err(|e| StorageError::Failed(format!("{e} (renaming {})", tmp.display())))
+            if let Err(e) = tokio::fs::rename(&tmp, &path).await {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(StorageError::Failed(format!(
+                    "{e} (renaming {})",
+                    tmp.display()
+                )));
+            }
+            Ok(())
         })
     }
 

@@ -521,7 +521,9 @@ async fn s3_upload_attach_and_download() {
         .await;
     let (cid, doc) = (id(&c), field_id(&c, "Doc"));
     let body = b"bytes kept in S3".to_vec();
-    let f = upload(&t, &cid, &doc, "cloud.txt", "text/plain", &body).await;
+    // A name with spaces and Cyrillic letters: the key carries it into the bucket.
+    let f = upload(&t, &cid, &doc, "отчёт за 2024.txt", "text/plain", &body).await;
+    assert_eq!(f["title"], "отчёт за 2024.txt");
     let pic = upload(
         &t,
         &cid,
