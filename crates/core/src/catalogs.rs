@@ -421,6 +421,10 @@ fn apply_fields(
     for (i, f) in existing.iter().enumerate() {
         if !used[i] {
             ddl::delete_field(conn, catalog.db_id, f)?;
+            if f.field_type == FieldType::File {
+                // Its files go the way of a deleted record's files (grace period, then removed).
+                kartoteka_store::aux::mark_field_files_deleted(conn, catalog.db_id, f.db_id)?;
+            }
         }
     }
     for (pos, (f, old)) in plan.iter().enumerate() {

@@ -53,7 +53,8 @@ impl Actor {
 pub struct CoreConfig {
     /// `postgres://…`, or a SQLite file path (optionally `sqlite://PATH`).
     pub database_url: String,
-    /// Where uploaded files are kept.
+    /// Where uploaded files are kept unless the server installs another storage
+    /// ([`App::set_file_storage`]).
     pub files_dir: std::path::PathBuf,
     /// The server's public address, for absolute file URLs in record values
     /// (`https://kartoteka.example.com`); empty gives paths.
@@ -71,7 +72,8 @@ pub struct App {
     /// Serialises schema reloads, so that a reload which read older state never replaces one
     /// that read newer state.
     reload_lock: tokio::sync::Mutex<()>,
-    pub(crate) files_dir: std::path::PathBuf,
+    /// File storage and the picture decoding slots.
+    pub(crate) files: files::Files,
     /// The key that signs upload policies and download links, read once.
     pub(crate) files_secret: tokio::sync::OnceCell<Vec<u8>>,
     public_url: String,
@@ -89,7 +91,9 @@ impl App {
             events: events::Events::default(),
             auth: auth::AuthCache::default(),
             reload_lock: tokio::sync::Mutex::new(()),
-            files_dir: cfg.files_dir.clone(),
+            files: files::Files::new(Arc::new(files::storage::LocalStorage::new(
+                cfg.files_dir.clone(),
+            ))),
             files_secret: tokio::sync::OnceCell::new(),
             public_url: cfg.public_url.trim_end_matches('/').to_string(),
             hooks: webhooks::Hooks::new(cfg.webhooks.clone()),

@@ -378,6 +378,15 @@ fn resolve_refs(
                                     format!("unknown file {id:?}"),
                                 ));
                             };
+                            if row.purged || row.deleted {
+                                // Removed with its record, or collected as an old unattached
+                                // upload: as if it never existed.
+                                return Err(Error::field(
+                                    ErrorCode::InvalidValue,
+                                    &f.id,
+                                    format!("unknown file {id:?}"),
+                                ));
+                            }
                             if !row.uploaded {
                                 return Err(Error::field(
                                     ErrorCode::InvalidValue,
@@ -413,6 +422,7 @@ fn resolve_refs(
                                 storage_key: None,
                                 uploaded: true,
                                 created_by: actor.user_db_id(),
+                                ..FileRow::default()
                             },
                             actor.user_db_id(),
                         )?,
@@ -429,6 +439,31 @@ fn resolve_refs(
         }
     }
     Ok(attach)
+}
+
+/// Binds the files of a written value to the record. A file collected as an old unattached
+/// upload after `resolve_refs` saw it (another node's collector) fails the write.
+fn attach_files(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    record_db_id: i64,
+    attach: Vec<(i64, Vec<i64>)>,
+) -> Result<()> {
+    for (field, ids) in attach {
+        let missing = aux::attach_files(conn, &ids, catalog.db_id, record_db_id, field)?;
+        if let Some(id) = missing.first() {
+            let field_id = catalog
+                .field_by_db_id(field)
+                .map(|f| f.id.clone())
+                .unwrap_or_default();
+            return Err(Error::field(
+                ErrorCode::InvalidValue,
+                &field_id,
+                format!("unknown file \"{id}\""),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An employee's e-mail is their login: two employees cannot share one.
@@ -657,9 +692,7 @@ impl App {
                     &now,
                     &pairs,
                 )?;
-                for (field, ids) in attach {
-                    aux::attach_files(c, &ids, cat2.db_id, db_id, field)?;
-                }
+                attach_files(c, &cat2, db_id, attach)?;
                 let public_id = custom_id.clone().unwrap_or_else(|| db_id.to_string());
                 let by_id: HashMap<i64, FieldValue> =
                     values.iter().map(|(f, v)| (f.db_id, v.clone())).collect();
@@ -849,9 +882,7 @@ impl App {
                 let pairs: Vec<(&FieldDef, &FieldValue)> =
                     values.iter().map(|(f, v)| (&**f, v)).collect();
                 rec::update_record(c, cat2.db_id, db_id, &pairs)?;
-                for (field, ids) in attach {
-                    aux::attach_files(c, &ids, cat2.db_id, db_id, field)?;
-                }
+                attach_files(c, &cat2, db_id, attach)?;
                 let public_id = old.public_id();
                 let mut merged = old.values.clone();
                 for (f, v) in &values {
@@ -991,6 +1022,9 @@ impl App {
                 };
                 rec::delete_record(c, cat2.db_id, db_id)?;
                 rec::mark_title_deleted(c, cat2.db_id, db_id)?;
+                // The record's files stay downloadable from its history for a grace period;
+                // the file collector removes their bytes after it (`files::gc`).
+                aux::mark_record_files_deleted(c, cat2.db_id, db_id)?;
                 if cat2.db_id == WEBHOOKS_CATALOG {
                     // A deleted subscription's queue is given up with it.
                     kartoteka_store::outbox::drop_pending_of(c, db_id, now_ms())?;

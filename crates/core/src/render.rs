@@ -118,7 +118,14 @@ pub fn render_value(schema: &Schema, look: &Lookups, v: &FieldValue) -> Value {
                         "url": f.url.clone().unwrap_or_else(|| format!("{}/api/v1/files/{}", schema.file_base, f.db_id)),
                         "size": f.size,
                         "mimeType": f.mime_type.clone().unwrap_or_default(),
-                        "metadata": Value::Null,
+                        "metadata": crate::files::metadata_json(
+                            &schema.file_base,
+                            f.db_id,
+                            f.metadata
+                                .as_deref()
+                                .and_then(crate::files::preview::ImageMeta::parse)
+                                .as_ref(),
+                        ),
                     })
                 })
                 .collect(),

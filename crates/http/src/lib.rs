@@ -72,6 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/histories", get(histories))
         .route("/files", axum::routing::post(begin_upload))
         .route("/files/{id}", get(download).patch(confirm_upload))
+        .route("/files/{id}/{part}", get(download_part))
         .route("/users", get(users))
         .route("/contacts", get(contacts))
         .route("/catalogs/{id}/records/{rid}/relations", get(relations))
@@ -118,6 +119,7 @@ pub fn router(app: Arc<App>) -> Router {
             )),
         )
         .route("/storage/files/{id}", get(stored_file))
+        .route("/storage/files/{id}/{part}", get(stored_file_part))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(not_implemented)

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kartoteka_core::catalogs::{CatalogInput, SectionInput};
+use kartoteka_core::files::FilePart;
 use kartoteka_core::records::{ChangesInput, ListQuery, ReadOptions, RecordInput};
 use kartoteka_core::{Actor, App};
 use kartoteka_model::ids::id_from_json;
@@ -952,8 +953,7 @@ pub async fn receive_upload(
             "the form needs key, Policy, Signature and file",
         ));
     };
-    app.receive_upload(&key, &policy, &signature, &bytes)
-        .await?;
+    app.receive_upload(&key, &policy, &signature, bytes).await?;
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
@@ -963,7 +963,8 @@ fn file_json(f: kartoteka_core::files::FileInfo, base: &str) -> Value {
     } else {
         f.url
     };
-    json!({"id": f.id, "title": f.title, "size": f.size, "url": url, "mimeType": f.mime_type, "metadata": null})
+    let metadata = kartoteka_core::files::metadata_json(base, f.id, f.metadata.as_ref());
+    json!({"id": f.id, "title": f.title, "size": f.size, "url": url, "mimeType": f.mime_type, "metadata": metadata})
 }
 
 fn file_id(id: &str) -> ApiResult<i64> {
@@ -991,7 +992,25 @@ pub async fn download(
     Extension(who): Who,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let target = match app.download(&who, file_id(&id)?).await? {
+    redirect_to_file(&app, &who, &id, FilePart::Original).await
+}
+
+/// `GET /files/{id}/thumbnail|preview`: 302 to a signed link of a picture's copy.
+pub async fn download_part(
+    State(app): St,
+    Extension(who): Who,
+    Path((id, part)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    redirect_to_file(&app, &who, &id, file_part(&part)?).await
+}
+
+fn file_part(part: &str) -> ApiResult<FilePart> {
+    FilePart::parse(part)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no {part:?} of a file")))
+}
+
+async fn redirect_to_file(app: &App, who: &Actor, id: &str, part: FilePart) -> ApiResult<Response> {
+    let target = match app.download(who, file_id(id)?, part).await? {
         kartoteka_core::files::Download::External(url)
         | kartoteka_core::files::Download::Signed(url) => url,
     };
@@ -1009,21 +1028,41 @@ pub async fn stored_file(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref());
+    serve_stored(&app, &id, FilePart::Original, q.as_deref()).await
+}
+
+/// `GET /storage/files/{id}/thumbnail|preview?expires&signature`: a picture's copy.
+pub async fn stored_file_part(
+    State(app): St,
+    Path((id, part)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    serve_stored(&app, &id, file_part(&part)?, q.as_deref()).await
+}
+
+async fn serve_stored(
+    app: &App,
+    id: &str,
+    part: FilePart,
+    query: Option<&str>,
+) -> ApiResult<Response> {
+    let p = Params::parse(query);
     let expires = p.int("expires")?.unwrap_or(0);
-    let (bytes, mime, name) = app
+    let stored = app
         .read_stored(
-            file_id(&id)?,
+            file_id(id)?,
+            part,
             expires,
             p.get("signature").unwrap_or_default(),
         )
         .await?;
-    let mut resp = bytes.into_response();
-    if let Ok(v) = HeaderValue::from_str(&mime) {
+    let mut resp = stored.bytes.into_response();
+    if let Ok(v) = HeaderValue::from_str(&stored.mime_type) {
         resp.headers_mut()
             .insert(axum::http::header::CONTENT_TYPE, v);
     }
-    let ascii: String = name
+    let ascii: String = stored
+        .name
         .chars()
         .map(|c| {
             if c.is_ascii_graphic() && c != '"' {

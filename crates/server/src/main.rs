@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kartoteka_core::files::gc::GcConfig;
 use kartoteka_core::webhooks::WebhookConfig;
 use kartoteka_core::{App, CoreConfig};
 
@@ -42,6 +43,20 @@ struct ServeArgs {
     /// Database URL: `postgres://…` for PostgreSQL; default is SQLite in the data folder.
     #[arg(long, env = "KARTOTEKA_DATABASE_URL")]
     database: Option<String>,
+    /// Where uploaded files are kept: a folder (default `<data>/files`), or an S3 bucket and
+    /// key prefix, `s3://bucket/prefix`, with credentials, region and endpoint from the usual
+    /// `AWS_*` variables (README «Files»).
+    #[arg(long, env = "KARTOTEKA_FILES")]
+    files: Option<String>,
+    /// How often the file collector runs (`0`: never).
+    #[arg(long, env = "KARTOTEKA_FILES_GC_INTERVAL", default_value = "1h", value_parser = duration)]
+    files_gc_interval: std::time::Duration,
+    /// Uploads never saved into a record are removed after this long.
+    #[arg(long, env = "KARTOTEKA_FILES_UNATTACHED_TTL", default_value = "24h", value_parser = duration)]
+    files_unattached_ttl: std::time::Duration,
+    /// The files of a deleted record stay downloadable from its history this long.
+    #[arg(long, env = "KARTOTEKA_FILES_DELETED_RETENTION", default_value = "30d", value_parser = duration)]
+    files_deleted_retention: std::time::Duration,
     /// The address clients reach the server at (for absolute file URLs); default
     /// `http://<listen>`.
     #[arg(long, env = "KARTOTEKA_PUBLIC_URL")]
@@ -113,7 +128,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .to_string_lossy()
             .into_owned(),
     };
-    let files_dir = args.data.join("files");
+    let files = FilesArg::parse(args.files.as_deref(), &args.data)?;
+    let files_dir = match &files {
+        FilesArg::Folder(dir) => dir.clone(),
+        FilesArg::S3(_) => args.data.join("files"),
+    };
     let public_url = args
         .public_url
         .clone()
@@ -131,6 +150,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await
     .context("opening the store")?;
+    if let FilesArg::S3(url) = &files {
+        use_s3(&app, url).await?;
+    }
     if let Some((email, password)) = app
         .ensure_admin(Some(&args.admin_email), args.admin_password.as_deref())
         .await
@@ -143,18 +165,75 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, backend = app.backend_name(), "kartoteka is ready");
+    tracing::info!(addr = %listener.local_addr()?, backend = app.backend_name(), files = %app.file_storage().describe(), "kartoteka is ready");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let dispatcher = kartoteka_automation::start_webhooks(&app, async {
         let _ = stopped.await;
     })
     .map_err(|e| anyhow::anyhow!("starting webhook delivery: {e}"))?;
+    let (stop_gc, gc_stopped) = tokio::sync::oneshot::channel::<()>();
+    let collector = tokio::spawn(kartoteka_core::files::gc::run(
+        app.clone(),
+        GcConfig {
+            interval: args.files_gc_interval,
+            unattached_after: args.files_unattached_ttl,
+            deleted_after: args.files_deleted_retention,
+        },
+        async {
+            let _ = gc_stopped.await;
+        },
+    ));
     kartoteka_http::serve(listener, app.clone(), shutdown_signal()).await?;
     tracing::info!("shutting down: finishing queued writes");
     let _ = stop.send(());
+    let _ = stop_gc.send(());
     let _ = dispatcher.await;
+    let _ = collector.await;
     app.close();
     Ok(())
+}
+
+/// Where uploaded files go.
+#[derive(Debug, Clone, PartialEq)]
+enum FilesArg {
+    Folder(PathBuf),
+    /// `s3://bucket/prefix`.
+    S3(String),
+}
+
+impl FilesArg {
+    fn parse(arg: Option<&str>, data: &std::path::Path) -> anyhow::Result<FilesArg> {
+        let arg = arg.map(str::trim).filter(|a| !a.is_empty());
+        Ok(match arg {
+            None => FilesArg::Folder(data.join("files")),
+            Some(a) if a.starts_with("s3://") => FilesArg::S3(a.to_string()),
+            Some(a) => match a.strip_prefix("file://") {
+                Some(path) => FilesArg::Folder(PathBuf::from(path)),
+                None if a.contains("://") => {
+                    anyhow::bail!("--files {a:?}: a folder or s3://bucket/prefix is expected")
+                }
+                None => FilesArg::Folder(PathBuf::from(a)),
+            },
+        })
+    }
+}
+
+/// Puts uploads in an S3 bucket, checking at once that it answers.
+#[cfg(feature = "s3")]
+async fn use_s3(app: &App, url: &str) -> anyhow::Result<()> {
+    let storage = kartoteka_blobs::ObjectStorage::s3(url, std::env::vars())
+        .with_context(|| format!("--files {url}"))?;
+    storage
+        .check()
+        .await
+        .context("checking the file storage (bucket, endpoint, credentials)")?;
+    app.set_file_storage(std::sync::Arc::new(storage));
+    Ok(())
+}
+
+#[cfg(not(feature = "s3"))]
+async fn use_s3(_app: &App, url: &str) -> anyhow::Result<()> {
+    anyhow::bail!("--files {url}: this kartoteka was built without S3 support (build it with `--features s3`)")
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -176,5 +255,32 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_argument() {
+        let data = std::path::Path::new("/srv/data");
+        assert_eq!(
+            FilesArg::parse(None, data).expect("default"),
+            FilesArg::Folder(data.join("files"))
+        );
+        assert_eq!(
+            FilesArg::parse(Some("s3://bucket/kt"), data).expect("s3"),
+            FilesArg::S3("s3://bucket/kt".into())
+        );
+        assert_eq!(
+            FilesArg::parse(Some("/mnt/files"), data).expect("folder"),
+            FilesArg::Folder("/mnt/files".into())
+        );
+        assert_eq!(
+            FilesArg::parse(Some("file:///mnt/files"), data).expect("file url"),
+            FilesArg::Folder("/mnt/files".into())
+        );
+        assert!(FilesArg::parse(Some("gs://bucket"), data).is_err());
     }
 }

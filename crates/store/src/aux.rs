@@ -125,7 +125,7 @@ pub fn delete_session(conn: &mut dyn Conn, token_hash: &str) -> Result<(), Store
 }
 
 /// A file entry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FileRow {
     pub db_id: i64,
     pub catalog_db_id: Option<i64>,
@@ -141,6 +141,14 @@ pub struct FileRow {
     /// The bytes have arrived (always true for external links).
     pub uploaded: bool,
     pub created_by: Option<i64>,
+    /// Image metadata (JSON text written by the core), `None` for other files.
+    pub metadata: Option<String>,
+    /// The file has been saved into a record at least once.
+    pub attached: bool,
+    /// The record holding the file was deleted.
+    pub deleted: bool,
+    /// The file's bytes have been removed (or are being removed) from file storage.
+    pub purged: bool,
 }
 
 /// Creates a file entry and returns its `dbId`.
@@ -168,21 +176,48 @@ pub fn insert_file(
     .int(0)
 }
 
-/// Binds files to the record and field that hold them.
+/// Binds files to the record and field that hold them. Returns the ids that could not be
+/// bound: gone, or taken by the collector of unattached uploads meanwhile.
 pub fn attach_files(
     conn: &mut dyn Conn,
     ids: &[i64],
     catalog_db_id: i64,
     record_db_id: i64,
     field_db_id: i64,
-) -> Result<(), StoreError> {
+) -> Result<Vec<i64>, StoreError> {
+    let mut missing = Vec::new();
     for id in ids {
-        conn.execute(
-            "UPDATE files SET \"catalogDbId\" = ?, \"recordDbId\" = ?, \"fieldDbId\" = ? WHERE \"dbId\" = ?",
-            &[catalog_db_id.into(), record_db_id.into(), field_db_id.into(), (*id).into()],
+        let n = conn.execute(
+            "UPDATE files SET \"catalogDbId\" = ?, \"recordDbId\" = ?, \"fieldDbId\" = ?, \"attachedAt\" = COALESCE(\"attachedAt\", ?) WHERE \"dbId\" = ? AND \"purgedAt\" IS NULL",
+            &[catalog_db_id.into(), record_db_id.into(), field_db_id.into(), now_param(), (*id).into()],
         )?;
+        if n == 0 {
+            missing.push(*id);
+        }
     }
-    Ok(())
+    Ok(missing)
+}
+
+const FILE_COLUMNS: &str = "\"dbId\", \"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url, \"storageKey\", uploaded, \"createdBy\", metadata, \"attachedAt\" IS NOT NULL, \"deletedAt\" IS NOT NULL, \"purgedAt\" IS NOT NULL";
+
+fn file_row(r: &crate::value::Row) -> Result<FileRow, StoreError> {
+    Ok(FileRow {
+        db_id: r.int(0)?,
+        catalog_db_id: r.opt_int(1)?,
+        record_db_id: r.opt_int(2)?,
+        field_db_id: r.opt_int(3)?,
+        title: r.text(4)?,
+        size: r.opt_int(5)?,
+        mime_type: r.opt_text(6)?,
+        url: r.opt_text(7)?,
+        storage_key: r.opt_text(8)?,
+        uploaded: r.bool(9)?,
+        created_by: r.opt_int(10)?,
+        metadata: r.opt_text(11)?,
+        attached: r.bool(12)?,
+        deleted: r.bool(13)?,
+        purged: r.bool(14)?,
+    })
 }
 
 /// Loads file entries by `dbId`.
@@ -193,36 +228,38 @@ pub fn files_by_ids(conn: &mut dyn Conn, ids: &[i64]) -> Result<HashMap<i64, Fil
     let params: Vec<DbValue> = ids.iter().map(|i| DbValue::Int(*i)).collect();
     let rows = conn.query(
         &format!(
-            "SELECT \"dbId\", \"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url, \"storageKey\", uploaded, \"createdBy\" FROM files WHERE \"dbId\" IN ({})",
+            "SELECT {FILE_COLUMNS} FROM files WHERE \"dbId\" IN ({})",
             vec!["?"; ids.len()].join(", ")
         ),
         &params,
     )?;
     let mut out = HashMap::with_capacity(rows.len());
     for r in rows {
-        let f = FileRow {
-            db_id: r.int(0)?,
-            catalog_db_id: r.opt_int(1)?,
-            record_db_id: r.opt_int(2)?,
-            field_db_id: r.opt_int(3)?,
-            title: r.text(4)?,
-            size: r.opt_int(5)?,
-            mime_type: r.opt_text(6)?,
-            url: r.opt_text(7)?,
-            storage_key: r.opt_text(8)?,
-            uploaded: r.bool(9)?,
-            created_by: r.opt_int(10)?,
-        };
+        let f = file_row(&r)?;
         out.insert(f.db_id, f);
     }
     Ok(out)
 }
 
-/// Records that a file's bytes arrived, with their real size.
+/// Records that a file's bytes arrived, with their real size; earlier image metadata (of
+/// bytes sent before under the same credentials) is dropped.
 pub fn mark_uploaded(conn: &mut dyn Conn, file_db_id: i64, size: i64) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE files SET uploaded = ?, size = ? WHERE \"dbId\" = ?",
+        "UPDATE files SET uploaded = ?, size = ?, metadata = NULL WHERE \"dbId\" = ?",
         &[true.into(), size.into(), file_db_id.into()],
+    )?;
+    Ok(())
+}
+
+/// Sets a file's image metadata (JSON text).
+pub fn set_file_metadata(
+    conn: &mut dyn Conn,
+    file_db_id: i64,
+    metadata: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE files SET metadata = ? WHERE \"dbId\" = ?",
+        &[metadata.map(str::to_string).into(), file_db_id.into()],
     )?;
     Ok(())
 }
@@ -233,6 +270,101 @@ pub fn rename_file(conn: &mut dyn Conn, file_db_id: i64, title: &str) -> Result<
         "UPDATE files SET title = ? WHERE \"dbId\" = ?",
         &[title.into(), file_db_id.into()],
     )?;
+    Ok(())
+}
+
+/// Marks the files of a deleted record (`deletedAt`); their bytes are removed after the
+/// grace period by [`purgeable_files`] / [`mark_purged`].
+pub fn mark_record_files_deleted(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    record_db_id: i64,
+) -> Result<u64, StoreError> {
+    conn.execute(
+        "UPDATE files SET \"deletedAt\" = ? WHERE \"catalogDbId\" = ? AND \"recordDbId\" = ? AND \"deletedAt\" IS NULL",
+        &[now_param(), catalog_db_id.into(), record_db_id.into()],
+    )
+}
+
+/// Marks the files held by a deleted field of a catalog, like the files of deleted records.
+pub fn mark_field_files_deleted(
+    conn: &mut dyn Conn,
+    catalog_db_id: i64,
+    field_db_id: i64,
+) -> Result<u64, StoreError> {
+    conn.execute(
+        "UPDATE files SET \"deletedAt\" = ? WHERE \"catalogDbId\" = ? AND \"fieldDbId\" = ? AND \"deletedAt\" IS NULL",
+        &[now_param(), catalog_db_id.into(), field_db_id.into()],
+    )
+}
+
+/// Uploads never saved into a record and created before `before_ms`, plus entries already
+/// claimed by an earlier collection whose bytes could not all be removed; at most `limit`.
+pub fn unattached_files(
+    conn: &mut dyn Conn,
+    before_ms: i64,
+    limit: i64,
+) -> Result<Vec<FileRow>, StoreError> {
+    let rows = conn.query(
+        &format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE \"attachedAt\" IS NULL AND (\"createdAt\" < ? OR \"purgedAt\" IS NOT NULL) ORDER BY \"dbId\" LIMIT ?"
+        ),
+        &[format_ms(before_ms).into(), limit.into()],
+    )?;
+    rows.iter().map(file_row).collect()
+}
+
+/// Claims unattached entries for removal (`purgedAt`), so that no record can attach them any
+/// more; returns the ids claimed (an entry attached meanwhile is left alone).
+pub fn claim_unattached(conn: &mut dyn Conn, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut claimed = Vec::new();
+    for id in ids {
+        let n = conn.execute(
+            "UPDATE files SET \"purgedAt\" = COALESCE(\"purgedAt\", ?) WHERE \"dbId\" = ? AND \"attachedAt\" IS NULL",
+            &[now_param(), (*id).into()],
+        )?;
+        if n > 0 {
+            claimed.push(*id);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Deletes claimed entries whose bytes are gone.
+pub fn delete_claimed(conn: &mut dyn Conn, ids: &[i64]) -> Result<(), StoreError> {
+    for id in ids {
+        conn.execute(
+            "DELETE FROM files WHERE \"dbId\" = ? AND \"attachedAt\" IS NULL AND \"purgedAt\" IS NOT NULL",
+            &[(*id).into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// Files of records deleted before `before_ms` whose bytes are still kept; at most `limit`.
+pub fn purgeable_files(
+    conn: &mut dyn Conn,
+    before_ms: i64,
+    limit: i64,
+) -> Result<Vec<FileRow>, StoreError> {
+    let rows = conn.query(
+        &format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE \"deletedAt\" IS NOT NULL AND \"purgedAt\" IS NULL AND \"deletedAt\" < ? ORDER BY \"dbId\" LIMIT ?"
+        ),
+        &[format_ms(before_ms).into(), limit.into()],
+    )?;
+    rows.iter().map(file_row).collect()
+}
+
+/// Records that the bytes of these files were removed; the entries stay for the history of
+/// their deleted records.
+pub fn mark_purged(conn: &mut dyn Conn, ids: &[i64]) -> Result<(), StoreError> {
+    for id in ids {
+        conn.execute(
+            "UPDATE files SET \"purgedAt\" = ?, metadata = NULL WHERE \"dbId\" = ?",
+            &[now_param(), (*id).into()],
+        )?;
+    }
     Ok(())
 }
 

@@ -100,6 +100,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "system_fields_views",
         step: Step::Code(crate::system::seed_system_catalogs),
     },
+    Migration {
+        // Numbered 30: the numbers below are kept for work on other branches.
+        version: 30,
+        name: "file_lifecycle",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0030_file_lifecycle.sql"),
+            pg: include_str!("../migrations/pg/0030_file_lifecycle.sql"),
+        },
+    },
 ];
 
 /// Indexes every filterable field of the catalogs that existed before fields got indexes

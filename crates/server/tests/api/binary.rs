@@ -433,3 +433,96 @@ async fn pending_webhook_deliveries_survive_kill_9() {
     wait_exit(&mut s.child);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--files s3://bucket/prefix` (here through `KARTOTEKA_FILES`) with the `AWS_*` settings: an
+/// upload through the API lands in the bucket under the prefix; a bucket that does not answer
+/// stops the start with a message.
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn files_in_s3_from_the_command_line() {
+    let Some(moto) = crate::s3::moto("binary::files_in_s3_from_the_command_line") else {
+        return;
+    };
+    let bucket = moto.bucket().await;
+    let dir = temp_dir();
+    let db = Db::new();
+    let port = free_port();
+    let mut owned = moto.vars();
+    owned.push(("KARTOTEKA_ADMIN_PASSWORD".into(), "admin123".into()));
+    owned.push(("KARTOTEKA_FILES".into(), format!("s3://{bucket}/kt")));
+    let envs: Vec<(&str, String)> = owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut s = spawn(&dir, port, &db, &envs);
+    wait_ready(&s.base);
+    let c = reqwest::Client::new();
+    let auth = ("admin@example.com", "admin123");
+    let sec: Value = c
+        .post(format!("{}/api/v1/sections", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"name": "S3"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let cat: Value = c
+        .post(format!("{}/api/v1/catalogs", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"sectionId": sec["id"], "name": "Docs", "fields": [{"name": "F", "type": "file"}]}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let ticket: Value = c
+        .post(format!("{}/api/v1/files", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"catalogId": cat["id"], "fieldId": cat["fields"][0]["id"], "name": "x.txt", "size": 5, "mimeType": "text/plain", "typeStorage": "remoteStorage"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        crate::files::send_bytes(&ticket, b"hello".to_vec(), None).await,
+        204
+    );
+    let key = ticket["fileKey"].as_str().expect("key");
+    assert_eq!(
+        moto.object(&bucket, &format!("kt/{key}")).await,
+        Some(b"hello".to_vec())
+    );
+    assert!(!dir.join("files").exists(), "nothing in the data folder");
+    sigterm(&s.child);
+    assert!(wait_exit(&mut s.child).success());
+
+    // A bucket that does not exist: the server does not start, and says why.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kartoteka"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--data")
+        .arg(&dir)
+        .arg("--files")
+        .arg("s3://no-such-bucket/kt")
+        .env("KARTOTEKA_LOG", "warn")
+        .env_remove("KARTOTEKA_FILES")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(url) = &db.url {
+        cmd.arg("--database").arg(url);
+    }
+    for (k, v) in moto.vars() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let status = wait_exit(&mut child);
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("read");
+    assert!(err.contains("checking the file storage"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

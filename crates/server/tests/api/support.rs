@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kartoteka_core::files::storage::FileStorage;
 use kartoteka_core::webhooks::WebhookConfig;
 use kartoteka_core::{App, CoreConfig};
 use reqwest::Method;
@@ -17,7 +18,7 @@ pub struct TestApp {
     pub app: Arc<App>,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    dir: PathBuf,
+    pub dir: PathBuf,
     pg: Option<(String, String)>,
 }
 
@@ -136,6 +137,15 @@ impl TestApp {
     }
 
     pub async fn start_with(webhooks: WebhookConfig) -> TestApp {
+        TestApp::start_full(webhooks, None).await
+    }
+
+    /// A server whose uploads go to `storage` instead of the data folder.
+    pub async fn start_with_storage(storage: Arc<dyn FileStorage>) -> TestApp {
+        TestApp::start_full(test_webhooks(), Some(storage)).await
+    }
+
+    async fn start_full(webhooks: WebhookConfig, storage: Option<Arc<dyn FileStorage>>) -> TestApp {
         let dir = std::env::temp_dir().join(unique("kartoteka-test"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (url, pg) = match std::env::var("KARTOTEKA_TEST_DATABASE_URL") {
@@ -164,6 +174,9 @@ impl TestApp {
         })
         .await
         .expect("open app");
+        if let Some(storage) = storage {
+            app.set_file_storage(storage);
+        }
         app.ensure_admin(Some(EMAIL), Some(PASSWORD))
             .await
             .expect("admin");
