@@ -808,3 +808,50 @@ async fn system_catalog_records_notify_with_both_keys_and_either_catalog_id() {
     );
     assert!(m["payload"]["values"].get("$password").is_none());
 }
+
+#[tokio::test]
+async fn a_hook_failing_long_enough_is_marked_and_cleared_by_a_success() {
+    let t = TestApp::start_with(kartoteka_core::webhooks::WebhookConfig {
+        failing_after: Duration::from_millis(300),
+        ..crate::support::test_webhooks()
+    })
+    .await;
+    let (cat, name, _) = orders(&t).await;
+    let url = refused_url();
+    let hook = subscribe(&t, &cat, &["record.created"], &url, json!({})).await;
+    t.record(&cat, json!({name.clone(): "a"})).await;
+    let path = format!("/api/v1/catalogs/$webhooks/records/{hook}");
+    let marked = async {
+        let started = Instant::now();
+        loop {
+            let r = t.get(&path).await;
+            let v = r.expect(200)["values"]["$failingSince"].clone();
+            if !v.is_null() {
+                return v;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "never marked failing"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    .await;
+    assert!(marked.as_str().is_some_and(|s| s.contains('T')), "{marked}");
+    let addr = url.trim_start_matches("http://").trim_end_matches("/hook");
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("port");
+    let rx = Receiver::on(listener, Answer::ok());
+    rx.wait_for(1, Duration::from_secs(10)).await;
+    let started = Instant::now();
+    loop {
+        let r = t.get(&path).await;
+        if r.expect(200)["values"]["$failingSince"].is_null() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still marked after a success"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
