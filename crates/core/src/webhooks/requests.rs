@@ -230,7 +230,11 @@ impl App {
         let mut done = Vec::new();
         let mut denial = None;
         while let Some(joined) = set.join_next().await {
-            let Ok(r) = joined else { continue };
+            let Ok(r) = joined else {
+                // A call that could not finish is no approval.
+                denial = Some(Error::new(ErrorCode::RejectedByWebhook, DEFAULT_DENIAL));
+                break;
+            };
             let failed = !r.ok();
             done.push(r);
             if failed {
