@@ -17,6 +17,7 @@ mod history;
 mod lookups;
 mod messages;
 mod records;
+mod rights;
 mod s3;
 mod sections;
 mod system;
