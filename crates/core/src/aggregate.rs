@@ -25,7 +25,6 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::query::{filter_error, CatalogScope};
-use crate::rights;
 use crate::schema::{Catalog, Schema};
 use crate::{Actor, App};
 
@@ -533,7 +532,8 @@ impl App {
         input: &AggregateInput,
     ) -> Result<Plan> {
         let need = match given(&input.records_type) {
-            None | Some("available") => Privilege::Search,
+            // The records the caller may see (spec 04 §1.6), counted in SQL.
+            None | Some("available") => Privilege::Available,
             // Every record, whatever the caller may see of them, takes `view` on the catalog.
             Some("all") => Privilege::View,
             Some(other) => {
@@ -543,11 +543,14 @@ impl App {
                 ))
             }
         };
-        rights::require(
-            rights::on_catalog(actor, catalog),
-            need,
-            &format!("catalog {:?}", catalog.id),
-        )?;
+        self.require_on_catalog(actor, catalog, need).await?;
+        let access = self.access(actor).await?;
+        let visible = if need == Privilege::View {
+            Filter::All
+        } else {
+            let scope = access.record_scope(catalog);
+            self.visible_filter(&access, schema, catalog, &scope)
+        };
         let measure = measure(catalog, input)?;
         let axis = grouping(catalog, &input.axis, "axis", input.tz_offset_min)?;
         let split = match &input.split {
@@ -577,7 +580,7 @@ impl App {
         let opts = kartoteka_filter::Options {
             tz_offset_min: input.tz_offset_min,
         };
-        let mut parts = Vec::new();
+        let mut parts = vec![visible];
         for f in &input.filters {
             parts.push(kartoteka_filter::parse(f, &scope, &opts).map_err(filter_error)?);
         }

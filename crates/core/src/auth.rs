@@ -294,7 +294,18 @@ impl App {
             values: values.as_object().cloned().unwrap_or_default(),
             ..Default::default()
         };
-        self.create_record(&Actor::System, "$users", input).await?;
+        let admin = self.create_record(&Actor::System, "$users", input).await?;
+        let user: i64 = admin
+            .id
+            .parse()
+            .map_err(|_| Error::internal("the first administrator has no numeric id"))?;
+        // The first administrator administers the system sections (spec 04 §1.4).
+        self.store
+            .write(move |c| {
+                kartoteka_store::rights::grant_system_admin(c, user).map_err(Error::from)
+            })
+            .await?;
+        self.rights_changed();
         tracing::info!(%email, "created the first administrator");
         Ok(generated.then_some((email, password)))
     }

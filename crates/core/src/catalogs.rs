@@ -10,6 +10,7 @@ use kartoteka_model::ids::{as_db_id, id_from_json, is_system_id, valid_custom_id
 use kartoteka_model::privilege::Privilege;
 use kartoteka_model::{ErrorCode, FieldDef};
 use kartoteka_store::registry;
+use kartoteka_store::rights as store_rights;
 use kartoteka_store::schema::{self as ddl, CatalogRow, SectionRow};
 use serde_json::{Map, Value};
 
@@ -450,48 +451,58 @@ fn check_name(name: &Option<String>, required: bool) -> Result<()> {
 }
 
 impl App {
-    fn require_section(&self, actor: &Actor, section: &Section, need: Privilege) -> Result<()> {
+    async fn require_section(
+        &self,
+        actor: &Actor,
+        section: &Section,
+        need: Privilege,
+    ) -> Result<()> {
+        let access = self.access(actor).await?;
         rights::require(
-            rights::on_section(actor, section),
+            access.on_section(&self.schema(), section),
             need,
             &format!("section {:?}", section.id),
         )
     }
 
-    fn require_catalog(&self, actor: &Actor, catalog: &Catalog, need: Privilege) -> Result<()> {
-        rights::require(
-            rights::on_catalog(actor, catalog),
-            need,
-            &format!("catalog {:?}", catalog.id),
-        )
+    async fn require_catalog(
+        &self,
+        actor: &Actor,
+        catalog: &Catalog,
+        need: Privilege,
+    ) -> Result<()> {
+        self.require_on_catalog(actor, catalog, need).await?;
+        Ok(())
     }
 
     /// Sections visible to the caller, by priority.
-    pub fn list_sections(&self, actor: &Actor) -> Vec<(Section, Privilege)> {
+    pub async fn list_sections(&self, actor: &Actor) -> Result<Vec<(Section, Privilege)>> {
         let schema = self.schema();
+        let access = self.access(actor).await?;
         let mut out: Vec<(Section, Privilege)> = schema
             .sections
             .iter()
             .filter(|s| !s.deleted)
-            .map(|s| (s.clone(), rights::on_section(actor, s)))
+            .map(|s| (s.clone(), access.on_section(&schema, s)))
             .filter(|(_, p)| p.includes(Privilege::Available))
             .collect();
         out.sort_by_key(|(s, _)| (s.priority, s.db_id));
-        out
+        Ok(out)
     }
 
-    pub fn get_section(&self, actor: &Actor, id: &str) -> Result<(Section, Privilege)> {
+    pub async fn get_section(&self, actor: &Actor, id: &str) -> Result<(Section, Privilege)> {
         let schema = self.schema();
         let s = schema.section(id)?.clone();
-        self.require_section(actor, &s, Privilege::Available)?;
-        let p = rights::on_section(actor, &s);
+        let p = self.access(actor).await?.on_section(&schema, &s);
+        rights::require(p, Privilege::Available, &format!("section {:?}", s.id))?;
         Ok((s, p))
     }
 
     pub async fn create_section(&self, actor: &Actor, input: SectionInput) -> Result<Section> {
         let schema = self.schema();
         let settings = schema.section("$settings")?.clone();
-        self.require_section(actor, &settings, Privilege::Admin)?;
+        self.require_section(actor, &settings, Privilege::Admin)
+            .await?;
         check_name(&input.name, true)?;
         let custom = match &input.id {
             Some(id) if valid_custom_id(id) && as_db_id(id).is_none() => {
@@ -527,6 +538,13 @@ impl App {
                 };
                 ddl::insert_section(c, &row)?;
                 registry::mirror_section(c, &row)?;
+                // A new section is open to every employee until its rights are
+                // restricted (spec 04 §1.4).
+                store_rights::insert_rule(
+                    c,
+                    store_rights::Object::Section(db_id),
+                    &store_rights::all_users_admin(),
+                )?;
                 Ok(row)
             })
             .await?;
@@ -542,7 +560,7 @@ impl App {
     ) -> Result<Section> {
         let schema = self.schema();
         let mut s = schema.section(id)?.clone();
-        self.require_section(actor, &s, Privilege::Admin)?;
+        self.require_section(actor, &s, Privilege::Admin).await?;
         check_name(&input.name, false)?;
         if let Some(n) = input.name {
             s.name = n;
@@ -595,7 +613,7 @@ impl App {
     pub async fn delete_section(&self, actor: &Actor, id: &str) -> Result<()> {
         let schema = self.schema();
         let mut s = schema.section(id)?.clone();
-        self.require_section(actor, &s, Privilege::Admin)?;
+        self.require_section(actor, &s, Privilege::Admin).await?;
         if s.is_system {
             return Err(Error::new(
                 ErrorCode::MethodNotAllowed,
@@ -619,16 +637,17 @@ impl App {
     }
 
     /// Catalogs visible to the caller, optionally of one section, in menu order.
-    pub fn list_catalogs(
+    pub async fn list_catalogs(
         &self,
         actor: &Actor,
         section: Option<&str>,
-    ) -> Vec<(Arc<Catalog>, Privilege)> {
+    ) -> Result<Vec<(Arc<Catalog>, Privilege)>> {
         let schema = self.schema();
+        let access = self.access(actor).await?;
         let section_db = match section {
             Some(s) => match schema.section(s) {
                 Ok(s) => Some(s.db_id),
-                Err(_) => return vec![],
+                Err(_) => return Ok(vec![]),
             },
             None => None,
         };
@@ -638,8 +657,8 @@ impl App {
             .filter(|c| schema.catalog_alive(c))
             .filter(|c| !INTERNAL_CATALOGS.contains(&c.id.as_str()))
             .filter(|c| section_db.is_none_or(|s| c.section_db_id == s))
-            .map(|c| (c.clone(), rights::on_catalog(actor, c)))
-            .filter(|(_, p)| p.includes(Privilege::Search))
+            .map(|c| (c.clone(), access.on_catalog(c)))
+            .filter(|(_, p)| p.includes(Privilege::Available))
             .collect();
         let prio = |c: &Catalog| {
             schema
@@ -648,14 +667,15 @@ impl App {
                 .unwrap_or(0)
         };
         out.sort_by_key(|(c, _)| (prio(c), c.priority, c.db_id));
-        out
+        Ok(out)
     }
 
-    pub fn get_catalog(&self, actor: &Actor, id: &str) -> Result<(Catalog, Privilege)> {
+    pub async fn get_catalog(&self, actor: &Actor, id: &str) -> Result<(Catalog, Privilege)> {
         let schema = self.schema();
         let c = (**schema.catalog(id)?).clone();
-        self.require_catalog(actor, &c, Privilege::Search)?;
-        let p = rights::on_catalog(actor, &c);
+        let p = self
+            .require_on_catalog(actor, &c, Privilege::Available)
+            .await?;
         Ok((c, p))
     }
 
@@ -676,7 +696,8 @@ impl App {
             .clone()
             .ok_or_else(|| Error::new(ErrorCode::InvalidValue, "sectionId is required"))?;
         let section = Self::body_section(&schema, &section_ref)?;
-        self.require_section(actor, &section, Privilege::Admin)?;
+        self.require_section(actor, &section, Privilege::Admin)
+            .await?;
         check_name(&input.name, true)?;
         let custom = match &input.id {
             None => None,
@@ -754,12 +775,13 @@ impl App {
     ) -> Result<Catalog> {
         let schema = self.schema();
         let current = schema.catalog(id)?.clone();
-        self.require_catalog(actor, &current, Privilege::Admin)?;
+        self.require_catalog(actor, &current, Privilege::Admin)
+            .await?;
         check_name(&input.name, false)?;
         let new_section = match &input.section_id {
             Some(s) => {
                 let sec = Self::body_section(&schema, s)?;
-                self.require_section(actor, &sec, Privilege::Admin)?;
+                self.require_section(actor, &sec, Privilege::Admin).await?;
                 Some(sec.db_id)
             }
             None => None,
@@ -806,7 +828,7 @@ impl App {
     pub async fn delete_catalog(&self, actor: &Actor, id: &str) -> Result<()> {
         let schema = self.schema();
         let mut cat = (**schema.catalog(id)?).clone();
-        self.require_catalog(actor, &cat, Privilege::Admin)?;
+        self.require_catalog(actor, &cat, Privilege::Admin).await?;
         if cat.is_system {
             return Err(Error::new(
                 ErrorCode::MethodNotAllowed,
@@ -828,7 +850,7 @@ impl App {
 
 impl Error {
     /// A not-found about something named in a request body is a bad request, not a 404.
-    fn with_status_400(mut self) -> Self {
+    pub(crate) fn with_status_400(mut self) -> Self {
         self.status = Some(400);
         self
     }

@@ -13,7 +13,6 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::render::{render_value, Lookups};
-use crate::rights;
 use crate::schema::{Catalog, Schema};
 use crate::{Actor, App};
 
@@ -91,11 +90,11 @@ impl App {
     pub async fn histories(&self, actor: &Actor, q: &HistoryRequest) -> Result<Vec<HistoryEntry>> {
         let schema = self.schema();
         let catalog = schema.catalog(&q.catalog_id)?.clone();
-        rights::require(
-            rights::on_catalog(actor, &catalog),
-            Privilege::View,
-            &format!("catalog {:?}", catalog.id),
-        )?;
+        // Any privilege on the catalog opens its history; entries of records the caller may
+        // not see, and changes of fields hidden from them, are left out below.
+        self.require_on_catalog(actor, &catalog, Privilege::Available)
+            .await?;
+        let access = self.access(actor).await?;
         for f in &q.field_ids {
             text_only_field(&catalog, f)?;
         }
@@ -182,12 +181,51 @@ impl App {
                 Ok((rows, titles, look, typed_values))
             })
             .await?;
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.record_db_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rights = self.record_rights(&access, &catalog, &ids).await?;
+        if let (Some(r), Some(first)) = (&q.record_id, rows.first()) {
+            let p = rights.get(&first.record_db_id).map(|(p, _)| *p);
+            crate::rights::require(
+                p.unwrap_or(Privilege::Deny),
+                Privilege::View,
+                &format!("record {r:?}"),
+            )?;
+        }
         Ok(rows
             .into_iter()
+            .filter(|r| {
+                let Some((p, codes)) = rights.get(&r.record_db_id) else {
+                    return false;
+                };
+                // An entry that only changed hidden fields is left out whole.
+                let fields: Vec<&String> = r
+                    .payload
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                    .collect();
+                let all_hidden = !fields.is_empty()
+                    && fields.iter().all(|fid| {
+                        catalog
+                            .field_by_id(fid)
+                            .is_some_and(|f| codes.code(f.db_id) == crate::rights::FieldRight::Hide)
+                    });
+                p.includes(Privilege::View) && !all_hidden
+            })
             .map(|r| {
                 let t = titles.get(&(cat_db, r.record_db_id));
+                let codes = rights.get(&r.record_db_id).map(|(_, c)| c);
                 let mut payload = Map::new();
                 for (fid, change) in r.payload.as_object().cloned().unwrap_or_default() {
+                    let hidden = catalog.field_by_id(&fid).is_some_and(|f| {
+                        codes.is_some_and(|c| c.code(f.db_id) == crate::rights::FieldRight::Hide)
+                    });
+                    if hidden {
+                        continue;
+                    }
                     let mut out = Map::new();
                     for side in ["oldValue", "newValue"] {
                         let v = match typed_values.get(&(r.db_id, fid.clone(), side)) {

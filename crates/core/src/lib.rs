@@ -15,6 +15,7 @@ pub mod query;
 pub mod records;
 pub mod render;
 pub mod rights;
+pub mod rights_api;
 pub mod schema;
 pub mod search;
 pub mod views;
@@ -79,6 +80,8 @@ pub struct App {
     public_url: String,
     /// Webhook subscriptions (cached), the dispatcher's wake-up and the sending client.
     pub(crate) hooks: webhooks::Hooks,
+    /// The rights rules and the callers' subjects, cached.
+    pub(crate) rights: rights::RightsCache,
 }
 
 impl App {
@@ -97,6 +100,7 @@ impl App {
             files_secret: tokio::sync::OnceCell::new(),
             public_url: cfg.public_url.trim_end_matches('/').to_string(),
             hooks: webhooks::Hooks::new(cfg.webhooks.clone()),
+            rights: rights::RightsCache::default(),
         };
         app.reload_schema().await?;
         Ok(Arc::new(app))
@@ -124,6 +128,9 @@ impl App {
             Ok(mut s) => *s = fresh,
             Err(p) => *p.into_inner() = fresh,
         }
+        // Rights views' filters are read against the structure, and `$users` link fields
+        // make the right groups.
+        self.rights_changed();
         Ok(())
     }
 

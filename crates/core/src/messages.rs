@@ -13,8 +13,7 @@ use kartoteka_store::records::Selector;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
-use crate::records::{ReadOptions, RecordInput, RecordView};
-use crate::rights;
+use crate::records::{Gate, ReadOptions, RecordInput, RecordView};
 use crate::schema::Catalog;
 use crate::{Actor, App};
 
@@ -89,12 +88,13 @@ impl App {
     ) -> Result<(Arc<Catalog>, i64)> {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
-        rights::require(
-            rights::on_catalog(actor, &catalog),
-            Privilege::View,
-            &format!("catalog {:?}", catalog.id),
-        )?;
+        self.require_on_catalog(actor, &catalog, Privilege::Available)
+            .await?;
         let rec = self.find_record(&catalog, record_ref).await?;
+        // A record's chat is read and written by whoever may see the record (spec 04
+        // §1.7, recommended).
+        self.require_record(actor, &catalog, rec, Privilege::View)
+            .await?;
         Ok((catalog, rec))
     }
 
@@ -252,13 +252,15 @@ impl App {
             );
         }
         let created = self
-            .create_record(
+            .create_record_as(
                 actor,
                 "$messages",
                 RecordInput {
                     values,
                     ..Default::default()
                 },
+                // The chat's rule (record ≥ view) was checked above.
+                Gate::Checked,
             )
             .await?;
         if let (Some(user), Ok(id)) = (actor.user_db_id(), created.id.parse::<i64>()) {
@@ -317,7 +319,7 @@ impl App {
             .await?;
         let mut values = self.message_values(&input, &all)?;
         values.insert("$updatedDate".into(), Value::String(format_ms(now_ms())));
-        self.update_record(
+        self.update_record_as(
             actor,
             "$messages",
             message_id,
@@ -325,6 +327,8 @@ impl App {
                 values,
                 ..Default::default()
             },
+            // Only the author changes a message; checked by `own_message`.
+            Gate::Checked,
         )
         .await?;
         let all = self.chat_views(&catalog, rec).await?;
@@ -347,7 +351,7 @@ impl App {
             .await?;
         let values = json!({"$deleted": true, "$deletedDate": format_ms(now_ms())});
         let values = values.as_object().cloned().unwrap_or_default();
-        self.update_record(
+        self.update_record_as(
             actor,
             "$messages",
             message_id,
@@ -355,6 +359,8 @@ impl App {
                 values,
                 ..Default::default()
             },
+            // Only the author changes a message; checked by `own_message`.
+            Gate::Checked,
         )
         .await?;
         Ok(())

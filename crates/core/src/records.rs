@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::events::{AfterEvent, BeforeEvent, RecordAction};
 use crate::query::{nested_fields, nested_plans, nested_targets, NestedFields, NestedPlan};
 use crate::render::{self, keyed_values, render_history_value, render_value, title_of, Lookups};
-use crate::rights;
+use crate::rights::{self, Access, FieldRight};
 use crate::schema::{Catalog, Schema};
 use crate::webhooks::requests::Ask;
 use crate::webhooks::{self, Change, HookEvent, WEBHOOKS_CATALOG};
@@ -578,15 +578,106 @@ fn resolve_for_payload(conn: &mut dyn Conn, schema: &Schema, v: &mut FieldValue)
 }
 
 impl App {
-    fn record_privilege(
+    /// The caller's privilege on one record (spec 04 §1.6); 403 unless it includes `need`.
+    pub(crate) async fn require_record(
         &self,
         actor: &Actor,
         catalog: &Catalog,
+        db_id: i64,
         need: Privilege,
     ) -> Result<Privilege> {
-        let have = rights::on_catalog(actor, catalog);
-        rights::require(have, need, &format!("catalog {:?}", catalog.id))?;
+        let access = self.access(actor).await?;
+        let have = self
+            .record_privileges(&access, catalog, &[db_id])
+            .await?
+            .get(&db_id)
+            .copied()
+            .unwrap_or(Privilege::Deny);
+        rights::require(
+            have,
+            need,
+            &format!("record {db_id} of catalog {:?}", catalog.id),
+        )?;
         Ok(have)
+    }
+
+    /// 403 unless the caller may write every one of `fields` (spec 04 §1.8): on a record
+    /// they may edit, fields not restricted; on one they may only read, fields a rule
+    /// makes editable. An update that names no field needs `edit` on the record. On a new
+    /// record (`record` `None`), the rules of the catalog and of the rights views that let
+    /// the caller create decide.
+    async fn require_fields_writable(
+        &self,
+        actor: &Actor,
+        catalog: &Catalog,
+        record: Option<i64>,
+        fields: &[i64],
+    ) -> Result<()> {
+        let access = self.access(actor).await?;
+        let (privilege, codes) = match record {
+            Some(r) => self
+                .record_rights(&access, catalog, &[r])
+                .await?
+                .remove(&r)
+                .unwrap_or((Privilege::Deny, rights::FieldCodes::all_edit())),
+            None => {
+                let scope = access.record_scope(catalog);
+                let via = if access.on_catalog(catalog).includes(Privilege::Create) {
+                    HashSet::new()
+                } else {
+                    scope.creating_views()
+                };
+                (Privilege::Create, scope.field_codes(None, &via))
+            }
+        };
+        if fields.is_empty() {
+            return rights::require(
+                privilege,
+                Privilege::Edit,
+                &format!("record of catalog {:?}", catalog.id),
+            );
+        }
+        for f in fields {
+            if codes.code(*f) != FieldRight::Edit {
+                let id = catalog
+                    .field_by_db_id(*f)
+                    .map(|f| f.id.clone())
+                    .unwrap_or_else(|| f.to_string());
+                return Err(Error::field(
+                    ErrorCode::Forbidden,
+                    &id,
+                    format!("the field {id:?} may not be changed by you"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// 403 unless the caller may create records in `catalog` (spec 04 §1.7).
+    async fn require_create(&self, actor: &Actor, catalog: &Catalog) -> Result<()> {
+        if self.access(actor).await?.may_create(catalog) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "the create privilege is needed on catalog {:?} or one of its rights views",
+                    catalog.id
+                ),
+            ))
+        }
+    }
+
+    /// 403 unless the caller holds any privilege on `catalog` (the records list then
+    /// shows the records they may see).
+    async fn require_catalog_reachable(&self, actor: &Actor, catalog: &Catalog) -> Result<Access> {
+        let access = self.access(actor).await?;
+        rights::require(
+            access.on_catalog(catalog),
+            Privilege::Available,
+            &format!("catalog {:?}", catalog.id),
+        )?;
+        Ok(access)
     }
 
     /// Creates a record.
@@ -610,7 +701,7 @@ impl App {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
         if gate == Gate::Records {
-            self.record_privilege(actor, &catalog, Privilege::Create)?;
+            self.require_create(actor, &catalog).await?;
             writable(&catalog)?;
         }
         if let Some(id) = &input.id {
@@ -626,6 +717,11 @@ impl App {
         };
         let password = take_password(&catalog, &input.values)?;
         let mut values = parse_values(&catalog, &input.values, &ctx)?;
+        if gate == Gate::Records {
+            let written: Vec<i64> = values.iter().map(|(f, _)| f.db_id).collect();
+            self.require_fields_writable(actor, &catalog, None, &written)
+                .await?;
+        }
         // Defaults for absent fields (spec 01 §3.2), then the required check (§4.4).
         let dctx = DefaultCtx {
             now_ms: now_ms(),
@@ -787,7 +883,14 @@ impl App {
                 Ok((data, look, chats))
             })
             .await?;
-        let privilege = rights::on_catalog(actor, catalog);
+        let access = self.access(actor).await?;
+        let privilege = self
+            .record_privileges(&access, catalog, &[data.db_id])
+            .await?
+            .get(&data.db_id)
+            .copied()
+            .map(shown)
+            .unwrap_or(Privilege::Available);
         let mut view = render_record(&schema, catalog, &data, &lookups, None, false, privilege);
         view.chat = chats
             .get(&data.db_id)
@@ -821,7 +924,10 @@ impl App {
         let catalog = schema.catalog(catalog_ref)?.clone();
         let db_id = self.find_record(&catalog, record_ref).await?;
         if gate == Gate::Records {
-            self.record_privilege(actor, &catalog, Privilege::Edit)?;
+            // Seeing the record is the least a write needs; which fields it may change
+            // follows once they are known.
+            self.require_record(actor, &catalog, db_id, Privilege::View)
+                .await?;
             writable(&catalog)?;
         }
         let ctx = ParseCtx {
@@ -829,6 +935,16 @@ impl App {
         };
         let password = take_password(&catalog, &input.values)?;
         let values = parse_values(&catalog, &input.values, &ctx)?;
+        if gate == Gate::Records {
+            let mut written: Vec<i64> = values.iter().map(|(f, _)| f.db_id).collect();
+            if password.is_some() {
+                if let Some(f) = catalog.field("$password") {
+                    written.push(f.db_id);
+                }
+            }
+            self.require_fields_writable(actor, &catalog, Some(db_id), &written)
+                .await?;
+        }
         if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
             return Err(required_error(f));
         }
@@ -981,7 +1097,8 @@ impl App {
         let catalog = schema.catalog(catalog_ref)?.clone();
         let db_id = self.find_record(&catalog, record_ref).await?;
         if gate == Gate::Records {
-            self.record_privilege(actor, &catalog, Privilege::Delete)?;
+            self.require_record(actor, &catalog, db_id, Privilege::Delete)
+                .await?;
             writable(&catalog)?;
         }
         if self.events.has_before_hooks() {
@@ -1084,14 +1201,19 @@ impl App {
         Ok(())
     }
 
-    /// After a commit: wake the webhook dispatcher when deliveries were queued, and forget
-    /// cached subscriptions when `$webhooks` itself changed.
+    /// After a commit: wake the webhook dispatcher when deliveries were queued, forget
+    /// cached subscriptions when `$webhooks` itself changed, cached right groups when
+    /// `$users` did (a new role applies on the next request), and cached rules when a view
+    /// (perhaps a rights view) did.
     fn after_write(&self, catalog: &Catalog, enqueued: bool) {
         if enqueued {
             self.deliveries_enqueued();
         }
-        if catalog.db_id == WEBHOOKS_CATALOG {
-            self.hooks.invalidate();
+        match catalog.db_id {
+            WEBHOOKS_CATALOG => self.hooks.invalidate(),
+            USERS_CATALOG => self.rights.invalidate_subjects(),
+            crate::views::VIEWS_CATALOG => self.rights_changed(),
+            _ => {}
         }
     }
 
@@ -1231,11 +1353,12 @@ impl App {
         let record = match &input.record_id {
             Some(r) => {
                 let db = self.find_record(&catalog, r).await?;
-                self.record_privilege(actor, &catalog, Privilege::Edit)?;
+                self.require_record(actor, &catalog, db, Privilege::Edit)
+                    .await?;
                 Some(db)
             }
             None => {
-                self.record_privilege(actor, &catalog, Privilege::Create)?;
+                self.require_create(actor, &catalog).await?;
                 None
             }
         };
@@ -1307,15 +1430,12 @@ impl App {
     ) -> Result<RecordView> {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
-        self.record_privilege(actor, &catalog, Privilege::View)?;
+        self.require_catalog_reachable(actor, &catalog).await?;
+        let db_id = self.find_record(&catalog, record_ref).await?;
+        self.require_record(actor, &catalog, db_id, Privilege::View)
+            .await?;
         let page = self
-            .read_records(
-                actor,
-                &catalog,
-                Selector::Public(record_ref.to_string()),
-                opts,
-                false,
-            )
+            .read_records(actor, &catalog, Selector::Ids(vec![db_id]), opts, false)
             .await?;
         page.records
             .into_iter()
@@ -1350,7 +1470,7 @@ impl App {
     ) -> Result<RecordPage> {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
-        self.record_privilege(actor, &catalog, Privilege::View)?;
+        let access = self.require_catalog_reachable(actor, &catalog).await?;
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
         let offset = q.offset.unwrap_or(0);
         if limit < 0 || offset < 0 {
@@ -1390,8 +1510,16 @@ impl App {
             }
             None => filter,
         };
+        let mut used = Vec::new();
+        own_fields(&filter, &mut used);
+        if let Some(f) = q.sort_field.as_deref().and_then(|f| catalog.field(f)) {
+            used.push(f.db_id);
+        }
+        self.require_visible_fields(&access, &catalog, &used)?;
+        let scope = access.record_scope(&catalog);
+        let visible = self.visible_filter(&access, &schema, &catalog, &scope);
         let query = RecordQuery {
-            filter,
+            filter: kartoteka_filter::Filter::and(vec![filter, visible]),
             search: q.search.clone().filter(|s| !s.trim().is_empty()),
             ids: (!q.ids.is_empty()).then(|| q.ids.clone()),
             sort: crate::query::sort_of(&catalog, q.sort_field.as_deref(), q.descending)?,
@@ -1442,7 +1570,7 @@ impl App {
             opts.with_fields_additional,
             projection.as_ref(),
         )?;
-        let privilege = rights::on_catalog(actor, catalog);
+        let access = self.access(actor).await?;
         let cat = catalog.clone();
         let user = actor.user_db_id();
         let plans2 = plans.clone();
@@ -1486,15 +1614,31 @@ impl App {
                 Ok((data, nested, look, total, chats))
             })
             .await?;
+        let ids: Vec<i64> = data.iter().map(|d| d.db_id).collect();
+        let rights = self.record_rights(&access, catalog, &ids).await?;
         let records = data
             .iter()
             .map(|d| {
+                let (privilege, codes) = match rights.get(&d.db_id) {
+                    Some((p, c)) => (shown(*p), Some(c)),
+                    None => (Privilege::Available, None),
+                };
+                // Hidden fields (spec 04 §1.8) leave the values like unrequested ones.
+                let seen = codes.filter(|c| c.hides_any()).map(|c| {
+                    catalog
+                        .fields
+                        .iter()
+                        .map(|f| f.db_id)
+                        .filter(|f| projection.as_ref().is_none_or(|p| p.contains(f)))
+                        .filter(|f| c.code(*f) != FieldRight::Hide)
+                        .collect::<HashSet<i64>>()
+                });
                 let mut view = render_record(
                     &schema,
                     catalog,
                     d,
                     &lookups,
-                    projection.as_ref(),
+                    seen.as_ref().or(projection.as_ref()),
                     opts.skip_prev_id,
                     privilege,
                 );
@@ -1516,6 +1660,24 @@ impl App {
             total_capped,
         })
     }
+}
+
+/// The `dbId`s of the fields of the filtered catalog itself that `f` names (not those of
+/// linked catalogs inside link conditions).
+fn own_fields(f: &kartoteka_filter::Filter, out: &mut Vec<i64>) {
+    use kartoteka_filter::Filter;
+    match f {
+        Filter::And(v) | Filter::Or(v) => v.iter().for_each(|p| own_fields(p, out)),
+        Filter::Not(p) => own_fields(p, out),
+        Filter::Field(field, _) => out.push(field.db_id),
+        Filter::All | Filter::Nothing | Filter::Records(_) => {}
+    }
+}
+
+/// The code a record shows for a privilege: one the caller created but may not see shows
+/// `available` rather than `deny`, which is not a privilege code.
+fn shown(p: Privilege) -> Privilege {
+    p.max(Privilege::Available)
 }
 
 /// Adds `recordValues` to the link items of the object fields a plan names: the linked

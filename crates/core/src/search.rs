@@ -16,7 +16,6 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::records::render_record;
 use crate::render::Lookups;
-use crate::rights;
 use crate::schema::{Catalog, Schema};
 use crate::{Actor, App};
 
@@ -114,10 +113,6 @@ fn path_field<'a>(catalog: &'a Catalog, f: &str) -> Result<&'a FieldDef> {
 }
 
 impl App {
-    fn visible(&self, actor: &Actor, c: &Catalog, need: Privilege) -> bool {
-        rights::on_catalog(actor, c).includes(need)
-    }
-
     /// Employees for `user` fields (spec 01 §14.3): `(id, title)` by title.
     pub async fn users(
         &self,
@@ -151,12 +146,10 @@ impl App {
         q: AvailableQuery,
     ) -> Result<Vec<FoundRecord>> {
         let schema = self.schema();
+        let access = self.access(actor).await?;
         let catalog = schema.catalog(catalog_ref)?.clone();
-        rights::require(
-            rights::on_catalog(actor, &catalog),
-            Privilege::Search,
-            &format!("catalog {:?}", catalog.id),
-        )?;
+        self.require_on_catalog(actor, &catalog, Privilege::Search)
+            .await?;
         let field = path_field(&catalog, field_ref)?;
         if field.field_type != FieldType::Object {
             return Err(Error::field(
@@ -176,7 +169,7 @@ impl App {
         let sources: Vec<Arc<Catalog>> = source_catalogs(&field.config)
             .iter()
             .filter_map(|c| schema.find_catalog(c).cloned())
-            .filter(|c| schema.catalog_alive(c) && self.visible(actor, c, Privilege::Search))
+            .filter(|c| schema.catalog_alive(c) && access.on_catalog(c).includes(Privilege::Search))
             .filter(|c| only.is_none_or(|o| o == c.db_id))
             .collect();
         let ids: Vec<i64> = sources.iter().map(|c| c.db_id).collect();
@@ -271,12 +264,10 @@ impl App {
         q: &RelationsQuery,
     ) -> Result<Vec<RelationGroup>> {
         let schema = self.schema();
+        let access = self.access(actor).await?;
         let target = schema.catalog(catalog_ref)?.clone();
-        rights::require(
-            rights::on_catalog(actor, &target),
-            Privilege::View,
-            &format!("catalog {:?}", target.id),
-        )?;
+        self.require_on_catalog(actor, &target, Privilege::View)
+            .await?;
         let page = Page::new(q.limit, q.offset, 100)?;
         let only: Option<Vec<i64>> = if q.catalog_ids.is_empty() {
             None
@@ -292,7 +283,7 @@ impl App {
         for c in schema
             .catalogs
             .iter()
-            .filter(|c| schema.catalog_alive(c) && self.visible(actor, c, Privilege::View))
+            .filter(|c| schema.catalog_alive(c) && access.on_catalog(c).includes(Privilege::View))
         {
             if only.as_ref().is_some_and(|o| !o.contains(&c.db_id)) {
                 continue;
@@ -343,7 +334,7 @@ impl App {
             .filter(|(_, (_, total))| *total > 0)
             .map(|((cat, f), (links, total))| RelationGroup {
                 section_id: schema.section_id_of(&cat),
-                privilege: rights::on_catalog(actor, &cat),
+                privilege: access.on_catalog(&cat),
                 field_id: f.id.clone(),
                 field_name: f.name.clone(),
                 records: links
@@ -368,10 +359,11 @@ impl App {
             return Ok(vec![]);
         }
         let schema = self.schema();
+        let access = self.access(actor).await?;
         let catalogs: Vec<Arc<Catalog>> = schema
             .catalogs
             .iter()
-            .filter(|c| schema.catalog_alive(c) && self.visible(actor, c, Privilege::View))
+            .filter(|c| schema.catalog_alive(c) && access.on_catalog(c).includes(Privilege::View))
             .filter(|c| c.fields.iter().any(|f| f.field_type == FieldType::Contact))
             .cloned()
             .collect();

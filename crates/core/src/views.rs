@@ -28,7 +28,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 use crate::query::{filter_error, CatalogScope};
 use crate::records::{Gate, RecordInput};
-use crate::rights::{self, ViewKind};
+use crate::rights::{self, Access, ViewKind};
 use crate::schema::{Catalog, Schema};
 use crate::{Actor, App};
 
@@ -101,6 +101,7 @@ impl Condition {
 /// A view as stored in `$views`.
 #[derive(Debug, Clone)]
 struct Stored {
+    db_id: i64,
     id: String,
     catalog_db_id: Option<i64>,
     author: Option<i64>,
@@ -112,6 +113,20 @@ struct Stored {
 }
 
 impl Stored {
+    /// The conditions as a filter list (`[{fieldId, value}]`) over the catalog as it is
+    /// now; conditions on fields deleted since are dropped.
+    fn filter_list(&self, catalog: &Catalog) -> Value {
+        Value::Array(
+            self.conditions
+                .iter()
+                .filter_map(|c| {
+                    let f = catalog.field_by_db_id(c.field_db_id)?;
+                    Some(json!({"fieldId": f.id, "value": c.value}))
+                })
+                .collect(),
+        )
+    }
+
     fn kind(&self) -> ViewKind {
         if self.for_rights {
             ViewKind::Rights
@@ -174,6 +189,7 @@ impl Fields {
             _ => json!({}),
         };
         Stored {
+            db_id: d.db_id,
             id: d.public_id(),
             catalog_db_id,
             author,
@@ -198,8 +214,8 @@ fn catalog_label(c: &Catalog) -> String {
 }
 
 /// Only `access` (or `admin`) on the catalog manages its rights views (spec 04 §1.5).
-fn require_manage(actor: &Actor, catalog: &Catalog) -> Result<()> {
-    if rights::manages_rights_views(actor, catalog) {
+fn require_manage(access: &Access, catalog: &Catalog) -> Result<()> {
+    if access.manages_rights_views(catalog) {
         Ok(())
     } else {
         Err(Error::new(
@@ -373,6 +389,41 @@ impl App {
             .ok_or_else(|| Error::internal("the system catalog $views is missing"))
     }
 
+    /// The rights views among `sel`, with their conditions keyed by public field ids, for
+    /// the rights cache.
+    pub(crate) async fn rights_views(&self, sel: Selector) -> Result<Vec<rights::RightsView>> {
+        let schema = self.schema();
+        Ok(self
+            .stored_views(sel)
+            .await?
+            .into_iter()
+            .filter(|v| v.for_rights)
+            .filter_map(|v| {
+                let catalog = schema.catalog_by_db_id(v.catalog_db_id?)?;
+                Some(rights::RightsView {
+                    db_id: v.db_id,
+                    catalog: catalog.db_id,
+                    conditions: v.filter_list(catalog),
+                })
+            })
+            .collect())
+    }
+
+    /// A rights view of `catalog` by public id: its `dbId` and public id (404 otherwise;
+    /// personal views carry no rules).
+    pub(crate) async fn rights_view_ref(
+        &self,
+        catalog: &Catalog,
+        view_ref: &str,
+    ) -> Result<(i64, String)> {
+        self.stored_views(Selector::Public(view_ref.to_string()))
+            .await?
+            .into_iter()
+            .find(|v| v.catalog_db_id == Some(catalog.db_id) && v.for_rights)
+            .map(|v| (v.db_id, v.id))
+            .ok_or_else(|| view_not_found(view_ref))
+    }
+
     async fn stored_views(&self, sel: Selector) -> Result<Vec<Stored>> {
         let views = self.views_catalog()?;
         let fields = Fields::of(&views)?;
@@ -387,7 +438,13 @@ impl App {
 
     /// A view of `catalog` the caller may see: another employee's personal view is not
     /// found; a rights view needs at least `search` on it.
-    async fn find_view(&self, actor: &Actor, catalog: &Catalog, view_ref: &str) -> Result<Stored> {
+    async fn find_view(
+        &self,
+        actor: &Actor,
+        access: &Access,
+        catalog: &Catalog,
+        view_ref: &str,
+    ) -> Result<Stored> {
         let v = self
             .stored_views(Selector::Public(view_ref.to_string()))
             .await?
@@ -395,7 +452,7 @@ impl App {
             .next()
             .filter(|v| v.catalog_db_id == Some(catalog.db_id))
             .ok_or_else(|| view_not_found(view_ref))?;
-        let p = rights::on_view(actor, catalog, v.kind());
+        let p = access.on_view(actor, catalog, v.db_id, v.kind());
         if !v.for_rights && p == Privilege::Deny {
             return Err(view_not_found(view_ref));
         }
@@ -407,6 +464,7 @@ impl App {
     async fn render_views(
         &self,
         actor: &Actor,
+        access: &Access,
         catalog: &Catalog,
         list: Vec<Stored>,
     ) -> Result<Vec<View>> {
@@ -497,7 +555,7 @@ impl App {
                     })
                     .collect();
                 View {
-                    privilege: rights::on_view(actor, catalog, v.kind()),
+                    privilege: access.on_view(actor, catalog, v.db_id, v.kind()),
                     id: v.id,
                     catalog_id: catalog.id.clone(),
                     catalog_title: catalog.name.clone(),
@@ -512,20 +570,27 @@ impl App {
             .collect())
     }
 
-    fn catalog_for_views(&self, actor: &Actor, catalog_ref: &str) -> Result<Arc<Catalog>> {
+    /// The catalog of a Views call and the caller's access: any privilege on the catalog
+    /// (`available` lets an employee keep personal views, spec 04 §1.7).
+    async fn catalog_for_views(
+        &self,
+        actor: &Actor,
+        catalog_ref: &str,
+    ) -> Result<(Arc<Catalog>, Access)> {
         let catalog = self.schema().catalog(catalog_ref)?.clone();
+        let access = self.access(actor).await?;
         rights::require(
-            rights::on_catalog(actor, &catalog),
-            Privilege::Search,
+            access.on_catalog(&catalog),
+            Privilege::Available,
             &catalog_label(&catalog),
         )?;
-        Ok(catalog)
+        Ok((catalog, access))
     }
 
     /// The views of a catalog the caller sees, alphabetically: their own personal views and
     /// the rights views open to them (those without a `name` only to who manages them).
     pub async fn list_views(&self, actor: &Actor, catalog_ref: &str) -> Result<Vec<View>> {
-        let catalog = self.catalog_for_views(actor, catalog_ref)?;
+        let (catalog, access) = self.catalog_for_views(actor, catalog_ref).await?;
         let views = self.views_catalog()?;
         let fields = Fields::of(&views)?;
         let of_catalog = Filter::Field(
@@ -552,28 +617,36 @@ impl App {
             current_user: actor.user_db_id(),
             ..RecordQuery::page(MAX_VIEWS, 0)
         };
-        let manages = rights::manages_rights_views(actor, &catalog);
+        let manages = access.manages_rights_views(&catalog);
         let list: Vec<Stored> = self
             .stored_views(Selector::Query(Box::new(query)))
             .await?
             .into_iter()
             .filter(|v| {
-                rights::on_view(actor, &catalog, v.kind()).includes(Privilege::Search)
+                access
+                    .on_view(actor, &catalog, v.db_id, v.kind())
+                    .includes(Privilege::Search)
                     && (!v.for_rights || manages || !v.name.trim().is_empty())
             })
             .collect();
-        self.render_views(actor, &catalog, list).await
+        self.render_views(actor, &access, &catalog, list).await
     }
 
     /// One view with its conditions.
     pub async fn get_view(&self, actor: &Actor, catalog_ref: &str, view_ref: &str) -> Result<View> {
-        let catalog = self.catalog_for_views(actor, catalog_ref)?;
-        let v = self.find_view(actor, &catalog, view_ref).await?;
-        self.one_view(actor, &catalog, v).await
+        let (catalog, access) = self.catalog_for_views(actor, catalog_ref).await?;
+        let v = self.find_view(actor, &access, &catalog, view_ref).await?;
+        self.one_view(actor, &access, &catalog, v).await
     }
 
-    async fn one_view(&self, actor: &Actor, catalog: &Catalog, v: Stored) -> Result<View> {
-        self.render_views(actor, catalog, vec![v])
+    async fn one_view(
+        &self,
+        actor: &Actor,
+        access: &Access,
+        catalog: &Catalog,
+        v: Stored,
+    ) -> Result<View> {
+        self.render_views(actor, access, catalog, vec![v])
             .await?
             .pop()
             .ok_or_else(|| Error::internal("a view was lost while rendering"))
@@ -587,10 +660,10 @@ impl App {
         input: ViewInput,
     ) -> Result<View> {
         let schema = self.schema();
-        let catalog = self.catalog_for_views(actor, catalog_ref)?;
+        let (catalog, access) = self.catalog_for_views(actor, catalog_ref).await?;
         let for_rights = input.for_rights.unwrap_or(false);
         if for_rights {
-            require_manage(actor, &catalog)?;
+            require_manage(&access, &catalog)?;
         }
         let name = input.name.clone().unwrap_or_default();
         let origin_name = input.origin_name.clone().unwrap_or_default();
@@ -635,8 +708,10 @@ impl App {
                 Gate::Checked,
             )
             .await?;
-        let v = self.find_view(actor, &catalog, &created.id).await?;
-        self.one_view(actor, &catalog, v).await
+        let v = self
+            .find_view(actor, &access, &catalog, &created.id)
+            .await?;
+        self.one_view(actor, &access, &catalog, v).await
     }
 
     /// Changes a view: the keys given replace what the view had (`filters` replaces every
@@ -649,11 +724,11 @@ impl App {
         input: ViewInput,
     ) -> Result<View> {
         let schema = self.schema();
-        let catalog = self.catalog_for_views(actor, catalog_ref)?;
-        let v = self.find_view(actor, &catalog, view_ref).await?;
+        let (catalog, access) = self.catalog_for_views(actor, catalog_ref).await?;
+        let v = self.find_view(actor, &access, &catalog, view_ref).await?;
         let for_rights = input.for_rights.unwrap_or(v.for_rights);
         if v.for_rights || for_rights {
-            require_manage(actor, &catalog)?;
+            require_manage(&access, &catalog)?;
         }
         let name = input.name.clone().unwrap_or_else(|| v.name.clone());
         let origin_name = input
@@ -701,8 +776,8 @@ impl App {
             )
             .await?;
         }
-        let v = self.find_view(actor, &catalog, &v.id).await?;
-        self.one_view(actor, &catalog, v).await
+        let v = self.find_view(actor, &access, &catalog, &v.id).await?;
+        self.one_view(actor, &access, &catalog, v).await
     }
 
     /// Deletes a view (a rights view takes `access` on the catalog).
@@ -712,10 +787,10 @@ impl App {
         catalog_ref: &str,
         view_ref: &str,
     ) -> Result<()> {
-        let catalog = self.catalog_for_views(actor, catalog_ref)?;
-        let v = self.find_view(actor, &catalog, view_ref).await?;
+        let (catalog, access) = self.catalog_for_views(actor, catalog_ref).await?;
+        let v = self.find_view(actor, &access, &catalog, view_ref).await?;
         if v.for_rights {
-            require_manage(actor, &catalog)?;
+            require_manage(&access, &catalog)?;
         }
         self.delete_record_as(actor, "$views", &v.id, Gate::Checked)
             .await
@@ -731,19 +806,12 @@ impl App {
         view_ref: &str,
         tz_offset_min: i32,
     ) -> Result<Filter> {
-        let v = self.find_view(actor, catalog, view_ref).await?;
-        let list: Vec<Value> = v
-            .conditions
-            .iter()
-            .filter_map(|c| {
-                let f = catalog.field_by_db_id(c.field_db_id)?;
-                Some(json!({"fieldId": f.id, "value": c.value}))
-            })
-            .collect();
-        kartoteka_filter::parse(
+        let access = self.access(actor).await?;
+        let v = self.find_view(actor, &access, catalog, view_ref).await?;
+        let parsed = kartoteka_filter::parse(
             &kartoteka_filter::Input::json(
                 &format!("view {:?}: filters", v.id),
-                Value::Array(list),
+                v.filter_list(catalog),
             ),
             &CatalogScope {
                 schema,
@@ -752,6 +820,7 @@ impl App {
             },
             &kartoteka_filter::Options { tz_offset_min },
         )
-        .map_err(filter_error)
+        .map_err(filter_error)?;
+        Ok(access.resolve_relative(schema, parsed))
     }
 }

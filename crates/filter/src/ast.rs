@@ -37,6 +37,14 @@ pub enum Filter {
     Or(Vec<Filter>),
     /// One condition on one field.
     Field(FieldRef, Cond),
+    /// The part does not match (a part that cannot be decided, such as a comparison with an
+    /// empty value, counts as not matching, so its negation matches). Not written by
+    /// clients: the rights policy builds it (records outside a denied view).
+    Not(Box<Filter>),
+    /// Only these records, by `dbId` (records that carry a rights rule of their own).
+    Records(Vec<i64>),
+    /// Matches no record.
+    Nothing,
 }
 
 /// A condition on one field's value. Which variants a field accepts follows its type
@@ -99,6 +107,7 @@ impl Filter {
         for p in parts {
             match p {
                 Filter::All => {}
+                Filter::Nothing => return Filter::Nothing,
                 Filter::And(inner) => out.extend(inner),
                 p => out.push(p),
             }
@@ -111,12 +120,13 @@ impl Filter {
     }
 
     /// Any of `parts`: flattened; an `All` part makes the whole `All`, and so does an empty
-    /// list (an empty `$or` is no filter, spec 01 §5.2).
+    /// list (an empty `$or` is no filter, spec 01 §5.2). `Nothing` parts are dropped.
     pub fn or(parts: Vec<Filter>) -> Filter {
         let mut out = Vec::with_capacity(parts.len());
         for p in parts {
             match p {
                 Filter::All => return Filter::All,
+                Filter::Nothing => {}
                 Filter::Or(inner) => out.extend(inner),
                 p => out.push(p),
             }
@@ -132,6 +142,26 @@ impl Filter {
         matches!(self, Filter::All)
     }
 
+    /// Any of `parts`, where no parts at all match nothing (unlike [`Filter::or`], which
+    /// reads an empty list as no filter).
+    pub fn any(parts: Vec<Filter>) -> Filter {
+        if parts.iter().all(|p| matches!(p, Filter::Nothing)) {
+            Filter::Nothing
+        } else {
+            Filter::or(parts)
+        }
+    }
+
+    /// The negation of `f`.
+    pub fn negate(f: Filter) -> Filter {
+        match f {
+            Filter::All => Filter::Nothing,
+            Filter::Nothing => Filter::All,
+            Filter::Not(inner) => *inner,
+            f => Filter::Not(Box::new(f)),
+        }
+    }
+
     /// Every field condition in the tree, including those on linked catalogs.
     pub fn conditions(&self) -> Vec<(&FieldRef, &Cond)> {
         let mut out = Vec::new();
@@ -141,7 +171,8 @@ impl Filter {
 
     fn collect<'a>(&'a self, out: &mut Vec<(&'a FieldRef, &'a Cond)>) {
         match self {
-            Filter::All => {}
+            Filter::All | Filter::Nothing | Filter::Records(_) => {}
+            Filter::Not(f) => f.collect(out),
             Filter::And(v) | Filter::Or(v) => v.iter().for_each(|f| f.collect(out)),
             Filter::Field(f, c) => {
                 out.push((f, c));

@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod error;
 pub mod extract;
 pub mod render;
+pub mod rights;
 pub mod routes;
 pub mod views;
 
@@ -56,6 +57,7 @@ pub fn router(app: Arc<App>) -> Router {
                 .patch(views::update_view)
                 .delete(views::delete_view),
         )
+        .route("/rights", get(rights::get_rights).post(rights::set_rights))
         .route("/catalogs/{id}/values", get(aggregate::values))
         .route("/catalogs/{id}/values/{axis}", get(aggregate::value))
         .route("/catalogs/{id}/totals", get(aggregate::totals))

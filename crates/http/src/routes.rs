@@ -174,13 +174,14 @@ fn section_input(body: &Map<String, Value>) -> ApiResult<SectionInput> {
     })
 }
 
-pub async fn list_sections(State(app): St, Extension(who): Who) -> Json<Value> {
-    Json(Value::Array(
+pub async fn list_sections(State(app): St, Extension(who): Who) -> ApiResult<Json<Value>> {
+    Ok(Json(Value::Array(
         app.list_sections(&who)
+            .await?
             .iter()
             .map(|(s, p)| render::section(s, *p))
             .collect(),
-    ))
+    )))
 }
 
 pub async fn get_section(
@@ -188,7 +189,7 @@ pub async fn get_section(
     Extension(who): Who,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let (s, p) = app.get_section(&who, &id)?;
+    let (s, p) = app.get_section(&who, &id).await?;
     Ok(Json(render::section(&s, p)))
 }
 
@@ -198,7 +199,7 @@ pub async fn create_section(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let s = app.create_section(&who, section_input(&body)?).await?;
-    let (s, p) = app.get_section(&who, &s.id)?;
+    let (s, p) = app.get_section(&who, &s.id).await?;
     Ok(Json(render::section(&s, p)))
 }
 
@@ -209,7 +210,7 @@ pub async fn update_section(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let s = app.update_section(&who, &id, section_input(&body)?).await?;
-    let (s, p) = app.get_section(&who, &s.id)?;
+    let (s, p) = app.get_section(&who, &s.id).await?;
     Ok(Json(render::section(&s, p)))
 }
 
@@ -253,16 +254,34 @@ pub async fn list_catalogs(
     let p = Params::parse(q.as_deref());
     let schema = app.schema();
     let skip = p.flag("skipPrevId");
-    let list = app.list_catalogs(&who, p.get("sectionId"));
+    let list = app.list_catalogs(&who, p.get("sectionId")).await?;
     let chats = app.new_chats(&who).await?;
-    Ok(Json(Value::Array(
-        list.iter()
-            .map(|(c, pr)| {
-                let n = chats.get(&c.db_id).copied().unwrap_or(0);
-                render::catalog(&schema, c, *pr, None, skip, n)
-            })
-            .collect(),
-    )))
+    let mut out = Vec::with_capacity(list.len());
+    for (c, pr) in &list {
+        let n = chats.get(&c.db_id).copied().unwrap_or(0);
+        let mut v = render::catalog(&schema, c, *pr, None, skip, n);
+        with_field_codes(&app, &who, c, &mut v).await?;
+        out.push(v);
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+/// Fills a rendered catalog's `fieldPrivilegeCodes` for the caller.
+async fn with_field_codes(
+    app: &App,
+    who: &Actor,
+    c: &kartoteka_core::schema::Catalog,
+    v: &mut Value,
+) -> ApiResult<()> {
+    let codes = app.field_privilege_codes(who, c).await?;
+    if let Some(o) = v.as_object_mut() {
+        let m: Map<String, Value> = codes
+            .into_iter()
+            .map(|(k, c)| (k, Value::String(c.code().into())))
+            .collect();
+        o.insert("fieldPrivilegeCodes".into(), Value::Object(m));
+    }
+    Ok(())
 }
 
 pub async fn get_catalog(
@@ -272,7 +291,7 @@ pub async fn get_catalog(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
-    let (c, pr) = app.get_catalog(&who, &id)?;
+    let (c, pr) = app.get_catalog(&who, &id).await?;
     let only = p.id_list("fields")?;
     let n = app
         .new_chats(&who)
@@ -280,14 +299,16 @@ pub async fn get_catalog(
         .get(&c.db_id)
         .copied()
         .unwrap_or(0);
-    Ok(Json(render::catalog(
+    let mut v = render::catalog(
         &app.schema(),
         &c,
         pr,
         only.as_deref(),
         p.flag("skipPrevId"),
         n,
-    )))
+    );
+    with_field_codes(&app, &who, &c, &mut v).await?;
+    Ok(Json(v))
 }
 
 pub async fn create_catalog(
@@ -296,7 +317,7 @@ pub async fn create_catalog(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let c = app.create_catalog(&who, catalog_input(&body)?).await?;
-    let (c, pr) = app.get_catalog(&who, &c.id)?;
+    let (c, pr) = app.get_catalog(&who, &c.id).await?;
     Ok(Json(render::catalog(&app.schema(), &c, pr, None, false, 0)))
 }
 
@@ -307,7 +328,7 @@ pub async fn update_catalog(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let c = app.update_catalog(&who, &id, catalog_input(&body)?).await?;
-    let (c, pr) = app.get_catalog(&who, &c.id)?;
+    let (c, pr) = app.get_catalog(&who, &c.id).await?;
     let n = app
         .new_chats(&who)
         .await?

@@ -19,6 +19,10 @@ pub enum ErrorCode {
     FieldTypeChange,
     RejectedByEvent,
     RejectedByWebhook,
+    InvalidPrivilege,
+    InvalidSubject,
+    DuplicateSubject,
+    InvalidFieldRights,
     Unauthorized,
     Forbidden,
     SectionNotFound,
@@ -36,7 +40,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidValue,
@@ -50,6 +54,10 @@ impl ErrorCode {
         ErrorCode::FieldTypeChange,
         ErrorCode::RejectedByEvent,
         ErrorCode::RejectedByWebhook,
+        ErrorCode::InvalidPrivilege,
+        ErrorCode::InvalidSubject,
+        ErrorCode::DuplicateSubject,
+        ErrorCode::InvalidFieldRights,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::SectionNotFound,
@@ -81,6 +89,10 @@ impl ErrorCode {
             ErrorCode::FieldTypeChange => "field_type_change",
             ErrorCode::RejectedByEvent => "rejected_by_event",
             ErrorCode::RejectedByWebhook => "rejected_by_webhook",
+            ErrorCode::InvalidPrivilege => "invalid_privilege",
+            ErrorCode::InvalidSubject => "invalid_subject",
+            ErrorCode::DuplicateSubject => "duplicate_subject",
+            ErrorCode::InvalidFieldRights => "invalid_field_rights",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::SectionNotFound => "section_not_found",
@@ -112,7 +124,11 @@ impl ErrorCode {
             | ErrorCode::NotUnique
             | ErrorCode::FieldTypeChange
             | ErrorCode::RejectedByEvent
-            | ErrorCode::RejectedByWebhook => 400,
+            | ErrorCode::RejectedByWebhook
+            | ErrorCode::InvalidPrivilege
+            | ErrorCode::InvalidSubject
+            | ErrorCode::DuplicateSubject
+            | ErrorCode::InvalidFieldRights => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::SectionNotFound

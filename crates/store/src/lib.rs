@@ -16,6 +16,7 @@ mod pg;
 pub mod query;
 pub mod records;
 pub mod registry;
+pub mod rights;
 pub mod schema;
 pub mod search;
 mod sqlite;

@@ -109,6 +109,21 @@ const MIGRATIONS: &[Migration] = &[
             pg: include_str!("../migrations/pg/0030_file_lifecycle.sql"),
         },
     },
+    Migration {
+        version: 40,
+        name: "rights",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0040_rights.sql"),
+            pg: include_str!("../migrations/pg/0040_rights.sql"),
+        },
+    },
+    Migration {
+        // The rules that keep what a store allowed before rules existed (see
+        // `rights::seed`).
+        version: 41,
+        name: "rights_seed",
+        step: Step::Code(crate::rights::seed),
+    },
 ];
 
 /// Indexes every filterable field of the catalogs that existed before fields got indexes

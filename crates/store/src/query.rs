@@ -149,6 +149,16 @@ impl Compiler {
                 format!("({})", sql.join(op))
             }
             Filter::Field(field, cond) => self.cond(field, cond, alias, catalog),
+            Filter::Not(inner) => {
+                let sql = self.filter(inner, alias, catalog);
+                format!("NOT COALESCE({sql}, FALSE)")
+            }
+            Filter::Records(ids) if ids.is_empty() => "1 = 0".into(),
+            Filter::Records(ids) => {
+                let marks: Vec<&str> = ids.iter().map(|i| self.param(*i)).collect();
+                format!("{alias}.\"dbId\" IN ({})", marks.join(", "))
+            }
+            Filter::Nothing => "1 = 0".into(),
         }
     }
 

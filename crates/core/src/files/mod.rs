@@ -25,7 +25,6 @@ use sha2::Sha256;
 use self::preview::{ImageMeta, Stored};
 use self::storage::{check_key, FileStorage, StorageError};
 use crate::error::{Error, Result};
-use crate::rights;
 use crate::{Actor, App};
 
 /// The largest file accepted.
@@ -273,11 +272,8 @@ impl App {
     pub async fn begin_upload(&self, actor: &Actor, req: UploadRequest) -> Result<UploadTicket> {
         let schema = self.schema();
         let catalog = schema.catalog(&req.catalog_id)?.clone();
-        rights::require(
-            rights::on_catalog(actor, &catalog),
-            Privilege::Edit,
-            &format!("catalog {:?}", catalog.id),
-        )?;
+        self.require_on_catalog(actor, &catalog, Privilege::Edit)
+            .await?;
         let field = catalog
             .field(&req.field_id)
             .filter(|f| f.field_type == FieldType::File)
@@ -549,11 +545,7 @@ impl App {
             .catalog_db_id
             .and_then(|c| self.schema().catalog_by_db_id(c).cloned())
         {
-            rights::require(
-                rights::on_catalog(actor, &c),
-                Privilege::View,
-                &format!("catalog {:?}", c.id),
-            )?;
+            self.require_on_catalog(actor, &c, Privilege::View).await?;
         }
         if row.purged {
             return Err(gone());

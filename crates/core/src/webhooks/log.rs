@@ -7,7 +7,7 @@ use kartoteka_store::outbox::{self, Attempt, Delivery, NewDelivery};
 
 use super::WEBHOOKS_CATALOG_ID;
 use crate::error::{Error, Result};
-use crate::{rights, Actor, App};
+use crate::{Actor, App};
 
 /// The most deliveries one page holds.
 pub const MAX_PAGE: i64 = 100;
@@ -62,11 +62,7 @@ impl App {
     ) -> Result<(i64, String)> {
         let schema = self.schema();
         let catalog = schema.catalog(WEBHOOKS_CATALOG_ID)?.clone();
-        rights::require(
-            rights::on_catalog(actor, &catalog),
-            need,
-            "catalog \"$webhooks\"",
-        )?;
+        self.require_on_catalog(actor, &catalog, need).await?;
         let db_id = self.find_record(&catalog, hook_ref).await.map_err(|_| {
             Error::new(
                 ErrorCode::RecordNotFound,

@@ -29,7 +29,9 @@ async fn create_get_update_delete() {
     let rid = id(&rec);
     assert_eq!(rec["catalogId"], cid.as_str());
     assert_eq!(rec["title"], "ACME Ltd");
-    assert_eq!(rec["privilegeCode"], "admin");
+    // The section's `allUsers → admin` reaches records as `access`, the highest privilege a
+    // record holds (spec 04 §1.3).
+    assert_eq!(rec["privilegeCode"], "access");
     assert_eq!(
         rec["values"],
         json!({title.clone(): "ACME Ltd", amount.clone(): 120.5, stage.clone(): ["1"]})

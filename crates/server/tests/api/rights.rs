@@ -1805,3 +1805,429 @@ async fn rights_get_of_an_unknown_object_is_404() {
             .expect_error(404, code, None);
     }
 }
+
+// ----- field rights (spec 04 §1.8, T-F1 … T-F7) -----
+
+fn with_fields(subject: Value, code: &str, fields: Value) -> Value {
+    json!({"rightSubject": subject, "privilegeCode": code, "fields": fields})
+}
+
+impl Fx {
+    /// `e` writes `values` to order `r`.
+    async fn patch_values(&self, e: &Emp, r: &str, values: Value) -> Resp {
+        self.as_(
+            e,
+            Method::PATCH,
+            &format!("/api/v1/catalogs/{}/records/{r}", self.o),
+            Some(json!({ "values": values })),
+        )
+        .await
+    }
+
+    async fn close(&self, e: &Emp, r: &str) -> Resp {
+        self.patch_values(e, r, json!({self.o_status.clone(): [self.closed]}))
+            .await
+    }
+
+    /// The rights view of closed orders.
+    async fn v_closed(&self) -> String {
+        self.rights_view(
+            &self.o,
+            "Closed",
+            json!([{"attr": self.o_status, "value": [self.closed]}]),
+        )
+        .await
+    }
+}
+
+/// T-F1: a restricting rule for a group: a read-only field refuses writes, a hidden one leaves
+/// values, filters, history and the catalog's `fieldPrivilegeCodes` tells both.
+#[tokio::test]
+async fn f1_read_only_and_hidden_fields_of_a_group_rule() {
+    let x = fixture().await;
+    x.set(
+        cat(&x.o),
+        vec![with_fields(
+            x.group(&x.role_manager),
+            "edit",
+            json!({x.o_manager.clone(): "view", x.o_comment.clone(): "hide"}),
+        )],
+    )
+    .await;
+    // The administrator writes a comment; Ivan never sees it.
+    x.t.patch(
+        &format!("/api/v1/catalogs/{}/records/{}", x.o, x.ivan_new),
+        json!({"values": {x.o_comment.clone(): "secret note"}}),
+    )
+    .await
+    .expect(200);
+    x.close(&x.ivan, &x.ivan_new).await.expect(200);
+    x.patch_values(
+        &x.ivan,
+        &x.ivan_new,
+        json!({x.o_manager.clone(): [{"id": x.petr.id}]}),
+    )
+    .await
+    .expect_error(403, "forbidden", Some(&x.o_manager));
+    x.patch_order(&x.ivan, &x.ivan_new)
+        .await
+        .expect_error(403, "forbidden", Some(&x.o_comment));
+    let got = x.get_record(&x.ivan, &x.o, &x.ivan_new).await;
+    let values = got.expect(200)["values"]
+        .as_object()
+        .expect("values")
+        .clone();
+    assert!(!values.contains_key(&x.o_comment), "{values:?}");
+    assert!(values.contains_key(&x.o_manager));
+    for item in x.list_json(&x.ivan, &x.o).await.as_array().expect("list") {
+        assert!(item["values"].get(&x.o_comment).is_none(), "{item}");
+    }
+    // The administrator still sees everything.
+    let admin =
+        x.t.get(&format!("/api/v1/catalogs/{}/records/{}", x.o, x.ivan_new))
+            .await;
+    assert_eq!(admin.expect(200)["values"][&x.o_comment], "secret note");
+    // Filtering or sorting by the hidden field is refused.
+    let q = format!(
+        "/api/v1/catalogs/{}/records?filters={}",
+        x.o,
+        json!([{"fieldId": x.o_comment, "value": "secret"}])
+    );
+    x.as_(&x.ivan, Method::GET, &q, None)
+        .await
+        .expect_error(403, "forbidden", Some(&x.o_comment));
+    x.as_(
+        &x.ivan,
+        Method::GET,
+        &format!("/api/v1/catalogs/{}/records?sortField={}", x.o, x.o_comment),
+        None,
+    )
+    .await
+    .expect_error(403, "forbidden", Some(&x.o_comment));
+    // History: the comment's entry is gone for Ivan, the status change is there.
+    let path = format!(
+        "/api/v1/histories?catalogId={}&recordId={}",
+        x.o, x.ivan_new
+    );
+    let mine = x.as_(&x.ivan, Method::GET, &path, None).await;
+    let list = mine.expect(200).as_array().expect("history").clone();
+    assert!(!list.is_empty());
+    for e in &list {
+        assert!(e["payload"].get(&x.o_comment).is_none(), "{e}");
+    }
+    assert!(list.iter().any(|e| e["payload"].get(&x.o_status).is_some()));
+    let all = x.t.get(&path).await;
+    assert!(all
+        .expect(200)
+        .as_array()
+        .expect("history")
+        .iter()
+        .any(|e| e["payload"].get(&x.o_comment).is_some()));
+    // The catalog tells which fields differ from what `edit` implies.
+    let o = x
+        .as_(
+            &x.ivan,
+            Method::GET,
+            &format!("/api/v1/catalogs/{}", x.o),
+            None,
+        )
+        .await;
+    assert_eq!(o.expect(200)["privilegeCode"], "edit");
+    assert_eq!(
+        o.json["fieldPrivilegeCodes"],
+        json!({x.o_manager.clone(): "view", x.o_comment.clone(): "hide"})
+    );
+    let listed = x.catalogs_as(&x.ivan).await;
+    let mine = listed
+        .as_array()
+        .expect("catalogs")
+        .iter()
+        .find(|c| c["id"] == x.o.as_str())
+        .expect("O listed")
+        .clone();
+    assert_eq!(mine["fieldPrivilegeCodes"], o.json["fieldPrivilegeCodes"]);
+}
+
+/// T-F2: an extending field right on a `view` rule: that field alone may be written.
+#[tokio::test]
+async fn f2_an_extending_edit_field_on_a_view_rule() {
+    let x = fixture().await;
+    x.set(
+        cat(&x.o),
+        vec![with_fields(
+            user(&x.ivan.id),
+            "view",
+            json!({x.o_status.clone(): "edit"}),
+        )],
+    )
+    .await;
+    x.close(&x.ivan, &x.petr_new).await.expect(200);
+    x.patch_order(&x.ivan, &x.petr_new)
+        .await
+        .expect_error(403, "forbidden", Some(&x.o_comment));
+    // An update that names no field needs `edit` on the record.
+    x.patch_values(&x.ivan, &x.petr_new, json!({}))
+        .await
+        .expect_error(403, "forbidden", None);
+    let o = x
+        .as_(
+            &x.ivan,
+            Method::GET,
+            &format!("/api/v1/catalogs/{}", x.o),
+            None,
+        )
+        .await;
+    assert_eq!(o.expect(200)["privilegeCode"], "view");
+    assert_eq!(
+        o.json["fieldPrivilegeCodes"],
+        json!({x.o_status.clone(): "edit"})
+    );
+}
+
+/// T-F3: across subjects a rule without restrictions beats one with them.
+#[tokio::test]
+async fn f3_an_unrestricted_rule_of_another_subject_wins() {
+    let x = fixture().await;
+    x.set(
+        cat(&x.o),
+        vec![
+            rule(all_users(), "edit"),
+            with_fields(
+                x.group(&x.role_manager),
+                "edit",
+                json!({x.o_comment.clone(): "view"}),
+            ),
+        ],
+    )
+    .await;
+    x.patch_order(&x.ivan, &x.ivan_new).await.expect(200);
+}
+
+/// T-F4: a rights view rule restricting a field makes it read-only in the view's records
+/// only.
+#[tokio::test]
+async fn f4_a_view_rule_restricts_a_field_inside_the_view() {
+    let x = fixture().await;
+    x.set(cat(&x.o), vec![rule(x.group(&x.role_manager), "edit")])
+        .await;
+    let closed = x.v_closed().await;
+    x.set(
+        view_obj(&x.o, &closed),
+        vec![with_fields(
+            x.group(&x.role_manager),
+            "edit",
+            json!({x.o_comment.clone(): "view"}),
+        )],
+    )
+    .await;
+    x.patch_order(&x.ivan, &x.ivan_closed)
+        .await
+        .expect_error(403, "forbidden", Some(&x.o_comment));
+    x.patch_order(&x.ivan, &x.ivan_new).await.expect(200);
+}
+
+/// T-F5: within one subject a deeper (view) setting re-enables a field the catalog rule
+/// restricts.
+#[tokio::test]
+async fn f5_a_view_rule_re_enables_a_field_of_the_catalog_rule() {
+    let x = fixture().await;
+    x.set(
+        cat(&x.o),
+        vec![with_fields(
+            x.group(&x.role_manager),
+            "edit",
+            json!({x.o_comment.clone(): "view"}),
+        )],
+    )
+    .await;
+    let closed = x.v_closed().await;
+    x.set(
+        view_obj(&x.o, &closed),
+        vec![with_fields(
+            x.group(&x.role_manager),
+            "edit",
+            json!({x.o_comment.clone(): "edit"}),
+        )],
+    )
+    .await;
+    x.patch_order(&x.ivan, &x.ivan_closed).await.expect(200);
+    x.patch_order(&x.ivan, &x.ivan_new)
+        .await
+        .expect_error(403, "forbidden", Some(&x.o_comment));
+}
+
+/// T-F6, the quick-start: `search` on the catalog hiding Comment, and `edit` on "my orders"
+/// with Client and Manager read-only.
+#[tokio::test]
+async fn f6_quick_start_search_rule_with_a_hidden_field_and_my_orders() {
+    let x = fixture().await;
+    x.set(
+        cat(&x.o),
+        vec![with_fields(
+            user(&x.ivan.id),
+            "search",
+            json!({x.o_comment.clone(): "hide"}),
+        )],
+    )
+    .await;
+    let v_my = x.v_my().await;
+    let client_field = field_id(
+        &x.t.get(&format!("/api/v1/catalogs/{}", x.o)).await.json,
+        "Client",
+    );
+    x.set(
+        view_obj(&x.o, &v_my),
+        vec![with_fields(
+            user(&x.ivan.id),
+            "edit",
+            json!({client_field.clone(): "view", x.o_manager.clone(): "view"}),
+        )],
+    )
+    .await;
+    assert_eq!(
+        x.listed(&x.ivan, &x.o).await,
+        sorted(&[&x.ivan_new, &x.ivan_closed])
+    );
+    x.close(&x.ivan, &x.ivan_new).await.expect(200);
+    x.patch_values(
+        &x.ivan,
+        &x.ivan_new,
+        json!({client_field.clone(): link(&x.c, &x.gamma)}),
+    )
+    .await
+    .expect_error(403, "forbidden", Some(&client_field));
+    x.patch_values(
+        &x.ivan,
+        &x.ivan_new,
+        json!({x.o_manager.clone(): [{"id": x.petr.id}]}),
+    )
+    .await
+    .expect_error(403, "forbidden", Some(&x.o_manager));
+    // Comment stays hidden: the catalog-level `hide` applies, the view does not mention it.
+    x.patch_order(&x.ivan, &x.ivan_new)
+        .await
+        .expect_error(403, "forbidden", Some(&x.o_comment));
+    let got = x.get_record(&x.ivan, &x.o, &x.ivan_new).await;
+    assert!(got.expect(200)["values"].get(&x.o_comment).is_none());
+    x.get_record(&x.ivan, &x.o, &x.petr_new)
+        .await
+        .expect_error(403, "forbidden", None);
+}
+
+/// T-F7: `required` applies whatever the field rights: a hidden required field fails the
+/// create with 400, and writing it is refused.
+#[tokio::test]
+async fn f7_a_hidden_required_field_still_fails_the_create() {
+    let x = fixture().await;
+    let deals = catalog_in(
+        &x.t,
+        &x.s,
+        "Deals",
+        json!([
+            {"name": "Name", "type": "text"},
+            {"name": "Budget", "type": "number", "required": true}
+        ]),
+    )
+    .await;
+    let d = id(&deals);
+    let (name, budget) = (field_id(&deals, "Name"), field_id(&deals, "Budget"));
+    x.set(
+        cat(&d),
+        vec![with_fields(
+            user(&x.ivan.id),
+            "create",
+            json!({budget.clone(): "hide"}),
+        )],
+    )
+    .await;
+    let path = format!("/api/v1/catalogs/{d}/records");
+    x.as_(
+        &x.ivan,
+        Method::POST,
+        &path,
+        Some(json!({"values": {name.clone(): "Deal"}})),
+    )
+    .await
+    .expect_error(400, "required_field", Some(&budget));
+    x.as_(
+        &x.ivan,
+        Method::POST,
+        &path,
+        Some(json!({"values": {name.clone(): "Deal", budget.clone(): 5}})),
+    )
+    .await
+    .expect_error(403, "forbidden", Some(&budget));
+    // Nothing was written.
+    let all = x.t.get(&path).await;
+    assert_eq!(all.expect(200).as_array().map(Vec::len), Some(0));
+}
+
+/// Field rights are refused where the spec forbids them, with nothing written.
+#[tokio::test]
+async fn field_rights_on_available_deny_section_or_unknown_fields_are_400() {
+    let x = fixture().await;
+    let q = format!("catalogId={}", x.o);
+    for (object, r) in [
+        (
+            cat(&x.o),
+            with_fields(
+                user(&x.ivan.id),
+                "available",
+                json!({x.o_comment.clone(): "hide"}),
+            ),
+        ),
+        (
+            cat(&x.o),
+            with_fields(
+                user(&x.ivan.id),
+                "deny",
+                json!({x.o_comment.clone(): "hide"}),
+            ),
+        ),
+        (
+            cat(&x.o),
+            with_fields(user(&x.ivan.id), "edit", json!({"999": "hide"})),
+        ),
+        (
+            cat(&x.o),
+            with_fields(
+                user(&x.ivan.id),
+                "edit",
+                json!({x.o_comment.clone(): "write"}),
+            ),
+        ),
+    ] {
+        x.refused(
+            None,
+            json!({"object": object, "rules": [r]}),
+            400,
+            Some("invalid_field_rights"),
+            &q,
+        )
+        .await;
+    }
+    x.refused(
+        None,
+        json!({"object": sec(&x.s), "rules": [rule(user(&x.admin), "admin"), with_fields(user(&x.ivan.id), "edit", json!({x.o_comment.clone(): "hide"}))]}),
+        400,
+        Some("invalid_field_rights"),
+        &format!("sectionId={}", x.s),
+    )
+    .await;
+    // Accepted ones come back under public field ids.
+    let back = x
+        .set(
+            cat(&x.o),
+            vec![with_fields(
+                user(&x.ivan.id),
+                "edit",
+                json!({x.o_comment.clone(): "hide"}),
+            )],
+        )
+        .await;
+    let e = entry(&back, &cat(&x.o));
+    assert_eq!(
+        e["rules"][0]["fields"],
+        json!({x.o_comment.clone(): "hide"})
+    );
+}
