@@ -39,7 +39,16 @@ struct Args {
     /// Skip the load: time the queries on this already loaded catalog (`dbId`).
     #[arg(long)]
     catalog: Option<i64>,
+    /// Employees who own the records in turn (`owner1@bench.local` … with the password
+    /// `bench123`), each the Owner of 1/N of them. They reach the catalog only through a
+    /// rights view "My deals" (Owner = CURRENT_USER, `view` for every employee): the rights
+    /// benchmark lists as one of them. 0 keeps the administrator as every record's Owner.
+    #[arg(long, default_value_t = 10)]
+    owners: i64,
 }
+
+/// The password of the benchmark's employees.
+const OWNER_PASSWORD: &str = "bench123";
 
 struct Fields<'a>(&'a [FieldDef]);
 
@@ -183,6 +192,7 @@ async fn main() -> Result<()> {
         "fields": {"title": title.id, "amount": amount.id, "due": due.id, "stage": stage.id},
         "list_path": format!("/api/v1/catalogs/{}/records?limit=100&sortField={}&sortType=-1&filters={encoded}", catalog.id, due.id),
         "totals_path": format!("/api/v1/catalogs/{}/totals", catalog.id),
+        "employee": {"email": "owner1@bench.local", "password": OWNER_PASSWORD, "sees": "the records whose Owner they are, through the rights view My deals"},
         "matched": matched,
         "sql": sql,
         "plan": plan,
@@ -190,6 +200,84 @@ async fn main() -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// Creates `n` employees and gives them the catalog through a rights view only: the
+/// section keeps one rule (the administrator's `admin`), and the view "My deals" (Owner =
+/// CURRENT_USER) gives every employee `view`. Returns the employees' `$users` `dbId`s.
+async fn owners_and_rights(app: &App, section: &str, catalog: &str, n: i64) -> Result<Vec<i64>> {
+    use kartoteka_core::records::RecordInput;
+    use kartoteka_core::rights_api::{ObjectRef, RuleIn};
+    use kartoteka_core::views::ViewInput;
+    if n <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for k in 1..=n {
+        let values = json!({"$name": format!("Owner {k}"), "$email": format!("owner{k}@bench.local"), "$password": OWNER_PASSWORD});
+        let r = app
+            .create_record(
+                &Actor::System,
+                "$users",
+                RecordInput {
+                    values: values.as_object().cloned().unwrap_or_default(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("employee")?;
+        out.push(r.id.parse::<i64>().context("employee id")?);
+    }
+    let owner = app
+        .schema()
+        .catalog(catalog)?
+        .fields
+        .iter()
+        .find(|f| f.name == "Owner")
+        .map(|f| f.id.clone())
+        .ok_or_else(|| anyhow!("no Owner field"))?;
+    let view = app
+        .create_view(
+            &Actor::System,
+            catalog,
+            ViewInput {
+                name: Some("My deals".into()),
+                for_rights: Some(true),
+                filters: Some(json!([{"fieldId": owner, "value": ["CURRENT_USER"]}])),
+                ..Default::default()
+            },
+        )
+        .await
+        .context("rights view")?;
+    let rule = |attr: &str, record: Option<String>, code: &str| RuleIn {
+        user_attr: Some(attr.into()),
+        catalog_id: record.as_ref().map(|_| "$users".to_string()),
+        record_id: record,
+        privilege: code.into(),
+        fields: None,
+    };
+    app.set_rights(
+        &Actor::System,
+        &ObjectRef {
+            section_id: Some(section.into()),
+            ..Default::default()
+        },
+        vec![rule("id", Some("1".into()), "admin")],
+    )
+    .await
+    .context("section rules")?;
+    app.set_rights(
+        &Actor::System,
+        &ObjectRef {
+            catalog_id: Some(catalog.into()),
+            view_id: Some(view.id),
+            ..Default::default()
+        },
+        vec![rule("allUsers", None, "view")],
+    )
+    .await
+    .context("view rules")?;
+    Ok(out)
 }
 
 /// The catalog the benchmark reads.
@@ -259,6 +347,7 @@ async fn load(args: &Args) -> Result<(Loaded, Duration)> {
         )
         .await
         .context("catalog")?;
+    let owners = owners_and_rights(&app, &section.id, &catalog.id, args.owners).await?;
     app.close();
     drop(app);
 
@@ -286,6 +375,7 @@ async fn load(args: &Args) -> Result<(Loaded, Duration)> {
     let mut n = 0;
     while n < args.records {
         let upto = (n + args.batch).min(args.records);
+        let owners = owners.clone();
         let (t, a, d, s, o, items) = (
             title.clone(),
             amount.clone(),
@@ -305,7 +395,10 @@ async fn load(args: &Args) -> Result<(Loaded, Duration)> {
                         FieldValue::Number(Some((h % 100_000) as f64)),
                         FieldValue::Date(Some(base + ((h >> 20) as i64).rem_euclid(span))),
                         FieldValue::Items(vec![items[((h >> 40) % 3) as usize].clone()]),
-                        FieldValue::Users(vec!["1".into()]),
+                        FieldValue::Users(vec![match owners.len() {
+                            0 => "1".to_string(),
+                            k => owners[(i % k as i64) as usize].to_string(),
+                        }]),
                     ];
                     let pairs: Vec<(&FieldDef, &FieldValue)> =
                         [&t, &a, &d, &s, &o].into_iter().zip(vals.iter()).collect();

@@ -678,6 +678,15 @@ impl Access {
             })
     }
 
+    /// True when the caller may see every record of `catalog` (no rights view or record
+    /// rule narrows it). The search helpers (link pickers, back-links, contacts) read only
+    /// such catalogs, so they never show a record the caller may not see.
+    pub fn sees_all(&self, catalog: &Catalog) -> bool {
+        self.record_scope(catalog)
+            .uniform()
+            .is_some_and(|p| p.includes(Privilege::View))
+    }
+
     /// How the caller reaches the records of `catalog`.
     pub fn record_scope(&self, catalog: &Catalog) -> RecordScope {
         if self.is_system() {
@@ -817,11 +826,12 @@ fn relative(f: Filter, users: Option<&Catalog>, subjects: &[Subject]) -> Filter 
 }
 
 impl App {
-    /// The rules, loaded on first use after a change.
-    pub(crate) async fn rule_set(&self) -> Result<Arc<RuleSet>> {
+    /// The rules (loaded on first use after a change), and whether they came from the
+    /// cache.
+    async fn rule_set_cached(&self) -> Result<(Arc<RuleSet>, bool)> {
         if let Ok(r) = self.rights.rules.read() {
             if let Some(set) = r.as_ref() {
-                return Ok(set.clone());
+                return Ok((set.clone(), true));
             }
         }
         let generation = self.rights.generation.load(Ordering::SeqCst);
@@ -846,14 +856,14 @@ impl App {
                 *w = Some(set.clone());
             }
         }
-        Ok(set)
+        Ok((set, false))
     }
 
     /// The caller's subjects: every employee, themselves, and their right groups.
-    async fn subjects_of(&self, user: i64) -> Result<Arc<Vec<Subject>>> {
+    async fn subjects_of(&self, user: i64) -> Result<(Arc<Vec<Subject>>, bool)> {
         if let Ok(r) = self.rights.subjects.read() {
             if let Some(s) = r.get(&user) {
-                return Ok(s.clone());
+                return Ok((s.clone(), true));
             }
         }
         let generation = self.rights.generation.load(Ordering::SeqCst);
@@ -884,22 +894,32 @@ impl App {
                 w.insert(user, out.clone());
             }
         }
-        Ok(out)
+        Ok((out, false))
     }
 
     /// What `actor` may do, for one request.
     pub async fn access(&self, actor: &Actor) -> Result<Access> {
-        let set = self.rule_set().await?;
-        match actor {
-            Actor::System => Ok(Access::system(set)),
+        let (set, rules_cached) = self.rule_set_cached().await?;
+        let (access, cached) = match actor {
+            Actor::System => (Access::system(set), rules_cached),
             Actor::User { db_id, .. } => {
-                let subjects = self.subjects_of(*db_id).await?;
-                Ok(Access {
-                    set,
-                    subjects: Some(subjects),
-                })
+                let (subjects, subjects_cached) = self.subjects_of(*db_id).await?;
+                (
+                    Access {
+                        set,
+                        subjects: Some(subjects),
+                    },
+                    rules_cached && subjects_cached,
+                )
             }
-        }
+        };
+        let counter = if cached {
+            &self.rights.hits
+        } else {
+            &self.rights.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(access)
     }
 
     /// 403 unless the caller's privilege on `catalog` (§1.6 container code) includes `need`.

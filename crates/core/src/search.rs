@@ -169,7 +169,7 @@ impl App {
         let sources: Vec<Arc<Catalog>> = source_catalogs(&field.config)
             .iter()
             .filter_map(|c| schema.find_catalog(c).cloned())
-            .filter(|c| schema.catalog_alive(c) && access.on_catalog(c).includes(Privilege::Search))
+            .filter(|c| schema.catalog_alive(c) && access.sees_all(c))
             .filter(|c| only.is_none_or(|o| o == c.db_id))
             .collect();
         let ids: Vec<i64> = sources.iter().map(|c| c.db_id).collect();
@@ -266,7 +266,10 @@ impl App {
         let schema = self.schema();
         let access = self.access(actor).await?;
         let target = schema.catalog(catalog_ref)?.clone();
-        self.require_on_catalog(actor, &target, Privilege::View)
+        self.require_on_catalog(actor, &target, Privilege::Available)
+            .await?;
+        let target_record = self.find_record(&target, record_ref).await?;
+        self.require_record(actor, &target, target_record, Privilege::View)
             .await?;
         let page = Page::new(q.limit, q.offset, 100)?;
         let only: Option<Vec<i64>> = if q.catalog_ids.is_empty() {
@@ -283,7 +286,7 @@ impl App {
         for c in schema
             .catalogs
             .iter()
-            .filter(|c| schema.catalog_alive(c) && access.on_catalog(c).includes(Privilege::View))
+            .filter(|c| schema.catalog_alive(c) && access.sees_all(c))
         {
             if only.as_ref().is_some_and(|o| !o.contains(&c.db_id)) {
                 continue;
@@ -363,7 +366,7 @@ impl App {
         let catalogs: Vec<Arc<Catalog>> = schema
             .catalogs
             .iter()
-            .filter(|c| schema.catalog_alive(c) && access.on_catalog(c).includes(Privilege::View))
+            .filter(|c| schema.catalog_alive(c) && access.sees_all(c))
             .filter(|c| c.fields.iter().any(|f| f.field_type == FieldType::Contact))
             .cloned()
             .collect();

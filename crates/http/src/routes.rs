@@ -75,7 +75,12 @@ fn opt_int(body: &Map<String, Value>, key: &str) -> ApiResult<Option<i64>> {
 // ---- health and auth ----
 
 pub async fn health(State(app): St) -> Json<Value> {
-    Json(json!({"status": "ok", "backend": app.backend_name()}))
+    let (hits, misses) = app.rights_cache_stats();
+    Json(json!({
+        "status": "ok",
+        "backend": app.backend_name(),
+        "rightsCache": {"hits": hits, "misses": misses},
+    }))
 }
 
 fn login_response(actor: &Actor, token: &str) -> Response {

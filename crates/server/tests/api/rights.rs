@@ -2231,3 +2231,121 @@ async fn field_rights_on_available_deny_section_or_unknown_fields_are_400() {
         json!({x.o_comment.clone(): "hide"})
     );
 }
+
+// ----- every read path -----
+
+/// An employee without any rule gets 403 or nothing from every read endpoint; the
+/// administrator gets the data.
+#[tokio::test]
+async fn an_employee_without_rights_reads_nothing_anywhere() {
+    let x = fixture().await;
+    let (c, o, a) = (&x.c, &x.o, &x.alpha);
+    let client_field = field_id(
+        &x.t.get(&format!("/api/v1/catalogs/{o}")).await.json,
+        "Client",
+    );
+    let forbidden = [
+        format!("/api/v1/catalogs/{c}"),
+        format!("/api/v1/catalogs/{c}/records"),
+        format!("/api/v1/catalogs/{c}/records?searchText=Alpha"),
+        format!("/api/v1/catalogs/{c}/records?id={a}"),
+        format!("/api/v1/catalogs/{c}/records/{a}"),
+        format!("/api/v1/catalogs/{c}/totals?value[type]=recordsCount"),
+        format!(
+            "/api/v1/catalogs/{c}/values?value[type]=recordsCount&axis[type]=field&axis[value]={}",
+            x.c_category
+        ),
+        format!("/api/v1/histories?catalogId={c}"),
+        format!("/api/v1/histories?catalogId={c}&recordId={a}"),
+        format!("/api/v1/catalogs/{c}/records/{a}/relations"),
+        format!("/api/v1/catalogs/{c}/records/{a}/messages"),
+        format!("/api/v1/catalogs/{o}/fields/{client_field}/availableRecords"),
+        format!("/api/v1/catalogs/{o}/fields/{client_field}/availableFilterRecords"),
+        format!("/api/v1/catalogs/{c}/views"),
+        format!("/api/v1/rights?catalogId={c}"),
+        format!("/api/v1/sections/{}", x.s),
+    ];
+    for path in &forbidden {
+        let r = x.as_(&x.ivan, Method::GET, path, None).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.json);
+        // The administrator reads the same path.
+        let admin = x.t.get(path).await;
+        assert_eq!(admin.status, 200, "{path}: {}", admin.json);
+    }
+    let sections = x.sections_as(&x.ivan).await;
+    assert!(!sections
+        .as_array()
+        .expect("sections")
+        .iter()
+        .any(|s| s["id"] == x.s.as_str()));
+    let catalogs = x.catalogs_as(&x.ivan).await;
+    for id in [c, o] {
+        assert!(!catalogs
+            .as_array()
+            .expect("catalogs")
+            .iter()
+            .any(|x| x["id"] == id.as_str()));
+    }
+}
+
+/// Aggregates, history and relations of an employee who reaches orders only through "my
+/// orders" count and show his records alone.
+#[tokio::test]
+async fn aggregates_and_history_follow_a_rights_view() {
+    let x = fixture().await;
+    let v_my = x.v_my().await;
+    x.set(view_obj(&x.o, &v_my), vec![rule(user(&x.ivan.id), "view")])
+        .await;
+    let totals = format!("/api/v1/catalogs/{}/totals?value[type]=recordsCount", x.o);
+    let count = |v: &Value| {
+        v.as_array()
+            .and_then(|a| a.iter().find(|e| e["key"] == "count"))
+            .map(|e| e["value"].clone())
+    };
+    let mine = x.as_(&x.ivan, Method::GET, &totals, None).await;
+    assert_eq!(count(mine.expect(200)), Some(json!(2)), "{}", mine.json);
+    let all = x.t.get(&totals).await;
+    assert_eq!(count(all.expect(200)), Some(json!(4)));
+    // Every record counted needs `view` on the catalog.
+    x.as_(
+        &x.ivan,
+        Method::GET,
+        &format!("{totals}&recordsType=all"),
+        None,
+    )
+    .await
+    .expect_error(403, "forbidden", None);
+    // The catalog's history lists his orders only.
+    let h = x
+        .as_(
+            &x.ivan,
+            Method::GET,
+            &format!("/api/v1/histories?catalogId={}", x.o),
+            None,
+        )
+        .await;
+    let ids: Vec<String> = h
+        .expect(200)
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|e| e["recordId"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(!ids.is_empty());
+    for id in &ids {
+        assert!(
+            *id == x.ivan_new || *id == x.ivan_closed,
+            "{id} is not Ivan's: {ids:?}"
+        );
+    }
+    // His own order's history and chat are open; Petr's are not.
+    for (r, status) in [(&x.ivan_new, 200), (&x.petr_new, 403)] {
+        for path in [
+            format!("/api/v1/histories?catalogId={}&recordId={r}", x.o),
+            format!("/api/v1/catalogs/{}/records/{r}/messages", x.o),
+        ] {
+            let got = x.as_(&x.ivan, Method::GET, &path, None).await;
+            assert_eq!(got.status, status, "{path}: {}", got.json);
+        }
+    }
+}
