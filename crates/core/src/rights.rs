@@ -426,6 +426,14 @@ impl RecordScope {
             .iter()
             .filter_map(|s| s.field_codes(record, matching))
             .collect();
+        if per.is_empty() {
+            // No rule governs here: no field right either (a record out of reach is refused
+            // by its privilege, not by its fields).
+            return FieldCodes {
+                fallback: FieldRight::View,
+                by_field: BTreeMap::new(),
+            };
+        }
         let fallback = per
             .iter()
             .map(|(d, _)| *d)
@@ -443,6 +451,17 @@ impl RecordScope {
             }
         }
         FieldCodes { fallback, by_field }
+    }
+
+    /// The rights views that give the caller's subjects something (not `deny`).
+    pub fn allowing_views(&self) -> HashSet<i64> {
+        self.subjects
+            .iter()
+            .flatten()
+            .flat_map(|s| s.views.iter())
+            .filter(|(_, p)| **p != Privilege::Deny)
+            .map(|(v, _)| *v)
+            .collect()
     }
 
     /// The rights views of the caller's subjects that let them create records.
@@ -969,9 +988,10 @@ impl App {
         if access.is_system() {
             return Ok(());
         }
-        let codes = access
-            .record_scope(catalog)
-            .field_codes(None, &HashSet::new());
+        // Hidden wherever the caller reaches records: at catalog level and in every rights
+        // view that gives them something.
+        let scope = access.record_scope(catalog);
+        let codes = scope.field_codes(None, &scope.allowing_views());
         match fields.iter().find(|f| codes.code(**f) == FieldRight::Hide) {
             None => Ok(()),
             Some(f) => {

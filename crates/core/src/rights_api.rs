@@ -100,6 +100,16 @@ struct Resolved {
 }
 
 /// What can be assigned at a level (spec 04 §1.3), highest first, `Deny` last.
+/// `deny` is accepted on sections and catalogs too (recommended by the spec) but, as in
+/// Bpium's own answers, only views and records list it among the `privileges` offered.
+fn offered(object: Object) -> Vec<Privilege> {
+    let mut list = assignable(object);
+    if matches!(object, Object::Section(_) | Object::Catalog(_)) {
+        list.retain(|p| *p != Privilege::Deny);
+    }
+    list
+}
+
 fn assignable(object: Object) -> Vec<Privilege> {
     use Privilege::*;
     match object {
@@ -236,19 +246,33 @@ impl App {
         r: &ObjectRef,
         with_search: bool,
     ) -> Result<Vec<RightsEntry>> {
-        let resolved = self.rights_object(r, false).await?;
+        let (resolved, access, _) = self
+            .rights_target(actor, r, false, Privilege::Available)
+            .await?;
+        self.rights_entries(&access, &resolved, with_search).await
+    }
+
+    /// The object a Rights call names, the caller's access, and their privilege on the
+    /// object, which must include `need` (403 otherwise).
+    async fn rights_target(
+        &self,
+        actor: &Actor,
+        r: &ObjectRef,
+        in_body: bool,
+        need: Privilege,
+    ) -> Result<(Resolved, Access, Privilege)> {
+        let resolved = self.rights_object(r, in_body).await?;
         let access = self.access(actor).await?;
-        let schema = self.schema();
         let have = self
             .privilege_on(
                 &access,
-                &schema,
+                &self.schema(),
                 resolved.object,
                 resolved.catalog.as_deref(),
             )
             .await?;
-        rights::require(have, Privilege::Available, "the object of these rights")?;
-        self.rights_entries(&access, &resolved, with_search).await
+        rights::require(have, need, "the object of these rights")?;
+        Ok((resolved, access, have))
     }
 
     async fn rights_entries(
@@ -333,7 +357,7 @@ impl App {
                 .privilege_on(access, &schema, object, catalog.map(|c| &**c))
                 .await?;
             let privileges = if have.includes(Privilege::Access) {
-                assignable(object)
+                offered(object)
                     .into_iter()
                     .filter(|p| *p != Privilege::Admin || have.includes(Privilege::Admin))
                     .collect()
@@ -356,18 +380,10 @@ impl App {
         r: &ObjectRef,
         rules: Vec<RuleIn>,
     ) -> Result<Vec<RightsEntry>> {
-        let resolved = self.rights_object(r, true).await?;
-        let access = self.access(actor).await?;
-        let schema = self.schema();
-        let have = self
-            .privilege_on(
-                &access,
-                &schema,
-                resolved.object,
-                resolved.catalog.as_deref(),
-            )
+        let (resolved, access, have) = self
+            .rights_target(actor, r, true, Privilege::Access)
             .await?;
-        rights::require(have, Privilege::Access, "the object of these rights")?;
+        let schema = self.schema();
         let mut rows: Vec<RuleRow> = Vec::with_capacity(rules.len());
         let mut seen: HashSet<Subject> = HashSet::new();
         for (i, input) in rules.iter().enumerate() {
@@ -481,8 +497,10 @@ impl App {
             }
             "" => Err(invalid("userAttr is missing".into())),
             f => {
+                // Field ids are text only here (spec 02 §1.6): `$users` system fields by
+                // their `$` id, custom fields by their own number.
                 let field = users
-                    .field(f)
+                    .field_by_id(f)
                     .filter(|x| x.field_type == FieldType::Object)
                     .ok_or_else(|| invalid(format!("{f:?} is not a link field of $users")))?;
                 let c = r
@@ -542,7 +560,7 @@ fn field_rights_in(
     let mut out = BTreeMap::new();
     for (f, code) in map {
         let field = catalog
-            .field(f)
+            .field_by_id(f)
             .ok_or_else(|| invalid(format!("unknown field {f:?}")))?;
         let right = code
             .as_str()

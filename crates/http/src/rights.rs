@@ -54,9 +54,10 @@ fn render_rule(r: RuleOut) -> Value {
     let s = r.subject;
     let mut subject = Map::new();
     subject.insert("userAttr".into(), Value::String(s.user_attr));
-    if let Some(t) = s.user_attr_title {
-        subject.insert("userAttrTitle".into(), Value::String(t));
-    }
+    subject.insert(
+        "userAttrTitle".into(),
+        Value::String(s.user_attr_title.unwrap_or_default()),
+    );
     subject.insert("catalogId".into(), json!(s.catalog_id));
     if let Some(d) = s.catalog_db_id {
         subject.insert("catalogDbId".into(), json!(d));
@@ -82,14 +83,12 @@ fn render_rule(r: RuleOut) -> Value {
         }
     }
     o.insert("privilegeCode".into(), json!(r.privilege.code()));
-    if !r.fields.is_empty() {
-        let f: Map<String, Value> = r
-            .fields
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v.code().into())))
-            .collect();
-        o.insert("fields".into(), Value::Object(f));
-    }
+    let f: Map<String, Value> = r
+        .fields
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v.code().into())))
+        .collect();
+    o.insert("fields".into(), Value::Object(f));
     o.insert("rightSubject".into(), Value::Object(subject));
     Value::Object(o)
 }

@@ -327,11 +327,32 @@ impl Compiler {
                 format!("({})", parts.join(" OR "))
             }
             Dialect::Sqlite => {
+                // Employees are stored as a JSON list of numbers: a number is in the list only
+                // if its digits are in the text, a cheap test that spares the json_each of
+                // most rows; json_each then decides exactly.
+                let digits: Vec<String> = values
+                    .iter()
+                    .filter_map(|v| match v {
+                        DbValue::Int(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                let prefilter = (digits.len() == values.len()).then(|| {
+                    let parts: Vec<String> = digits
+                        .into_iter()
+                        .map(|d| format!("instr({cl}, {}) > 0", self.param(d)))
+                        .collect();
+                    parts.join(" OR ")
+                });
                 let marks: Vec<&str> = values.into_iter().map(|v| self.param(v)).collect();
-                format!(
+                let exact = format!(
                     "EXISTS (SELECT 1 FROM json_each({cl}) WHERE value IN ({}))",
                     marks.join(", ")
-                )
+                );
+                match prefilter {
+                    Some(p) => format!("(({p}) AND {exact})"),
+                    None => exact,
+                }
             }
             Dialect::Postgres => {
                 let parts: Vec<String> = values
@@ -663,10 +684,25 @@ pub fn select(
     }
 }
 
-/// Rows of the sort order a probe reads: enough for a page when a filter keeps about one
-/// row in twenty, bounded so a probe that fails costs little.
-fn probe_rows(q: &RecordQuery) -> i64 {
-    ((q.offset + q.limit) * 20).clamp(1000, 100_000)
+/// The most rows of the sort order a probe reads.
+pub const MAX_PROBE_ROWS: i64 = 100_000;
+
+/// Rows of the sort order a first probe reads: enough for a page when a filter keeps about
+/// one row in twenty, bounded so a probe that fails costs little.
+pub fn probe_rows(q: &RecordQuery) -> i64 {
+    ((q.offset + q.limit) * 20).clamp(1000, MAX_PROBE_ROWS)
+}
+
+/// The rows a second probe reads after a first one of `read` rows matched only `matched`
+/// (fewer than a page): enough, at the same rate, for the page and a third more; `None`
+/// when that is more than [`MAX_PROBE_ROWS`] (the planned statement is then cheaper) or
+/// when nothing matched (no rate to go by).
+pub fn next_probe_rows(q: &RecordQuery, read: i64, matched: i64) -> Option<i64> {
+    if matched <= 0 {
+        return None;
+    }
+    let want = (q.offset + q.limit).saturating_mul(read).saturating_mul(4) / (matched * 3);
+    (want > read && want <= MAX_PROBE_ROWS).then_some(want)
 }
 
 /// On SQLite, a cheap first try at a filtered page in an order an index (or the row id)
@@ -682,6 +718,7 @@ pub fn probe_select(
     fields: &[FieldDef],
     q: &RecordQuery,
     columns: &str,
+    rows: i64,
 ) -> Option<Statement> {
     if d != Dialect::Sqlite || (q.filter.is_all() && q.search.is_none()) || q.ids.is_some() {
         return None;
@@ -712,7 +749,7 @@ pub fn probe_select(
     let mut c = Compiler::new(d, q.current_user);
     let w = c.where_clause(catalog, fields, q);
     let o = c.order(catalog, fields, q.sort);
-    let mut params = vec![DbValue::Int(probe_rows(q))];
+    let mut params = vec![DbValue::Int(rows)];
     params.extend(c.params);
     params.push(q.limit.into());
     params.push(q.offset.into());
@@ -966,6 +1003,20 @@ pub fn drop_field_index(conn: &mut dyn Conn, catalog: i64, f: &FieldDef) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_probe_is_sized_by_the_rate_of_the_first() {
+        let q = RecordQuery::page(100, 0);
+        // 13 of 2,000 rows matched: ~20,500 rows give the page and a third more.
+        assert_eq!(next_probe_rows(&q, 2000, 13), Some(20_512));
+        // Nothing matched: no rate to go by.
+        assert_eq!(next_probe_rows(&q, 2000, 0), None);
+        // Past the bound the planned statement is cheaper.
+        assert_eq!(next_probe_rows(&q, 2000, 2), None);
+        // Nearly a page: a little more.
+        assert_eq!(next_probe_rows(&q, 2000, 99), Some(2693));
+        assert_eq!(probe_rows(&q), 2000);
+    }
     use kartoteka_filter::FieldRef;
     use serde_json::json;
 

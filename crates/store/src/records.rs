@@ -428,13 +428,24 @@ pub fn fetch_records(
                 qualified.push_str(", d.");
                 qualified.push_str(&ident(&f.column));
             }
-            let probed =
-                match query::probe_select(conn.dialect(), catalog_db_id, fields, q, &qualified) {
-                    Some(p) => {
-                        Some(conn.query(&p.sql, &p.params)?).filter(|r| r.len() as i64 >= q.limit)
-                    }
-                    None => None,
+            // A probe along the sort order; when it finds part of a page, a second one sized
+            // by the rate it matched at; else the planned statement.
+            let mut probed = None;
+            let mut rows_read = Some(query::probe_rows(q));
+            while let Some(n) = rows_read.take() {
+                let Some(p) =
+                    query::probe_select(conn.dialect(), catalog_db_id, fields, q, &qualified, n)
+                else {
+                    break;
                 };
+                let got = conn.query(&p.sql, &p.params)?;
+                let matched = got.len() as i64;
+                if matched >= q.limit {
+                    probed = Some(got);
+                } else if matched > 0 && q.offset == 0 {
+                    rows_read = query::next_probe_rows(q, n, matched);
+                }
+            }
             match probed {
                 Some(rows) => rows,
                 None => {

@@ -2349,3 +2349,109 @@ async fn aggregates_and_history_follow_a_rights_view() {
         }
     }
 }
+
+/// An employee who reaches a catalog only through a rights view may filter and sort by its
+/// fields, and no field differs from what his catalog code implies.
+#[tokio::test]
+async fn a_rights_view_reader_filters_and_sorts_by_visible_fields() {
+    let x = fixture().await;
+    let v_my = x.v_my().await;
+    x.set(view_obj(&x.o, &v_my), vec![rule(user(&x.ivan.id), "view")])
+        .await;
+    let q = format!(
+        "/api/v1/catalogs/{}/records?sortField={}&filters={}",
+        x.o,
+        x.o_name,
+        json!([{"fieldId": x.o_status, "value": [x.closed]}])
+    );
+    let r = x.as_(&x.ivan, Method::GET, &q, None).await;
+    let ids: Vec<String> = r
+        .expect(200)
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(id)
+        .collect();
+    assert_eq!(ids, vec![x.ivan_closed.clone()]);
+    let o = x
+        .as_(
+            &x.ivan,
+            Method::GET,
+            &format!("/api/v1/catalogs/{}", x.o),
+            None,
+        )
+        .await;
+    assert_eq!(o.expect(200)["privilegeCode"], "search");
+    assert_eq!(o.json["fieldPrivilegeCodes"], json!({}));
+}
+
+/// The Rights.Get example of the 2.0 upgrade page: the rights of `$users` (legacy `3`) in
+/// `$settings`, with system ids in text form and the subject's display attributes.
+#[tokio::test]
+async fn rights_of_users_answer_as_the_2_0_upgrade_page_shows() {
+    let t = TestApp::start().await;
+    let admin = admin_record_id(&t).await;
+    let a = t
+        .get("/api/v1/rights?sectionId=$settings&catalogId=$users")
+        .await
+        .expect(200)
+        .clone();
+    let b = t
+        .get("/api/v1/rights?sectionId=$settings&catalogId=3")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(a, b, "the legacy catalog id answers the same");
+    let section = &a[0];
+    assert_eq!(section["object"], json!({"sectionId": "$settings"}));
+    let rules = section["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 1, "{section}");
+    let r = &rules[0];
+    assert!(r["id"].as_str().is_some_and(|i| !i.is_empty()));
+    assert_eq!(r["type"], "direct");
+    assert_eq!(r["privilegeCode"], "admin");
+    assert_eq!(r["fields"], json!({}));
+    assert_eq!(
+        r["rightSubject"],
+        json!({
+            "catalogId": "$users",
+            "catalogDbId": 3,
+            "catalogIcon": "users-1",
+            "recordId": admin,
+            "recordDbId": admin.parse::<i64>().expect("numeric id"),
+            "recordTitle": "Administrator",
+            "userAttr": "id",
+            "userAttrTitle": ""
+        })
+    );
+    assert_eq!(
+        section["privileges"],
+        json!([
+            "admin",
+            "access",
+            "delete",
+            "export",
+            "create",
+            "edit",
+            "view",
+            "search",
+            "available"
+        ])
+    );
+    assert_eq!(a[1]["object"], json!({"catalogId": "$users"}));
+    assert_eq!(a[1]["rules"], json!([]));
+    // System sections answer to their text id only.
+    t.get("/api/v1/rights?sectionId=1")
+        .await
+        .expect_error(404, "section_not_found", None);
+    // A system field of `$users` names a group by its text id only.
+    let r = t
+        .post(
+            "/api/v1/rights",
+            json!({"object": {"catalogId": "$users"}, "rules": [
+                {"rightSubject": {"userAttr": "1", "catalogId": "$users", "recordId": admin}, "privilegeCode": "view"}
+            ]}),
+        )
+        .await;
+    r.expect_error(400, "invalid_subject", None);
+}
