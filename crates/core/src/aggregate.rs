@@ -549,7 +549,7 @@ impl App {
             Filter::All
         } else {
             let scope = access.record_scope(catalog);
-            self.visible_filter(&access, schema, catalog, &scope)
+            self.visible_filter(&access, schema, catalog, &scope, None)
         };
         let measure = measure(catalog, input)?;
         let axis = grouping(catalog, &input.axis, "axis", input.tz_offset_min)?;

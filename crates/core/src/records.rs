@@ -1517,7 +1517,15 @@ impl App {
         }
         self.require_visible_fields(&access, &catalog, &used)?;
         let scope = access.record_scope(&catalog);
-        let visible = self.visible_filter(&access, &schema, &catalog, &scope);
+        let listed = match &q.view_id {
+            Some(v) => self
+                .rights_view_ref(&catalog, v)
+                .await
+                .ok()
+                .map(|(db, _)| db),
+            None => None,
+        };
+        let visible = self.visible_filter(&access, &schema, &catalog, &scope, listed);
         let query = RecordQuery {
             filter: kartoteka_filter::Filter::and(vec![filter, visible]),
             search: q.search.clone().filter(|s| !s.trim().is_empty()),
@@ -1563,7 +1571,7 @@ impl App {
                     .collect::<Result<_>>()?,
             ),
         };
-        let plans = nested_plans(
+        let mut plans = nested_plans(
             &schema,
             catalog,
             &opts.nested,
@@ -1571,6 +1579,18 @@ impl App {
             projection.as_ref(),
         )?;
         let access = self.access(actor).await?;
+        // Values of linked records (`recordValues`) follow the caller's rights on their
+        // catalog: none from a catalog they may not see whole, and never a hidden field.
+        for p in &mut plans {
+            for (cat, fields) in p.catalogs.values_mut() {
+                if !access.sees_all(cat) {
+                    fields.clear();
+                    continue;
+                }
+                let codes = access.record_scope(cat).field_codes(None, &HashSet::new());
+                fields.retain(|f| codes.code(f.db_id) != FieldRight::Hide);
+            }
+        }
         let cat = catalog.clone();
         let user = actor.user_db_id();
         let plans2 = plans.clone();

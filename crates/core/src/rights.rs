@@ -477,15 +477,29 @@ impl RecordScope {
 
     /// The filter of the records whose privilege is at least `view` (§1.6 visibility), with
     /// `view_filter` giving each rights view's filter for this caller.
-    pub fn visible(&self, view_filter: &dyn Fn(i64) -> Filter) -> Filter {
+    ///
+    /// `listed`: the rights view a list names with `viewId`. When the caller holds an
+    /// allowing rule on it, its records are listed whatever the catalog and section rules
+    /// say, minus denied views and records (§1.6, record lists case 4); the view's own
+    /// filter is applied by the list.
+    pub fn visible(&self, view_filter: &dyn Fn(i64) -> Filter, listed: Option<i64>) -> Filter {
         let Some(subjects) = &self.subjects else {
             return Filter::All;
         };
+        let through_listed = listed.is_some_and(|v| {
+            subjects
+                .iter()
+                .any(|s| s.views.get(&v).is_some_and(|p| *p != Privilege::Deny))
+        });
         let mut grant = Vec::new();
         let mut veto = Vec::new();
         for s in subjects {
             let own: Vec<i64> = s.records.keys().copied().collect();
-            let not_own = Filter::negate(Filter::Records(own.clone()));
+            let not_own = if own.is_empty() {
+                Filter::All
+            } else {
+                Filter::negate(Filter::Records(own))
+            };
             let allowed: Vec<i64> = s
                 .records
                 .iter()
@@ -528,7 +542,12 @@ impl RecordScope {
             };
             grant.push(Filter::and(vec![not_own, through]));
         }
-        Filter::and(vec![Filter::any(grant), Filter::negate(Filter::any(veto))])
+        let allowed = if through_listed {
+            Filter::All
+        } else {
+            Filter::any(grant)
+        };
+        Filter::and(vec![allowed, Filter::negate(Filter::any(veto))])
     }
 }
 
@@ -1061,6 +1080,7 @@ impl App {
         schema: &Schema,
         catalog: &Catalog,
         scope: &RecordScope,
+        listed: Option<i64>,
     ) -> Filter {
         if let Some(p) = scope.uniform() {
             return if p.includes(Privilege::View) {
@@ -1069,7 +1089,10 @@ impl App {
                 Filter::Nothing
             };
         }
-        scope.visible(&|v| self.rights_view_filter(access, schema, catalog, v))
+        scope.visible(
+            &|v| self.rights_view_filter(access, schema, catalog, v),
+            listed,
+        )
     }
 
     /// The privilege of each of `records` (`dbId`s) of `catalog` for the caller.

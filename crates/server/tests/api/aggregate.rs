@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{field_id, id, Resp, TestApp};
+use crate::support::{enc, field_id, id, Resp, TestApp};
 
 /// The Orders of spec 04 §2.6, plus a few fields for the other groupings:
 ///
@@ -496,19 +496,6 @@ async fn split_sort_paging_and_one_group() {
     x.get("values/100", &format!("{by_amount}&limit=1"))
         .await
         .expect_error(404, "not_found", None);
-}
-
-/// Percent-encodes a query value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[tokio::test]

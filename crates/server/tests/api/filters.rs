@@ -6,20 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::support::{field_id, id, Resp, TestApp};
-
-/// Percent-encodes a query value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use crate::support::{enc, field_id, id, Resp, TestApp};
 
 /// Two catalogs: Clients, and Deals with one field of every type linking to them; five
 /// deals `r1`..`r5` created in that order, and an employee Bob.

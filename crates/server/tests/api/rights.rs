@@ -9,7 +9,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{field_id, id, Resp, TestApp, EMAIL};
+use crate::support::{enc, field_id, id, Resp, TestApp, EMAIL};
 
 const PASS: &str = "secret1";
 
@@ -2454,4 +2454,44 @@ async fn rights_of_users_answer_as_the_2_0_upgrade_page_shows() {
         )
         .await;
     r.expect_error(400, "invalid_subject", None);
+}
+
+/// `recordValues` of linked records follow the caller's rights on the linked catalog: a
+/// hidden field is left out, and a catalog the caller may not see whole gives nothing.
+#[tokio::test]
+async fn linked_record_values_follow_the_rights_on_the_linked_catalog() {
+    let x = fixture().await;
+    let client_field = field_id(
+        &x.t.get(&format!("/api/v1/catalogs/{}", x.o)).await.json,
+        "Client",
+    );
+    let fields = json!([x.o_name, {"fieldId": client_field, "fields": {x.c.clone(): [x.c_name, x.c_category]}}]);
+    let path = format!(
+        "/api/v1/catalogs/{}/records/{}?fields={}",
+        x.o,
+        x.ivan_new,
+        enc(&fields.to_string())
+    );
+    let linked = |v: &Value| v["values"][&client_field][0]["recordValues"].clone();
+    x.set(cat(&x.o), vec![rule(user(&x.ivan.id), "view")]).await;
+    // No right on Clients: the link is shown, its values are not.
+    let r = x.as_(&x.ivan, Method::GET, &path, None).await;
+    assert_eq!(linked(r.expect(200)), json!({}));
+    // Clients visible with Category hidden.
+    x.set(
+        cat(&x.c),
+        vec![with_fields(
+            user(&x.ivan.id),
+            "view",
+            json!({x.c_category.clone(): "hide"}),
+        )],
+    )
+    .await;
+    let r = x.as_(&x.ivan, Method::GET, &path, None).await;
+    assert_eq!(linked(r.expect(200)), json!({x.c_name.clone(): "Alpha"}));
+    // The administrator sees both.
+    let r = x.t.get(&path).await;
+    let all = linked(r.expect(200));
+    assert_eq!(all[&x.c_name], "Alpha");
+    assert!(all.get(&x.c_category).is_some(), "{all}");
 }
