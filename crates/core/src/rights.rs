@@ -697,6 +697,17 @@ impl Access {
         self.on_catalog(catalog).includes(Privilege::Access)
     }
 
+    /// True when a rights view or record rule of `catalog` lets the caller edit records.
+    pub fn edits_inside(&self, catalog: &Catalog) -> bool {
+        self.set
+            .inner
+            .get(&catalog.db_id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.set.rules[i])
+            .any(|r| r.privilege.includes(Privilege::Edit) && self.is_mine(&r.subject))
+    }
+
     /// True when the caller may create records in `catalog`: `create` on the catalog, or
     /// on any rights view of it (§1.7).
     pub fn may_create(&self, catalog: &Catalog) -> bool {

@@ -272,8 +272,17 @@ impl App {
     pub async fn begin_upload(&self, actor: &Actor, req: UploadRequest) -> Result<UploadTicket> {
         let schema = self.schema();
         let catalog = schema.catalog(&req.catalog_id)?.clone();
-        self.require_on_catalog(actor, &catalog, Privilege::Edit)
-            .await?;
+        // Whoever may write some record of the catalog may upload for it; attaching the
+        // file is a record write, checked there (field rights included).
+        let access = self.access(actor).await?;
+        if !(access.on_catalog(&catalog).includes(Privilege::Edit)
+            || access.may_create(&catalog)
+            || access.edits_inside(&catalog))
+        {
+            return Err(forbidden(
+                "the edit privilege is needed on a record of this catalog",
+            ));
+        }
         let field = catalog
             .field(&req.field_id)
             .filter(|f| f.field_type == FieldType::File)
@@ -545,7 +554,16 @@ impl App {
             .catalog_db_id
             .and_then(|c| self.schema().catalog_by_db_id(c).cloned())
         {
-            self.require_on_catalog(actor, &c, Privilege::View).await?;
+            match row.record_db_id.filter(|_| row.attached) {
+                // A file of a record: whoever may see the record.
+                Some(r) => {
+                    self.require_record(actor, &c, r, Privilege::View).await?;
+                }
+                None => {
+                    self.require_on_catalog(actor, &c, Privilege::Available)
+                        .await?;
+                }
+            }
         }
         if row.purged {
             return Err(gone());

@@ -2495,3 +2495,68 @@ async fn linked_record_values_follow_the_rights_on_the_linked_catalog() {
     assert_eq!(all[&x.c_name], "Alpha");
     assert!(all.get(&x.c_category).is_some(), "{all}");
 }
+
+/// A record's files download for whoever may see the record, through a rights view too;
+/// the files of other records stay closed.
+#[tokio::test]
+async fn files_follow_their_record() {
+    let x = fixture().await;
+    let docs = catalog_in(
+        &x.t,
+        &x.s,
+        "Docs",
+        json!([
+            {"name": "Title", "type": "text"},
+            {"name": "Owner", "type": "user"},
+            {"name": "File", "type": "file"}
+        ]),
+    )
+    .await;
+    let d = id(&docs);
+    let (title, owner, file) = (
+        field_id(&docs, "Title"),
+        field_id(&docs, "Owner"),
+        field_id(&docs, "File"),
+    );
+    let mut fids = Vec::new();
+    for who in [&x.ivan, &x.petr] {
+        let body = format!("for {}", who.email).into_bytes();
+        let ticket = x
+            .t
+            .post("/api/v1/files", json!({"catalogId": d, "fieldId": file, "name": "a.txt", "size": body.len(), "mimeType": "text/plain", "typeStorage": "remoteStorage"}))
+            .await;
+        let ticket = ticket.expect(200).clone();
+        assert_eq!(crate::files::send_bytes(&ticket, body, None).await, 204);
+        let fid = ticket["fileId"].as_i64().expect("file id");
+        x.t.patch(&format!("/api/v1/files/{fid}"), json!({}))
+            .await
+            .expect(200);
+        x.t.record(
+            &d,
+            json!({title.clone(): "doc", owner.clone(): [{"id": who.id}], file.clone(): [{"id": fid.to_string()}]}),
+        )
+        .await;
+        fids.push(fid);
+    }
+    let mine = x
+        .rights_view(
+            &d,
+            "My docs",
+            json!([{"attr": owner, "value": ["CURRENT_USER"]}]),
+        )
+        .await;
+    x.set(view_obj(&d, &mine), vec![rule(all_users(), "view")])
+        .await;
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let status = |fid: i64| {
+        let req = no_follow
+            .get(format!("{}/api/v1/files/{fid}", x.t.base))
+            .basic_auth(&x.ivan.email, Some(PASS));
+        async move { req.send().await.expect("send").status().as_u16() }
+    };
+    assert_eq!(status(fids[0]).await, 302, "Ivan's own document");
+    assert_eq!(status(fids[1]).await, 403, "Petr's document");
+}
