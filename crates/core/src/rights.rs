@@ -586,6 +586,14 @@ impl Access {
         )
     }
 
+    /// The caller's `$users` `dbId` (`None` for the system actor).
+    pub fn user(&self) -> Option<i64> {
+        self.subjects().iter().find_map(|s| match s {
+            Subject::User(u) => Some(*u),
+            _ => None,
+        })
+    }
+
     fn subjects(&self) -> &[Subject] {
         self.subjects.as_deref().map(Vec::as_slice).unwrap_or(&[])
     }
@@ -1106,6 +1114,35 @@ impl App {
         )
     }
 
+    /// The condition the caller's rights put on the records of `catalog`, as SQL over its
+    /// data table (alias `d`), for the search helpers: `None` when they may see none of
+    /// them, `Some(None)` when all, else the condition.
+    pub(crate) fn rights_condition(
+        &self,
+        access: &Access,
+        schema: &Schema,
+        catalog: &Catalog,
+    ) -> Option<Option<rq::Statement>> {
+        let scope = access.record_scope(catalog);
+        match self.visible_filter(access, schema, catalog, &scope, None) {
+            Filter::All => Some(None),
+            Filter::Nothing => None,
+            f => {
+                let q = RecordQuery {
+                    filter: f,
+                    current_user: access.user(),
+                    ..RecordQuery::page(0, 0)
+                };
+                Some(Some(rq::where_sql(
+                    self.store.dialect(),
+                    catalog.db_id,
+                    &catalog.fields,
+                    &q,
+                )))
+            }
+        }
+    }
+
     /// The privilege of each of `records` (`dbId`s) of `catalog` for the caller.
     pub(crate) async fn record_privileges(
         &self,
@@ -1141,13 +1178,7 @@ impl App {
             let q = RecordQuery {
                 filter: Filter::and(vec![filter, Filter::Records(records.to_vec())]),
                 limit: records.len().max(1) as i64,
-                current_user: match &access.subjects {
-                    Some(s) => s.iter().find_map(|s| match s {
-                        Subject::User(u) => Some(*u),
-                        _ => None,
-                    }),
-                    None => None,
-                },
+                current_user: access.user(),
                 ..RecordQuery::page(0, 0)
             };
             let (cat, fields) = (catalog.db_id, catalog.fields.clone());

@@ -9,6 +9,7 @@ use kartoteka_model::field::source_catalogs;
 use kartoteka_model::privilege::Privilege;
 use kartoteka_model::{ErrorCode, FieldDef, FieldType};
 use kartoteka_store::aux::USERS_CATALOG;
+use kartoteka_store::query::Statement;
 use kartoteka_store::records::{self as rec, RecordData, Selector};
 use kartoteka_store::search;
 use serde_json::{Map, Value};
@@ -126,6 +127,7 @@ impl App {
                 search::records_by_title(
                     c,
                     &[USERS_CATALOG],
+                    &[],
                     needle.as_deref(),
                     page.limit,
                     page.offset,
@@ -169,9 +171,21 @@ impl App {
         let sources: Vec<Arc<Catalog>> = source_catalogs(&field.config)
             .iter()
             .filter_map(|c| schema.find_catalog(c).cloned())
-            .filter(|c| schema.catalog_alive(c) && access.sees_all(c))
+            .filter(|c| schema.catalog_alive(c))
             .filter(|c| only.is_none_or(|o| o == c.db_id))
             .collect();
+        // Each source gives the records the caller may see (spec 04 §1.7), in SQL.
+        let mut restricted = Vec::new();
+        let mut sources_seen = Vec::with_capacity(sources.len());
+        for c in sources {
+            match self.rights_condition(&access, &schema, &c) {
+                None => continue,
+                Some(Some(st)) => restricted.push((c.db_id, st)),
+                Some(None) => {}
+            }
+            sources_seen.push(c);
+        }
+        let sources = sources_seen;
         let ids: Vec<i64> = sources.iter().map(|c| c.db_id).collect();
         let extended: HashMap<i64, Vec<String>> = match field.config.get("fields") {
             Some(Value::Object(m)) if with_values => sources
@@ -195,8 +209,14 @@ impl App {
         let (hits, data, look) = self
             .store
             .read(move |c| -> Result<_> {
-                let hits =
-                    search::records_by_title(c, &ids, needle.as_deref(), page.limit, page.offset)?;
+                let hits = search::records_by_title(
+                    c,
+                    &ids,
+                    &restricted,
+                    needle.as_deref(),
+                    page.limit,
+                    page.offset,
+                )?;
                 let mut data: HashMap<(i64, i64), RecordData> = HashMap::new();
                 for cat in &srcs {
                     if extended.get(&cat.db_id).is_none_or(|l| l.is_empty()) {
@@ -282,15 +302,15 @@ impl App {
                     .collect(),
             )
         };
-        let mut pairs: Vec<(Arc<Catalog>, FieldDef)> = Vec::new();
-        for c in schema
-            .catalogs
-            .iter()
-            .filter(|c| schema.catalog_alive(c) && access.sees_all(c))
-        {
+        let mut pairs: Vec<(Arc<Catalog>, FieldDef, Option<Statement>)> = Vec::new();
+        for c in schema.catalogs.iter().filter(|c| schema.catalog_alive(c)) {
             if only.as_ref().is_some_and(|o| !o.contains(&c.db_id)) {
                 continue;
             }
+            // The linking records the caller may see (spec 04 §1.7), in SQL.
+            let Some(restrict) = self.rights_condition(&access, &schema, c) else {
+                continue;
+            };
             for f in c
                 .fields
                 .iter()
@@ -306,7 +326,7 @@ impl App {
                         .is_some_and(|s| s.db_id == target.db_id)
                 });
                 if points_here {
-                    pairs.push((c.clone(), f.clone()));
+                    pairs.push((c.clone(), f.clone(), restrict.clone()));
                 }
             }
         }
@@ -318,12 +338,13 @@ impl App {
                 let rec_db =
                     rec::find_record(c, t, &r)?.ok_or_else(|| Error::record_not_found(&r))?;
                 let mut out = Vec::with_capacity(pairs2.len());
-                for (cat, f) in &pairs2 {
+                for (cat, f, restrict) in &pairs2 {
                     out.push(search::back_links(
                         c,
                         cat.db_id,
                         f.db_id,
                         (t, rec_db),
+                        restrict.as_ref(),
                         page.limit,
                         page.offset,
                     )?);
@@ -335,7 +356,7 @@ impl App {
             .into_iter()
             .zip(found)
             .filter(|(_, (_, total))| *total > 0)
-            .map(|((cat, f), (links, total))| RelationGroup {
+            .map(|((cat, f, _), (links, total))| RelationGroup {
                 section_id: schema.section_id_of(&cat),
                 privilege: access.on_catalog(&cat),
                 field_id: f.id.clone(),

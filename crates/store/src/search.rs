@@ -4,6 +4,7 @@
 
 use crate::conn::Conn;
 use crate::error::StoreError;
+use crate::query::Statement;
 use crate::schema::{contacts_table, data_table, links_table};
 use crate::value::DbValue;
 
@@ -32,9 +33,12 @@ fn marks(n: usize) -> String {
 }
 
 /// Live records of the given catalogs whose title contains `needle`, ordered by title.
+/// `only`: per catalog, a condition over its data table (alias `d`, as
+/// [`crate::query::where_sql`] writes it) that its records must meet (the caller's rights).
 pub fn records_by_title(
     conn: &mut dyn Conn,
     catalogs: &[i64],
+    only: &[(i64, Statement)],
     needle: Option<&str>,
     limit: i64,
     offset: i64,
@@ -52,6 +56,15 @@ pub fn records_by_title(
     if let Some(n) = needle.filter(|n| !n.is_empty()) {
         sql.push_str(&format!(" AND {} LIKE ? ESCAPE '\\'", d.lower("title")));
         params.push(contains_pattern(n).into());
+    }
+    for (c, st) in only {
+        sql.push_str(&format!(
+            " AND (\"catalogDbId\" <> ? OR \"recordDbId\" IN (SELECT d.\"dbId\" FROM {} d WHERE {}))",
+            data_table(*c),
+            st.sql
+        ));
+        params.push((*c).into());
+        params.extend(st.params.iter().cloned());
     }
     sql.push_str(&format!(
         " ORDER BY {}, \"catalogDbId\", \"recordDbId\" LIMIT ? OFFSET ?",
@@ -83,18 +96,25 @@ pub struct BackLink {
 }
 
 /// Records of catalog `source` whose field `field_db_id` links to the target record, newest
-/// first, and how many there are in all.
+/// first, and how many there are in all; `only`, a condition over `source`'s data table
+/// (alias `d`) they must meet (the caller's rights).
 pub fn back_links(
     conn: &mut dyn Conn,
     source: i64,
     field_db_id: i64,
     target: (i64, i64),
+    only: Option<&Statement>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<BackLink>, i64), StoreError> {
     let (l, d) = (links_table(source), data_table(source));
-    let cond = "l.\"fieldDbId\" = ? AND l.\"linkCatalogDbId\" = ? AND l.\"linkRecordDbId\" = ?";
-    let base = [DbValue::Int(field_db_id), target.0.into(), target.1.into()];
+    let mut cond = "l.\"fieldDbId\" = ? AND l.\"linkCatalogDbId\" = ? AND l.\"linkRecordDbId\" = ?"
+        .to_string();
+    let mut base = vec![DbValue::Int(field_db_id), target.0.into(), target.1.into()];
+    if let Some(st) = only {
+        cond.push_str(&format!(" AND ({})", st.sql));
+        base.extend(st.params.iter().cloned());
+    }
     let total = conn
         .query_one(
             &format!("SELECT COUNT(DISTINCT l.\"recordDbId\") FROM {l} l JOIN {d} d ON d.\"dbId\" = l.\"recordDbId\" WHERE {cond}"),

@@ -2560,3 +2560,74 @@ async fn files_follow_their_record() {
     assert_eq!(status(fids[0]).await, 302, "Ivan's own document");
     assert_eq!(status(fids[1]).await, 403, "Petr's document");
 }
+
+impl Fx {
+    /// The record ids `e` may pick in the Client field of Orders.
+    async fn picked(&self, e: &Emp, client_field: &str) -> Vec<String> {
+        let path = format!(
+            "/api/v1/catalogs/{}/fields/{client_field}/availableRecords",
+            self.o
+        );
+        let r = self.as_(e, Method::GET, &path, None).await;
+        let mut ids: Vec<String> = r
+            .expect(200)
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|i| i["recordId"].as_str().unwrap_or_default().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The relation groups of a client as `e`.
+    async fn relations(&self, e: &Emp, client: &str) -> Vec<Value> {
+        let path = format!("/api/v1/catalogs/{}/records/{client}/relations", self.c);
+        let r = self.as_(e, Method::GET, &path, None).await;
+        r.expect(200).as_array().expect("groups").clone()
+    }
+}
+
+/// Link pickers and back-links list the records the caller may see, filtered in SQL: the
+/// clients of his city when picking one, his own orders among a client's relations.
+#[tokio::test]
+async fn link_pickers_and_relations_show_only_visible_records() {
+    let x = fixture().await;
+    let same_city = x
+        .rights_view(
+            &x.c,
+            "My city",
+            json!([{"attr": x.c_city, "value": [{"catalogId": x.cities, "recordId": format!("CURRENT_USER.{}", x.city_field)}]}]),
+        )
+        .await;
+    x.set(view_obj(&x.c, &same_city), vec![rule(all_users(), "view")])
+        .await;
+    let v_my = x.v_my().await;
+    x.set(view_obj(&x.o, &v_my), vec![rule(all_users(), "create")])
+        .await;
+    let client_field = field_id(
+        &x.t.get(&format!("/api/v1/catalogs/{}", x.o)).await.json,
+        "Client",
+    );
+    assert_eq!(
+        x.picked(&x.ivan, &client_field).await,
+        sorted(&[&x.alpha, &x.beta])
+    );
+    assert_eq!(
+        x.picked(&x.petr, &client_field).await,
+        sorted(&[&x.gamma, &x.delta])
+    );
+    // Relations of a client: only the caller's own orders link to it for him.
+    let groups = x.relations(&x.ivan, &x.alpha).await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0]["recordsTotal"], 1);
+    assert_eq!(groups[0]["records"][0]["id"], x.ivan_new.as_str());
+    // Petr moves to Moscow: he sees Alpha, but Ivan's order linking it stays hidden.
+    x.t.patch(
+        &format!("/api/v1/catalogs/$users/records/{}", x.petr.id),
+        json!({"values": {x.city_field.clone(): link(&x.cities, &x.moscow)}}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(x.relations(&x.petr, &x.alpha).await, Vec::<Value>::new());
+}
