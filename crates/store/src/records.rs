@@ -683,6 +683,9 @@ pub struct HistoryQuery {
     pub ascending: bool,
     pub limit: i64,
     pub offset: i64,
+    /// Only entries of records that meet this condition over the catalog's data table
+    /// (alias `d`, as [`crate::query::where_sql`] writes it): the reader's rights.
+    pub only: Option<crate::query::Statement>,
 }
 
 /// Reads a catalog's history, newest first unless `ascending`.
@@ -702,6 +705,14 @@ pub fn history(
     if let Some(u) = q.user_db_id {
         sql.push_str(" AND \"userDbId\" = ?");
         params.push(u.into());
+    }
+    if let Some(st) = &q.only {
+        sql.push_str(&format!(
+            " AND \"recordDbId\" IN (SELECT d.\"dbId\" FROM {} d WHERE {})",
+            data_table(catalog_db_id),
+            st.sql
+        ));
+        params.extend(st.params.iter().cloned());
     }
     if !q.actions.is_empty() {
         sql.push_str(&format!(
