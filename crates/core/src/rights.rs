@@ -736,8 +736,8 @@ impl Access {
     }
 
     /// True when the caller may see every record of `catalog` (no rights view or record
-    /// rule narrows it). The search helpers (link pickers, back-links, contacts) read only
-    /// such catalogs, so they never show a record the caller may not see.
+    /// rule narrows it): the values of linked records (`recordValues`) come only from such
+    /// catalogs.
     pub fn sees_all(&self, catalog: &Catalog) -> bool {
         self.record_scope(catalog)
             .uniform()

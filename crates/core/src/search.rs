@@ -384,20 +384,26 @@ impl App {
         }
         let schema = self.schema();
         let access = self.access(actor).await?;
-        let catalogs: Vec<Arc<Catalog>> = schema
+        // Each catalog gives the contacts of the records the caller may see, in SQL.
+        let mut catalogs: Vec<Arc<Catalog>> = Vec::new();
+        let mut cats: Vec<(Arc<Catalog>, Option<Statement>)> = Vec::new();
+        for c in schema
             .catalogs
             .iter()
-            .filter(|c| schema.catalog_alive(c) && access.sees_all(c))
+            .filter(|c| schema.catalog_alive(c))
             .filter(|c| c.fields.iter().any(|f| f.field_type == FieldType::Contact))
-            .cloned()
-            .collect();
-        let cats = catalogs.clone();
+        {
+            if let Some(only) = self.rights_condition(&access, &schema, c) {
+                catalogs.push(c.clone());
+                cats.push((c.clone(), only));
+            }
+        }
         let (hits, titles) = self
             .store
             .read(move |c| -> Result<_> {
                 let mut hits = Vec::new();
-                for cat in &cats {
-                    for h in search::contacts_matching(c, cat.db_id, &needle)? {
+                for (cat, only) in &cats {
+                    for h in search::contacts_matching(c, cat.db_id, only.as_ref(), &needle)? {
                         hits.push((cat.db_id, h));
                     }
                 }

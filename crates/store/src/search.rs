@@ -165,12 +165,13 @@ pub struct ContactHit {
 pub fn contacts_matching(
     conn: &mut dyn Conn,
     catalog: i64,
+    only: Option<&Statement>,
     needle: &str,
 ) -> Result<Vec<ContactHit>, StoreError> {
     let d = conn.dialect();
     let digits = kartoteka_model::value::phone_digits(needle);
     let mut sql = format!(
-        "SELECT \"recordDbId\", \"fieldDbId\", contact FROM {} WHERE {} LIKE ? ESCAPE '\\'",
+        "SELECT \"recordDbId\", \"fieldDbId\", contact FROM {} WHERE ({} LIKE ? ESCAPE '\\'",
         contacts_table(catalog),
         d.lower("contact")
     );
@@ -183,6 +184,16 @@ pub fn contacts_matching(
             sql.push_str(" OR digits LIKE ?");
             params.push(format!("7{rest}%").into());
         }
+    }
+    sql.push(')');
+    if let Some(st) = only {
+        // The caller's rights, over the catalog's data table.
+        sql.push_str(&format!(
+            " AND \"recordDbId\" IN (SELECT d.\"dbId\" FROM {} d WHERE {})",
+            data_table(catalog),
+            st.sql
+        ));
+        params.extend(st.params.iter().cloned());
     }
     sql.push_str(" ORDER BY \"recordDbId\", \"fieldDbId\", position");
     conn.query(&sql, &params)?

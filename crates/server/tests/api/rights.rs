@@ -2646,3 +2646,69 @@ async fn link_pickers_and_relations_show_only_visible_records() {
     .expect(200);
     assert_eq!(x.relations(&x.petr, &x.alpha).await, Vec::<Value>::new());
 }
+
+impl Fx {
+    /// The titles of the records whose phone matches "900 111", as `e` finds them.
+    async fn contacts_found(&self, e: &Emp) -> Vec<String> {
+        let r = self
+            .as_(
+                e,
+                Method::GET,
+                "/api/v1/contacts?searchText=900%20111",
+                None,
+            )
+            .await;
+        r.expect(200)
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|f| f["recordTitle"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+/// The contact search finds the contacts of visible records only.
+#[tokio::test]
+async fn contacts_search_only_visible_records() {
+    let x = fixture().await;
+    let people = catalog_in(
+        &x.t,
+        &x.s,
+        "People",
+        json!([
+            {"name": "Name", "type": "text"},
+            {"name": "Owner", "type": "user"},
+            {"name": "Phone", "type": "contact", "config": {"type": "phone"}}
+        ]),
+    )
+    .await;
+    let p = id(&people);
+    let (name, owner, phone) = (
+        field_id(&people, "Name"),
+        field_id(&people, "Owner"),
+        field_id(&people, "Phone"),
+    );
+    for (who, n, number) in [
+        (&x.ivan, "Ivan's", "+7 900 111-22-33"),
+        (&x.petr, "Petr's", "+7 900 111-22-44"),
+    ] {
+        x.t.record(
+            &p,
+            json!({name.clone(): n, owner.clone(): [{"id": who.id}], phone.clone(): [{"contact": number}]}),
+        )
+        .await;
+    }
+    let mine = x
+        .rights_view(
+            &p,
+            "My people",
+            json!([{"attr": owner, "value": ["CURRENT_USER"]}]),
+        )
+        .await;
+    x.set(view_obj(&p, &mine), vec![rule(all_users(), "view")])
+        .await;
+    assert_eq!(x.contacts_found(&x.ivan).await, vec!["Ivan's".to_string()]);
+    assert_eq!(x.contacts_found(&x.petr).await, vec!["Petr's".to_string()]);
+    let all = x.t.get("/api/v1/contacts?searchText=900%20111").await;
+    assert_eq!(all.expect(200).as_array().map(Vec::len), Some(2));
+}
