@@ -605,13 +605,8 @@ impl Access {
 
     /// True when the caller holds an allowing rule on a view or record of `catalog`.
     fn allowed_inside(&self, catalog: i64) -> bool {
-        self.set
-            .inner
-            .get(&catalog)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.set.rules[i])
-            .any(|r| r.privilege != Privilege::Deny && self.is_mine(&r.subject))
+        self.my_inner_rules(catalog)
+            .any(|r| r.privilege != Privilege::Deny)
     }
 
     /// The caller's privilege on a section (§1.6 container codes); `Deny` for nothing.
@@ -705,15 +700,21 @@ impl Access {
         self.on_catalog(catalog).includes(Privilege::Access)
     }
 
-    /// True when a rights view or record rule of `catalog` lets the caller edit records.
-    pub fn edits_inside(&self, catalog: &Catalog) -> bool {
+    /// The caller's rules on the rights views and records of a catalog.
+    fn my_inner_rules(&self, catalog: i64) -> impl Iterator<Item = &Rule> {
         self.set
             .inner
-            .get(&catalog.db_id)
+            .get(&catalog)
             .into_iter()
             .flatten()
             .map(|&i| &self.set.rules[i])
-            .any(|r| r.privilege.includes(Privilege::Edit) && self.is_mine(&r.subject))
+            .filter(|r| self.is_mine(&r.subject))
+    }
+
+    /// True when a rights view or record rule of `catalog` lets the caller edit records.
+    pub fn edits_inside(&self, catalog: &Catalog) -> bool {
+        self.my_inner_rules(catalog.db_id)
+            .any(|r| r.privilege.includes(Privilege::Edit))
     }
 
     /// True when the caller may create records in `catalog`: `create` on the catalog, or
@@ -722,17 +723,9 @@ impl Access {
         if self.on_catalog(catalog).includes(Privilege::Create) {
             return true;
         }
-        self.set
-            .inner
-            .get(&catalog.db_id)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.set.rules[i])
-            .any(|r| {
-                matches!(r.object, Object::View(..))
-                    && r.privilege.includes(Privilege::Create)
-                    && self.is_mine(&r.subject)
-            })
+        self.my_inner_rules(catalog.db_id).any(|r| {
+            matches!(r.object, Object::View(..)) && r.privilege.includes(Privilege::Create)
+        })
     }
 
     /// True when the caller may see every record of `catalog` (no rights view or record
