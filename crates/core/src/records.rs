@@ -578,7 +578,22 @@ fn resolve_for_payload(conn: &mut dyn Conn, schema: &Schema, v: &mut FieldValue)
 }
 
 impl App {
-    /// The caller's privilege on one record (spec 04 §1.6); 403 unless it includes `need`.
+    /// The caller's privilege and field codes on one record (spec 04 §1.6, §1.8).
+    async fn record_rights_of(
+        &self,
+        actor: &Actor,
+        catalog: &Catalog,
+        db_id: i64,
+    ) -> Result<(Privilege, rights::FieldCodes)> {
+        let access = self.access(actor).await?;
+        Ok(self
+            .record_rights(&access, catalog, &[db_id])
+            .await?
+            .remove(&db_id)
+            .unwrap_or((Privilege::Deny, rights::FieldCodes::all_edit())))
+    }
+
+    /// The caller's privilege on one record; 403 unless it includes `need`.
     pub(crate) async fn require_record(
         &self,
         actor: &Actor,
@@ -586,13 +601,7 @@ impl App {
         db_id: i64,
         need: Privilege,
     ) -> Result<Privilege> {
-        let access = self.access(actor).await?;
-        let have = self
-            .record_privileges(&access, catalog, &[db_id])
-            .await?
-            .get(&db_id)
-            .copied()
-            .unwrap_or(Privilege::Deny);
+        let (have, _) = self.record_rights_of(actor, catalog, db_id).await?;
         rights::require(
             have,
             need,
@@ -601,56 +610,21 @@ impl App {
         Ok(have)
     }
 
-    /// 403 unless the caller may write every one of `fields` (spec 04 §1.8): on a record
-    /// they may edit, fields not restricted; on one they may only read, fields a rule
-    /// makes editable. An update that names no field needs `edit` on the record. On a new
-    /// record (`record` `None`), the rules of the catalog and of the rights views that let
-    /// the caller create decide.
-    async fn require_fields_writable(
+    /// The caller's field codes on a record they create: the rules of the catalog, or of
+    /// the rights views that let them create when the catalog does not.
+    async fn create_field_codes(
         &self,
         actor: &Actor,
         catalog: &Catalog,
-        record: Option<i64>,
-        fields: &[i64],
-    ) -> Result<()> {
+    ) -> Result<rights::FieldCodes> {
         let access = self.access(actor).await?;
-        let (privilege, codes) = match record {
-            Some(r) => self
-                .record_rights(&access, catalog, &[r])
-                .await?
-                .remove(&r)
-                .unwrap_or((Privilege::Deny, rights::FieldCodes::all_edit())),
-            None => {
-                let scope = access.record_scope(catalog);
-                let via = if access.on_catalog(catalog).includes(Privilege::Create) {
-                    HashSet::new()
-                } else {
-                    scope.creating_views()
-                };
-                (Privilege::Create, scope.field_codes(None, &via))
-            }
+        let scope = access.record_scope(catalog);
+        let via = if access.on_catalog(catalog).includes(Privilege::Create) {
+            HashSet::new()
+        } else {
+            scope.creating_views()
         };
-        if fields.is_empty() {
-            return rights::require(
-                privilege,
-                Privilege::Edit,
-                &format!("record of catalog {:?}", catalog.id),
-            );
-        }
-        for f in fields {
-            if codes.code(*f) != FieldRight::Edit {
-                let id = catalog
-                    .field_by_db_id(*f)
-                    .map(|f| f.id.clone())
-                    .unwrap_or_else(|| f.to_string());
-                return Err(Error::field(
-                    ErrorCode::Forbidden,
-                    &id,
-                    format!("the field {id:?} may not be changed by you"),
-                ));
-            }
-        }
-        Ok(())
+        Ok(scope.field_codes(None, &via))
     }
 
     /// 403 unless the caller may create records in `catalog` (spec 04 §1.7).
@@ -719,8 +693,8 @@ impl App {
         let mut values = parse_values(&catalog, &input.values, &ctx)?;
         if gate == Gate::Records {
             let written: Vec<i64> = values.iter().map(|(f, _)| f.db_id).collect();
-            self.require_fields_writable(actor, &catalog, None, &written)
-                .await?;
+            let codes = self.create_field_codes(actor, &catalog).await?;
+            check_writable(&catalog, Privilege::Create, &codes, &written)?;
         }
         // Defaults for absent fields (spec 01 §3.2), then the required check (§4.4).
         let dctx = DefaultCtx {
@@ -923,27 +897,34 @@ impl App {
         let schema = self.schema();
         let catalog = schema.catalog(catalog_ref)?.clone();
         let db_id = self.find_record(&catalog, record_ref).await?;
-        if gate == Gate::Records {
-            // Seeing the record is the least a write needs; which fields it may change
-            // follows once they are known.
-            self.require_record(actor, &catalog, db_id, Privilege::View)
-                .await?;
-            writable(&catalog)?;
-        }
+        // Seeing the record is the least a write needs; which fields it may change follows
+        // once they are known.
+        let rights = match gate {
+            Gate::Records => {
+                let (privilege, codes) = self.record_rights_of(actor, &catalog, db_id).await?;
+                rights::require(
+                    privilege,
+                    Privilege::View,
+                    &format!("record {db_id} of catalog {:?}", catalog.id),
+                )?;
+                writable(&catalog)?;
+                Some((privilege, codes))
+            }
+            Gate::Checked => None,
+        };
         let ctx = ParseCtx {
             tz_offset_min: input.tz_offset_min,
         };
         let password = take_password(&catalog, &input.values)?;
         let values = parse_values(&catalog, &input.values, &ctx)?;
-        if gate == Gate::Records {
+        if let Some((privilege, codes)) = &rights {
             let mut written: Vec<i64> = values.iter().map(|(f, _)| f.db_id).collect();
             if password.is_some() {
                 if let Some(f) = catalog.field("$password") {
                     written.push(f.db_id);
                 }
             }
-            self.require_fields_writable(actor, &catalog, Some(db_id), &written)
-                .await?;
+            check_writable(&catalog, *privilege, codes, &written)?;
         }
         if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
             return Err(required_error(f));
@@ -1691,6 +1672,38 @@ fn own_fields(f: &kartoteka_filter::Filter, out: &mut Vec<i64>) {
         Filter::Not(p) => own_fields(p, out),
         Filter::Field(field, _) => out.push(field.db_id),
         Filter::All | Filter::Nothing | Filter::Records(_) => {}
+    }
+}
+
+/// 403 unless a caller holding `privilege` and `codes` on a record may write every one of
+/// `fields` (spec 04 §1.8): on a record they may edit, fields not restricted; on one they
+/// may only read, fields a rule makes editable. A write naming no field needs `edit`.
+fn check_writable(
+    catalog: &Catalog,
+    privilege: Privilege,
+    codes: &rights::FieldCodes,
+    fields: &[i64],
+) -> Result<()> {
+    if fields.is_empty() {
+        return rights::require(
+            privilege,
+            Privilege::Edit,
+            &format!("record of catalog {:?}", catalog.id),
+        );
+    }
+    match fields.iter().find(|f| codes.code(**f) != FieldRight::Edit) {
+        None => Ok(()),
+        Some(f) => {
+            let id = catalog
+                .field_by_db_id(*f)
+                .map(|f| f.id.clone())
+                .unwrap_or_else(|| f.to_string());
+            Err(Error::field(
+                ErrorCode::Forbidden,
+                &id,
+                format!("the field {id:?} may not be changed by you"),
+            ))
+        }
     }
 }
 

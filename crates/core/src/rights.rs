@@ -577,8 +577,31 @@ impl Access {
         }
     }
 
+    /// A view's conditions (`[{fieldId, value}]`, field ids text only) as the caller's
+    /// filter, with `CURRENT_USER.<fieldId>` link values resolved.
+    pub(crate) fn view_conditions(
+        &self,
+        schema: &Schema,
+        catalog: &Catalog,
+        label: &str,
+        conditions: Value,
+        tz_offset_min: i32,
+    ) -> Result<Filter> {
+        let parsed = kartoteka_filter::parse(
+            &kartoteka_filter::Input::json(label, conditions),
+            &CatalogScope {
+                schema,
+                catalog,
+                text_only: true,
+            },
+            &kartoteka_filter::Options { tz_offset_min },
+        )
+        .map_err(filter_error)?;
+        Ok(self.resolve_relative(schema, parsed))
+    }
+
     /// `f` with `CURRENT_USER.<fieldId>` link values replaced by the caller's own links.
-    pub(crate) fn resolve_relative(&self, schema: &Schema, f: Filter) -> Filter {
+    fn resolve_relative(&self, schema: &Schema, f: Filter) -> Filter {
         relative(
             f,
             schema.catalog_by_db_id(USERS).map(|c| &**c),
@@ -1063,18 +1086,15 @@ impl App {
         let Some(v) = access.set.view(view) else {
             return Filter::Nothing;
         };
-        let parsed = kartoteka_filter::parse(
-            &kartoteka_filter::Input::json(&format!("view {view}: filters"), v.conditions.clone()),
-            &CatalogScope {
-                schema,
-                catalog,
-                text_only: true,
-            },
-            &kartoteka_filter::Options { tz_offset_min: 0 },
-        )
-        .map_err(filter_error);
+        let parsed = access.view_conditions(
+            schema,
+            catalog,
+            &format!("view {view}: filters"),
+            v.conditions.clone(),
+            0,
+        );
         match parsed {
-            Ok(f) => access.resolve_relative(schema, f),
+            Ok(f) => f,
             // A rights view whose filter no longer parses (a field was removed) matches
             // nothing, rather than everything.
             Err(e) => {

@@ -808,19 +808,12 @@ impl App {
     ) -> Result<Filter> {
         let access = self.access(actor).await?;
         let v = self.find_view(actor, &access, catalog, view_ref).await?;
-        let parsed = kartoteka_filter::parse(
-            &kartoteka_filter::Input::json(
-                &format!("view {:?}: filters", v.id),
-                v.filter_list(catalog),
-            ),
-            &CatalogScope {
-                schema,
-                catalog,
-                text_only: true,
-            },
-            &kartoteka_filter::Options { tz_offset_min },
+        access.view_conditions(
+            schema,
+            catalog,
+            &format!("view {:?}: filters", v.id),
+            v.filter_list(catalog),
+            tz_offset_min,
         )
-        .map_err(filter_error)?;
-        Ok(access.resolve_relative(schema, parsed))
     }
 }
