@@ -353,6 +353,22 @@ fn apply_fields(
                 f.comment = spec.comment.clone().unwrap_or(f.comment);
                 f.visible = spec.visible.clone().unwrap_or(f.visible);
                 f.config = normalize_config(schema, spec, Some(&old.config))?;
+                if f.field_type == FieldType::User
+                    && old.multiselect()
+                    && !f.multiselect()
+                    && kartoteka_store::query::holds_several_users(conn, catalog.db_id, old)?
+                {
+                    // Nothing is cut: the records are left for the user to reduce to one
+                    // employee (and a single-valued field's conditions rely on that).
+                    return Err(Error::field(
+                        ErrorCode::InvalidConfig,
+                        &old.id,
+                        format!(
+                            "field {:?} cannot stop allowing several employees: some records hold more than one",
+                            old.id
+                        ),
+                    ));
+                }
                 (f, Some(i))
             }
             None => {
@@ -436,6 +452,7 @@ fn apply_fields(
         }
     }
     catalog.fields = plan.into_iter().map(|(f, _)| f).collect();
+    kartoteka_store::query::sync_owner_indexes(conn, catalog.db_id, &catalog.fields)?;
     Ok(())
 }
 

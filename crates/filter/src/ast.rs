@@ -12,6 +12,11 @@ pub struct FieldRef {
     /// The data column, for column-stored types.
     pub column: String,
     pub field_type: FieldType,
+    /// The field's config allows several values (`multiselect`). A user field that does
+    /// not holds at most one employee in every record (the core refuses to switch
+    /// `multiselect` off while a record holds several), so a condition on it can compare
+    /// the stored list as a whole, which an index serves.
+    pub multiple: bool,
 }
 
 impl FieldRef {
@@ -21,6 +26,7 @@ impl FieldRef {
             db_id: f.db_id,
             column: f.column.clone(),
             field_type: f.field_type,
+            multiple: f.multiselect(),
         }
     }
 }
@@ -199,6 +205,7 @@ mod tests {
                 db_id: n,
                 column: format!("f{n}"),
                 field_type: FieldType::Switch,
+                multiple: false,
             },
             Cond::Switch(true),
         )

@@ -617,6 +617,7 @@ mod tests {
                 db_id: 4,
                 column: "f4".into(),
                 field_type: FieldType::Dropdown,
+                multiple: false,
             },
         };
         for d in [Dialect::Sqlite, Dialect::Postgres] {

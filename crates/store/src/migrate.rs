@@ -124,7 +124,21 @@ const MIGRATIONS: &[Migration] = &[
         name: "rights_seed",
         step: Step::Code(crate::rights::seed),
     },
+    Migration {
+        version: 42,
+        name: "owner_indexes",
+        step: Step::Code(owner_indexes),
+    },
 ];
+
+/// Gives the catalogs that existed before owner indexes theirs (see
+/// [`crate::query::owner_indexes`]); a no-op on a new store.
+fn owner_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for c in schema::load_catalogs(conn)? {
+        crate::query::sync_owner_indexes(conn, c.db_id, &c.fields)?;
+    }
+    Ok(())
+}
 
 /// Indexes every filterable field of the catalogs that existed before fields got indexes
 /// when created (see [`crate::query::field_index`]); a no-op on a new store.

@@ -268,7 +268,7 @@ impl Compiler {
             Cond::Switch(false) => format!("({cl} IS NULL OR {cl} = FALSE)"),
             Cond::Files(true) => format!("({cl} IS NOT NULL AND {cl} <> '[]')"),
             Cond::Files(false) => format!("({cl} IS NULL OR {cl} = '[]')"),
-            Cond::Users(users) => self.users(&cl, users),
+            Cond::Users(users) => self.users(f, &cl, users),
             Cond::Links(links) => {
                 let parts: Vec<String> = links
                     .iter()
@@ -372,7 +372,7 @@ impl Compiler {
         }
     }
 
-    fn users(&mut self, cl: &str, users: &[UserRef]) -> String {
+    fn users(&mut self, f: &FieldRef, cl: &str, users: &[UserRef]) -> String {
         let mut ids = Vec::new();
         let mut custom = Vec::new();
         for u in users {
@@ -385,7 +385,21 @@ impl Compiler {
             }
         }
         let mut parts = Vec::new();
-        if !ids.is_empty() {
+        if !ids.is_empty() && !f.multiple {
+            // A single-valued field stores one employee as `[dbId]`: the list compared as a
+            // whole, which the field's owner indexes serve (see `owner_indexes`).
+            let lists: Vec<&str> = ids
+                .into_iter()
+                .filter_map(|v| match v {
+                    DbValue::Int(n) => Some(self.param(format!("[{n}]"))),
+                    _ => None,
+                })
+                .collect();
+            parts.push(match lists.as_slice() {
+                [one] => format!("{cl} = {one}"),
+                many => format!("{cl} IN ({})", many.join(", ")),
+            });
+        } else if !ids.is_empty() {
             parts.push(self.has_any(cl, ids));
         }
         for c in custom {
@@ -724,8 +738,8 @@ pub fn probe_select(
         return None;
     }
     let t = data_table(catalog);
-    let inner = match q.sort {
-        None => format!("SELECT * FROM {t} ORDER BY \"dbId\" DESC LIMIT ?"),
+    let sort_field = match q.sort {
+        None => None,
         Some(s) => {
             let f = fields.iter().find(|f| f.db_id == s.field_db_id)?;
             if !matches!(
@@ -736,26 +750,69 @@ pub fn probe_select(
             {
                 return None;
             }
+            Some((f, s.descending))
+        }
+    };
+    // When every match belongs to one employee of a single-valued user field, the probe
+    // walks only that employee's records (an owner index), in the same order.
+    let owner = owner_conjunct(q, fields);
+    let mut params = Vec::new();
+    let mut conds = Vec::new();
+    if let Some((u, user)) = owner {
+        conds.push(format!("{} = ?", ident(&u.column)));
+        params.push(DbValue::Text(format!("[{user}]")));
+    }
+    let order = match sort_field {
+        None => "\"dbId\" DESC".to_string(),
+        Some((f, descending)) => {
             let c = ident(&f.column);
             // Empty values sort last: a descending index walk gives them last already; an
             // ascending one would give them first, so they are left out of the probe.
-            if s.descending {
-                format!("SELECT * FROM {t} ORDER BY {c} DESC, \"dbId\" DESC LIMIT ?")
+            if descending {
+                format!("{c} DESC, \"dbId\" DESC")
             } else {
-                format!("SELECT * FROM {t} WHERE {c} IS NOT NULL ORDER BY {c} ASC, \"dbId\" DESC LIMIT ?")
+                conds.push(format!("{c} IS NOT NULL"));
+                format!("{c} ASC, \"dbId\" DESC")
             }
         }
     };
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    let inner = format!("SELECT * FROM {t}{filter} ORDER BY {order} LIMIT ?");
     let mut c = Compiler::new(d, q.current_user);
     let w = c.where_clause(catalog, fields, q);
     let o = c.order(catalog, fields, q.sort);
-    let mut params = vec![DbValue::Int(rows)];
+    params.push(DbValue::Int(rows));
     params.extend(c.params);
     params.push(q.limit.into());
     params.push(q.offset.into());
     Some(Statement {
         sql: format!("SELECT {columns} FROM ({inner}) {D} WHERE {w} ORDER BY {o} LIMIT ? OFFSET ?"),
         params,
+    })
+}
+
+/// A condition every match of `q` meets that names one employee in a single-valued user
+/// field with owner indexes: the field and the employee's `dbId`.
+fn owner_conjunct<'a>(q: &RecordQuery, fields: &'a [FieldDef]) -> Option<(&'a FieldDef, i64)> {
+    let parts: &[Filter] = match &q.filter {
+        Filter::And(parts) => parts,
+        one => std::slice::from_ref(one),
+    };
+    parts.iter().find_map(|p| {
+        let Filter::Field(fr, Cond::Users(users)) = p else {
+            return None;
+        };
+        let user = match users.as_slice() {
+            [UserRef::Current] => q.current_user?,
+            [UserRef::Id(s)] => as_db_id(s)?,
+            _ => return None,
+        };
+        let f = fields.iter().find(|f| f.db_id == fr.db_id)?;
+        (owner_field(f) && !fr.multiple).then_some((f, user))
     })
 }
 
@@ -956,6 +1013,138 @@ pub fn field_index(d: Dialect, catalog: i64, f: &FieldDef) -> Option<String> {
     ))
 }
 
+/// The key fields an owner index pairs a user field with: the fields whose own index serves
+/// a range or a sort (numbers, progress, stars, dates, radiobuttons), when filterable.
+fn owner_key_field(d: Dialect, catalog: i64, f: &FieldDef) -> bool {
+    matches!(
+        f.field_type,
+        FieldType::Number
+            | FieldType::Progress
+            | FieldType::Stars
+            | FieldType::Date
+            | FieldType::Radiobutton
+    ) && f.filterable
+        && field_index(d, catalog, f).is_some()
+}
+
+/// True when `f` is a user field that owner indexes are kept for: filterable and holding
+/// one employee per record.
+fn owner_field(f: &FieldDef) -> bool {
+    f.field_type == FieldType::User && f.filterable && !f.multiselect()
+}
+
+fn owner_prefix(catalog: i64) -> String {
+    format!("catalog_{catalog}_ox_")
+}
+
+/// The indexes that serve lists of one employee's records ("my deals": a rights view or a
+/// filter `Owner = CURRENT_USER`): for every single-valued, filterable user field, one on
+/// the field alone (newest first) and one on the field with each key field (the range or
+/// sort of the list within that employee's records). A condition on such a field compares
+/// the stored list as a whole (`f = '[7]'`), so the backend walks just that employee's
+/// records, in the sort order, instead of every record. `(name, DDL)` pairs.
+pub fn owner_indexes(d: Dialect, catalog: i64, fields: &[FieldDef]) -> Vec<(String, String)> {
+    let t = data_table(catalog);
+    // PostgreSQL's index carries the tiebreak of every sort; SQLite's carries the row id.
+    let tail = match d {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => ", \"dbId\"",
+    };
+    let mut out = Vec::new();
+    for u in fields.iter().filter(|f| owner_field(f)) {
+        let uc = ident(&u.column);
+        let name = format!("{}{}", owner_prefix(catalog), u.db_id);
+        out.push((
+            name.clone(),
+            format!("CREATE INDEX IF NOT EXISTS {name} ON {t} ({uc}{tail})"),
+        ));
+        for k in fields.iter().filter(|f| owner_key_field(d, catalog, f)) {
+            let kc = ident(&k.column);
+            let name = format!("{name}_{}", k.db_id);
+            out.push((
+                name.clone(),
+                format!("CREATE INDEX IF NOT EXISTS {name} ON {t} ({uc}, {kc}{tail})"),
+            ));
+        }
+    }
+    out
+}
+
+/// The owner indexes a catalog has now.
+fn existing_owner_indexes(conn: &mut dyn Conn, catalog: i64) -> Result<Vec<String>, StoreError> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+        Dialect::Postgres => {
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?"
+        }
+    };
+    let prefix = owner_prefix(catalog);
+    let mut out = Vec::new();
+    for r in conn.query(sql, &[data_table(catalog).into()])? {
+        let name = r.text(0)?;
+        if name.starts_with(&prefix) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// Brings a catalog's owner indexes in line with its fields (see [`owner_indexes`]): creates
+/// the missing ones, drops those no field calls for any more. DDL runs only for a change.
+pub fn sync_owner_indexes(
+    conn: &mut dyn Conn,
+    catalog: i64,
+    fields: &[FieldDef],
+) -> Result<(), StoreError> {
+    let wanted = owner_indexes(conn.dialect(), catalog, fields);
+    let have = existing_owner_indexes(conn, catalog)?;
+    for name in &have {
+        if !wanted.iter().any(|(n, _)| n == name) {
+            conn.batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+    }
+    for (name, ddl) in wanted {
+        if !have.contains(&name) {
+            conn.batch(&ddl)?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops the owner indexes that include a field (before its column goes: SQLite refuses to
+/// drop an indexed column). [`sync_owner_indexes`] afterwards restores what the remaining
+/// fields call for.
+pub fn drop_owner_indexes_of(
+    conn: &mut dyn Conn,
+    catalog: i64,
+    field_db_id: i64,
+) -> Result<(), StoreError> {
+    let prefix = owner_prefix(catalog);
+    let id = field_db_id.to_string();
+    for name in existing_owner_indexes(conn, catalog)? {
+        let parts = name.strip_prefix(&prefix).unwrap_or_default();
+        if parts.split('_').any(|p| p == id) {
+            conn.batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// True when a record of the catalog holds more than one employee in user field `f` (a
+/// field whose `multiselect` is to be switched off must not).
+pub fn holds_several_users(
+    conn: &mut dyn Conn,
+    catalog: i64,
+    f: &FieldDef,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "SELECT 1 FROM {} WHERE {} LIKE '%,%' LIMIT 1",
+        data_table(catalog),
+        ident(&f.column)
+    );
+    Ok(conn.query_opt(&sql, &[])?.is_some())
+}
+
 /// True when the index exists (in the current schema, on PostgreSQL).
 fn index_exists(conn: &mut dyn Conn, name: &str) -> Result<bool, StoreError> {
     let sql = match conn.dialect() {
@@ -1084,6 +1273,7 @@ mod tests {
                             db_id: 9,
                             column: "f9".into(),
                             field_type: FieldType::Text,
+                            multiple: false,
                         },
                         Cond::Contains("x".into()),
                     ))),

@@ -368,6 +368,7 @@ pub fn delete_field(
         // SQLite refuses to drop an indexed column: the index goes first.
         Storage::Column(_) => {
             crate::query::drop_field_index(conn, catalog_db_id, f)?;
+            crate::query::drop_owner_indexes_of(conn, catalog_db_id, f.db_id)?;
             conn.batch(&format!(
                 "ALTER TABLE {} DROP COLUMN {}",
                 data_table(catalog_db_id),

@@ -1,8 +1,9 @@
 //! Index use of record queries, asked of each backend's planner: a sort by a date both ways,
-//! and a number range with a dropdown filter sorted by a date (the plans `docs/filters.md`
-//! shows). Runs on SQLite, and on PostgreSQL when `KARTOTEKA_TEST_DATABASE_URL` is set.
+//! a number range with a dropdown filter sorted by a date (the plans `docs/filters.md`
+//! shows), and the same list of one owner's records (an owner index). Runs on SQLite, and on
+//! PostgreSQL when `KARTOTEKA_TEST_DATABASE_URL` is set.
 
-use kartoteka_filter::{Cond, FieldRef, Filter};
+use kartoteka_filter::{Cond, FieldRef, Filter, UserRef};
 use kartoteka_model::value::FieldValue;
 use kartoteka_model::{FieldDef, FieldType};
 use kartoteka_store::query::{self, RecordQuery, Sort};
@@ -47,6 +48,7 @@ fn fields() -> Vec<FieldDef> {
             json!({"items": [{"id": "1"}, {"id": "2"}, {"id": "3"}, {"id": "4"}, {"id": "5"}]}),
         ),
         field(9003, FieldType::Date, json!({"time": true})),
+        field(9004, FieldType::User, json!({})),
     ]
 }
 
@@ -86,11 +88,18 @@ async fn seeded(store: &Store) -> Result<(), StoreError> {
             for (i, f) in fs.iter().enumerate() {
                 insert_field(c, CATALOG, f, i as i64 + 1)?;
             }
+            query::sync_owner_indexes(c, CATALOG, &fs)?;
             for n in 0..ROWS {
                 let amount = FieldValue::Number(Some((n * 7919 % 1000) as f64));
                 let stage = FieldValue::Items(vec![(n % 5 + 1).to_string()]);
                 let due = FieldValue::Date(Some(1_000_000_000_000 + n * 86_400_000));
-                let values = [(&fs[0], &amount), (&fs[1], &stage), (&fs[2], &due)];
+                let owner = FieldValue::Users(vec![(n % 10 + 1).to_string()]);
+                let values = [
+                    (&fs[0], &amount),
+                    (&fs[1], &stage),
+                    (&fs[2], &due),
+                    (&fs[3], &owner),
+                ];
                 insert_record(c, CATALOG, None, None, "2024-01-01T00:00:00.000Z", &values)?;
             }
             c.batch("ANALYZE")
@@ -98,23 +107,35 @@ async fn seeded(store: &Store) -> Result<(), StoreError> {
         .await
 }
 
-async fn plan(store: &Store, descending: bool, filtered: bool) -> Result<String, StoreError> {
+async fn plan(
+    store: &Store,
+    descending: bool,
+    filtered: bool,
+    owner: bool,
+) -> Result<String, StoreError> {
     let fs = fields();
+    let mut parts = Vec::new();
+    if filtered {
+        parts.push(Filter::Field(
+            FieldRef::of(&fs[0]),
+            Cond::Range {
+                at: Some(100.0),
+                to: Some(120.0),
+            },
+        ));
+        parts.push(Filter::Field(
+            FieldRef::of(&fs[1]),
+            Cond::AnyItem(vec!["2".into()]),
+        ));
+    }
+    if owner {
+        parts.push(Filter::Field(
+            FieldRef::of(&fs[3]),
+            Cond::Users(vec![UserRef::Current]),
+        ));
+    }
     let q = RecordQuery {
-        filter: if !filtered {
-            Filter::All
-        } else {
-            Filter::And(vec![
-                Filter::Field(
-                    FieldRef::of(&fs[0]),
-                    Cond::Range {
-                        at: Some(100.0),
-                        to: Some(120.0),
-                    },
-                ),
-                Filter::Field(FieldRef::of(&fs[1]), Cond::AnyItem(vec!["2".into()])),
-            ])
-        },
+        filter: Filter::and(parts),
         search: None,
         ids: None,
         sort: Some(Sort {
@@ -123,7 +144,7 @@ async fn plan(store: &Store, descending: bool, filtered: bool) -> Result<String,
         }),
         limit: 20,
         offset: 0,
-        current_user: None,
+        current_user: Some(3),
     };
     store
         .read(move |c| query::explain(c, CATALOG, &fs, &q))
@@ -134,7 +155,7 @@ async fn check(store: &Store, backend: &str) {
     seeded(store).await.expect("seed");
     // Sorted by the date alone: read along the date's index, both ways.
     for descending in [false, true] {
-        let p = plan(store, descending, false).await.expect("plan");
+        let p = plan(store, descending, false, false).await.expect("plan");
         println!(
             "--- {backend}, no filter, date {}:\n{p}",
             if descending {
@@ -150,7 +171,7 @@ async fn check(store: &Store, backend: &str) {
     }
     // Filtered by a number range and a dropdown: the number's index narrows the records.
     for descending in [false, true] {
-        let p = plan(store, descending, true).await.expect("plan");
+        let p = plan(store, descending, true, false).await.expect("plan");
         println!(
             "--- {backend}, date {}:\n{p}",
             if descending {
@@ -160,12 +181,27 @@ async fn check(store: &Store, backend: &str) {
             }
         );
         let uses_index = match store.dialect() {
-            kartoteka_store::Dialect::Sqlite => p.contains("USING INDEX catalog_100_ix_"),
+            // With the statistics of ANALYZE, SQLite may also skip-scan the owner index
+            // that pairs the (ten-valued) owner with the number.
+            kartoteka_store::Dialect::Sqlite => {
+                p.contains("USING INDEX catalog_100_ix_")
+                    || p.contains("USING INDEX catalog_100_ox_9004_9001")
+            }
             kartoteka_store::Dialect::Postgres => {
                 p.contains(" on catalog_100_ix_") || p.contains(" using catalog_100_ix_")
             }
         };
         assert!(uses_index, "{backend}: no field index in the plan:\n{p}");
+    }
+    // One owner's records (a rights view `Owner = CURRENT_USER`) with the same filter: an
+    // owner index (the user field with a key field) narrows to that owner's records.
+    for descending in [false, true] {
+        let p = plan(store, descending, true, true).await.expect("plan");
+        println!("--- {backend}, one owner, date descending {descending}:\n{p}");
+        assert!(
+            p.contains("catalog_100_ox_9004"),
+            "{backend}: no owner index in the plan:\n{p}"
+        );
     }
 }
 

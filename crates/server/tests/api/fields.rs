@@ -1989,3 +1989,144 @@ async fn record_title_is_the_first_text_field() {
         .await;
     assert_eq!(title_of(&r), format!("#{}", id(&r)), "{r}");
 }
+
+/// A user field may stop allowing several employees only while every record holds at most
+/// one (its conditions then compare the stored list whole, which the owner indexes serve):
+/// the switch is refused, naming the field, and nothing changes; once the records hold one
+/// employee each it goes through, and a filter by employee finds the same records both ways.
+#[tokio::test]
+async fn a_user_field_turns_single_only_when_no_record_holds_several() {
+    let t = TestApp::start().await;
+    let cat = t
+        .catalog(
+            "Duties",
+            json!([
+                {"name": "Title", "type": "text"},
+                {"name": "Amount", "type": "number"},
+                {"name": "Team", "type": "user", "config": {"multiselect": true}},
+            ]),
+        )
+        .await;
+    let cid = id(&cat);
+    let team = field_id(&cat, "Team");
+    let amount = field_id(&cat, "Amount");
+    let ivan = id(&t
+        .record(
+            "$users",
+            json!({"$name": "Ivan", "$email": "ivan.single@example.com"}),
+        )
+        .await);
+    let both = t
+        .record(
+            &cid,
+            by_name(
+                &cat,
+                &[
+                    ("Title", json!("both")),
+                    ("Team", json!([{"id": "1"}, {"id": ivan}])),
+                ],
+            ),
+        )
+        .await;
+    let mine = t
+        .record(
+            &cid,
+            by_name(
+                &cat,
+                &[
+                    ("Title", json!("mine")),
+                    ("Amount", json!(5)),
+                    ("Team", json!(["1"])),
+                ],
+            ),
+        )
+        .await;
+    let fields = |multi: bool| {
+        json!({"fields": [
+            {"id": field_id(&cat, "Title"), "name": "Title", "type": "text"},
+            {"id": amount, "name": "Amount", "type": "number"},
+            {"id": team, "name": "Team", "type": "user", "config": {"multiselect": multi}},
+        ]})
+    };
+    let by_me = |extra: &str| {
+        format!(
+            "/api/v1/catalogs/{cid}/records?filters[0][fieldId]={team}&filters[0][value][0]=CURRENT_USER{extra}"
+        )
+    };
+    let titles = |v: &Value| -> Vec<String> {
+        let mut out: Vec<String> = v
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|r| {
+                r["values"][field_id(&cat, "Title").as_str()]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(
+        titles(t.get(&by_me("")).await.expect(200)),
+        ["both", "mine"]
+    );
+
+    t.patch(&format!("/api/v1/catalogs/{cid}"), fields(false))
+        .await
+        .expect_error(400, "invalid_field_config", Some(&team));
+    let still = t
+        .get(&format!("/api/v1/catalogs/{cid}"))
+        .await
+        .expect(200)
+        .clone();
+    let cfg = still["fields"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["id"] == json!(team)))
+        .map(|f| f["config"]["multiselect"].clone());
+    assert_eq!(cfg, Some(json!(true)), "{still}");
+
+    t.patch(
+        &format!("/api/v1/catalogs/{cid}/records/{}", id(&both)),
+        json!({"values": {team.clone(): [{"id": ivan}]}}),
+    )
+    .await
+    .expect(200);
+    t.patch(&format!("/api/v1/catalogs/{cid}"), fields(false))
+        .await
+        .expect(200);
+    // One employee per record now: the same filters find the same records, sorted and not.
+    assert_eq!(titles(t.get(&by_me("")).await.expect(200)), ["mine"]);
+    assert_eq!(
+        titles(
+            t.get(&by_me(&format!("&sortField={amount}&sortType=-1")))
+                .await
+                .expect(200)
+        ),
+        ["mine"]
+    );
+    let others = format!(
+        "/api/v1/catalogs/{cid}/records?filters[0][fieldId]={team}&filters[0][value][0]={ivan}&filters[0][value][1]=1"
+    );
+    assert_eq!(titles(t.get(&others).await.expect(200)), ["both", "mine"]);
+    assert_eq!(id(&mine), id(&t.get(&by_me("")).await.expect(200)[0]));
+
+    // Back to several: allowed at any time; deleting the key field drops its owner index.
+    t.patch(&format!("/api/v1/catalogs/{cid}"), fields(true))
+        .await
+        .expect(200);
+    t.patch(&format!("/api/v1/catalogs/{cid}"), fields(false))
+        .await
+        .expect(200);
+    t.patch(
+        &format!("/api/v1/catalogs/{cid}"),
+        json!({"fields": [
+            {"id": field_id(&cat, "Title"), "name": "Title", "type": "text"},
+            {"id": team, "name": "Team", "type": "user", "config": {"multiselect": false}},
+        ]}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(titles(t.get(&by_me("")).await.expect(200)), ["mine"]);
+}
