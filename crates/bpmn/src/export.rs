@@ -275,9 +275,8 @@ fn node_xml(ir: &Ir, node: &Node, sk: Option<&XElem>, n: &Names) -> XElem {
                     .push(XNode::Hole(Hole::Connector { keep: None }));
             }
         }
-        if !(t.inputs.is_empty() && t.outputs.is_empty())
-            && !has_hole(&e, &|h| matches!(h, Hole::Params { .. }))
-        {
+        let has_params = !t.inputs.is_empty() || !t.outputs.is_empty();
+        if has_params && !has_hole(&e, &|h| matches!(h, Hole::Params { .. })) {
             let ext = ensure_child(&mut e, &n.b("extensionElements"), Some(after_doc));
             if let Some(io) = ext.and_then(|x| ensure_child(x, &n.c("inputOutput"), None)) {
                 io.children

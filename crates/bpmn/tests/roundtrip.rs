@@ -1,6 +1,8 @@
 //! Round trips: XML → IR → XML is the same XML; IR → XML → IR and IR → JSON → IR are the same
 //! IR; edits to typed fields show in the export.
 
+#![allow(clippy::unwrap_used)] // A test that unwraps fails loudly, which is the point.
+
 mod common;
 
 use common::{assert_same_xml, fixture, sample_files};

@@ -1,6 +1,7 @@
 //! Test helpers: a semantic XML comparison written independently of the crate's own tree,
 //! and access to the reference samples.
 
+#![allow(clippy::unwrap_used)] // A test that unwraps fails loudly, which is the point.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -17,12 +18,14 @@ pub enum N {
     Comment(String),
 }
 
+/// An open element while parsing: name, sorted attributes, children so far.
+type Open = (String, Vec<(String, String)>, Vec<N>);
+
 /// Parses XML into normalised nodes: attributes sorted, adjacent text of one kind merged,
 /// whitespace-only text dropped where an element has element children.
 pub fn normalise(xml: &str) -> Vec<N> {
     let mut r = Reader::from_str(xml);
-    let mut stack: Vec<(String, Vec<(String, String)>, Vec<N>)> =
-        vec![(String::new(), vec![], vec![])];
+    let mut stack: Vec<Open> = vec![(String::new(), vec![], vec![])];
     loop {
         let ev = r.read_event().expect("well-formed XML");
         match ev {
