@@ -41,12 +41,24 @@
 //! `RangeError` rather than a crash. A panic inside the engine is caught and reported as
 //! `INTERNAL`.
 //!
+//! The cost of a warm runtime is one per thread that evaluates: a few megabytes and ~10 ms to
+//! build, paid on the thread's first evaluation. Callers should evaluate on a bounded set of
+//! threads (a worker pool), not on an unbounded one.
+//!
 //! # Syntax
 //!
-//! Expressions and bodies are checked by compiling them, without running anything, as two
-//! module texts each (see [`Engine::check_expression`]): this rejects text that would close the
-//! wrapper and run statements after it. Modules are strict, so source must also be valid strict
-//! code (no `with`, no octal literals, no `let` as a name).
+//! Before a source is first compiled on a thread it is checked by compiling it, without running
+//! anything, as two module texts: an expression once inside `( … )` and once inside `[ … ]`, a
+//! body once inside a function's braces and once inside an extra block. Text that closes the
+//! wrapper to run statements after it (`1); while(true){}; (1`) fails one of the two and is a
+//! syntax error. Code then runs as a non-strict script, as Node's `vm` would run it, but since
+//! modules are strict the source must also parse as strict code (no `with`, no legacy octal
+//! literals, no `let` or `static` as names). Should some text still get past the check (the
+//! legacy HTML comments `<!--` / `-->` parse differently in scripts and modules), it runs under
+//! the same deadline and memory limit and in the same locked-down context as any evaluation.
+//!
+//! Only the variables whose names appear as words in an expression's text are passed to it, so
+//! `eval("na" + "me")` does not see a variable `name`.
 
 mod crypto;
 mod error;

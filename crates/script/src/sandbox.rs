@@ -353,6 +353,9 @@ fn classify(e: ScriptError, fired: bool) -> ScriptError {
             ErrorCode::Limit,
             "the evaluation ran out of memory (the sandbox memory limit)",
         )
+    } else if e.message.starts_with("InternalError: string too long") {
+        // QuickJS's own cap on a string's length (2^30 characters): a size limit too.
+        ScriptError::new(ErrorCode::Limit, e.message)
     } else {
         e
     }
