@@ -5,6 +5,9 @@
 
 use std::sync::Arc;
 
+pub mod scenarios;
+pub use scenarios::install_scenarios;
+
 use kartoteka_core::webhooks::{Outgoing, Reply, ReplyFuture, WebhookClient, MAX_REPLY};
 use kartoteka_core::App;
 

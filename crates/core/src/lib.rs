@@ -16,6 +16,7 @@ pub mod records;
 pub mod render;
 pub mod rights;
 pub mod rights_api;
+pub mod scenarios;
 pub mod schema;
 pub mod search;
 pub mod views;
@@ -82,6 +83,8 @@ pub struct App {
     pub(crate) hooks: webhooks::Hooks,
     /// The rights rules and the callers' subjects, cached.
     pub(crate) rights: rights::RightsCache,
+    /// The compiler scenario files must pass.
+    pub(crate) scenarios: scenarios::Scenarios,
 }
 
 impl App {
@@ -101,6 +104,7 @@ impl App {
             public_url: cfg.public_url.trim_end_matches('/').to_string(),
             hooks: webhooks::Hooks::new(cfg.webhooks.clone()),
             rights: rights::RightsCache::default(),
+            scenarios: scenarios::Scenarios::default(),
         };
         app.reload_schema().await?;
         Ok(Arc::new(app))

@@ -712,6 +712,8 @@ impl App {
             return Err(required_error(f));
         }
         check_hook(&catalog, &values)?;
+        self.check_scenario_files(&catalog, values.iter().map(|(f, v)| (f.id.as_str(), v)))
+            .await?;
         if self.events.has_before_hooks() {
             self.events
                 .before(&BeforeEvent {
@@ -935,6 +937,8 @@ impl App {
                 .await;
         }
         check_hook(&catalog, &values)?;
+        self.check_scenario_files(&catalog, values.iter().map(|(f, v)| (f.id.as_str(), v)))
+            .await?;
         if self.events.has_before_hooks() {
             let prev = self.fetch_plain(&catalog, db_id).await?;
             self.events

@@ -23,6 +23,7 @@ pub enum ErrorCode {
     InvalidSubject,
     DuplicateSubject,
     InvalidFieldRights,
+    InvalidScenario,
     Unauthorized,
     Forbidden,
     SectionNotFound,
@@ -40,7 +41,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidValue,
@@ -58,6 +59,7 @@ impl ErrorCode {
         ErrorCode::InvalidSubject,
         ErrorCode::DuplicateSubject,
         ErrorCode::InvalidFieldRights,
+        ErrorCode::InvalidScenario,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::SectionNotFound,
@@ -93,6 +95,7 @@ impl ErrorCode {
             ErrorCode::InvalidSubject => "invalid_subject",
             ErrorCode::DuplicateSubject => "duplicate_subject",
             ErrorCode::InvalidFieldRights => "invalid_field_rights",
+            ErrorCode::InvalidScenario => "invalid_scenario",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::SectionNotFound => "section_not_found",
@@ -128,7 +131,8 @@ impl ErrorCode {
             | ErrorCode::InvalidPrivilege
             | ErrorCode::InvalidSubject
             | ErrorCode::DuplicateSubject
-            | ErrorCode::InvalidFieldRights => 400,
+            | ErrorCode::InvalidFieldRights
+            | ErrorCode::InvalidScenario => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::SectionNotFound

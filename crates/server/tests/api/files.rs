@@ -211,7 +211,7 @@ async fn uploads_may_be_larger_than_api_bodies() {
 }
 
 /// Steps 1–3 of an upload; returns the confirmed file object.
-async fn upload(
+pub(crate) async fn upload(
     t: &TestApp,
     catalog: &str,
     field: &str,
@@ -232,7 +232,7 @@ async fn upload(
 }
 
 /// Follows `GET {url}` (a redirect to a signed link) and returns status, type and bytes.
-async fn fetch(url: &str) -> (u16, String, Vec<u8>) {
+pub(crate) async fn fetch(url: &str) -> (u16, String, Vec<u8>) {
     let r = reqwest::Client::new()
         .get(url)
         .basic_auth(EMAIL, Some(PASSWORD))

@@ -19,6 +19,7 @@ mod messages;
 mod records;
 mod rights;
 mod s3;
+mod scenarios;
 mod sections;
 mod system;
 mod views;

@@ -1,0 +1,109 @@
+//! Scenario files. A scenario is a `$scripts` record whose `$file` holds one BPMN file
+//! (spec 03 §9); every write of `$file` compiles the file and refuses one that does not
+//! compile (`invalid_scenario`, nothing written). The compiler belongs to the automation
+//! crate, which registers it at start-up; the core only knows that a file must pass it.
+
+use std::sync::{Arc, RwLock};
+
+use kartoteka_model::value::{FieldValue, FileRef};
+use kartoteka_model::ErrorCode;
+
+use crate::error::{Error, Result};
+use crate::schema::Catalog;
+use crate::App;
+
+/// `$scripts`.
+pub const SCRIPTS_CATALOG: i64 = 6;
+
+/// Compiles scenario files.
+pub trait ScenarioCompiler: Send + Sync {
+    /// `Err` with a message that names the offending element when the file is no scenario
+    /// this server can run.
+    fn check(&self, bytes: &[u8]) -> std::result::Result<(), String>;
+}
+
+/// The registered compiler, if any.
+#[derive(Default)]
+pub(crate) struct Scenarios {
+    compiler: RwLock<Option<Arc<dyn ScenarioCompiler>>>,
+}
+
+impl App {
+    /// Registers the scenario compiler; call once at start-up. Without one, scenario files
+    /// are stored unchecked (a core used without automation).
+    pub fn set_scenario_compiler(&self, compiler: Arc<dyn ScenarioCompiler>) {
+        match self.scenarios.compiler.write() {
+            Ok(mut c) => *c = Some(compiler),
+            Err(p) => *p.into_inner() = Some(compiler),
+        }
+    }
+
+    fn scenario_compiler(&self) -> Option<Arc<dyn ScenarioCompiler>> {
+        match self.scenarios.compiler.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The bytes of an uploaded file, by its id (`None` for an unknown file or an external
+    /// link, which has no bytes here).
+    pub async fn stored_file_bytes(&self, file_id: i64) -> Result<Option<Vec<u8>>> {
+        let rows = self
+            .store
+            .read(move |c| kartoteka_store::aux::files_by_ids(c, &[file_id]).map_err(Error::from))
+            .await?;
+        let Some(key) = rows.get(&file_id).and_then(|r| r.storage_key.clone()) else {
+            return Ok(None);
+        };
+        let bytes =
+            self.file_storage().get(&key).await.map_err(|e| {
+                Error::new(ErrorCode::Internal, format!("reading file {file_id}: {e}"))
+            })?;
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// Compiles the scenario files a write of `$scripts` puts into `$file`.
+    pub(crate) async fn check_scenario_files<'a>(
+        &self,
+        catalog: &Catalog,
+        values: impl Iterator<Item = (&'a str, &'a FieldValue)>,
+    ) -> Result<()> {
+        if catalog.db_id != SCRIPTS_CATALOG {
+            return Ok(());
+        }
+        let Some(compiler) = self.scenario_compiler() else {
+            return Ok(());
+        };
+        for (field, value) in values {
+            let FieldValue::Files(files) = value else {
+                continue;
+            };
+            if field != "$file" {
+                continue;
+            }
+            for f in files {
+                let bad = |m: String| Error::field(ErrorCode::InvalidScenario, "$file", m);
+                let id = match f {
+                    FileRef::Id(id) => id
+                        .parse::<i64>()
+                        .map_err(|_| bad(format!("unknown file {id:?}")))?,
+                    FileRef::External { .. } => {
+                        return Err(bad(
+                            "a scenario must be an uploaded .bpmn file, not a link".into()
+                        ))
+                    }
+                };
+                let bytes = self
+                    .stored_file_bytes(id)
+                    .await?
+                    .ok_or_else(|| bad(format!("file {id} has not been uploaded")))?;
+                let compiler = compiler.clone();
+                tokio::task::spawn_blocking(move || compiler.check(&bytes))
+                    .await
+                    .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?
+                    .map_err(bad)?;
+            }
+        }
+        Ok(())
+    }
+}
