@@ -21,6 +21,7 @@ pub mod schema;
 pub mod search;
 pub mod views;
 pub mod webhooks;
+pub mod wire;
 
 use std::sync::{Arc, RwLock};
 

@@ -4,7 +4,7 @@
 pub mod aggregate;
 pub mod error;
 pub mod extract;
-pub mod render;
+pub use kartoteka_core::wire as render;
 pub mod rights;
 pub mod routes;
 pub mod views;

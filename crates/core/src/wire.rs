@@ -1,8 +1,9 @@
-//! Wire JSON for sections, catalogs, fields and records (spec 01 §2, spec 02 §1.5). The core's
-//! types know nothing of JSON field names; this module is where they are chosen.
+//! Wire JSON for sections, catalogs, fields and records (spec 01 §2, spec 02 §1.5): the one
+//! place where JSON field names are chosen. The REST API answers with it, and scenarios see
+//! records and catalogs in the same shape (spec 03 §3.3, §7.3), so it lives in the core.
 
-use kartoteka_core::records::RecordView;
-use kartoteka_core::{Catalog, Schema, Section};
+use crate::records::RecordView;
+use crate::{Catalog, Schema, Section};
 use kartoteka_model::field::FieldType;
 use kartoteka_model::privilege::Privilege;
 use kartoteka_model::FieldDef;
@@ -227,7 +228,7 @@ pub fn record(r: RecordView) -> Value {
 }
 
 /// The answer of a Changes call: `{messages: [{title?, text}], values}`.
-pub fn changes(out: kartoteka_core::records::ChangesOutput) -> Value {
+pub fn changes(out: crate::records::ChangesOutput) -> Value {
     let messages: Vec<Value> = out
         .messages
         .into_iter()
@@ -248,7 +249,7 @@ fn iso(ms: i64) -> Value {
 }
 
 /// A webhook delivery with its tries (the delivery log).
-pub fn delivery(v: kartoteka_core::webhooks::log::DeliveryView) -> Value {
+pub fn delivery(v: crate::webhooks::log::DeliveryView) -> Value {
     let d = v.delivery;
     let attempts: Vec<Value> = v
         .attempts
@@ -283,7 +284,7 @@ pub fn delivery(v: kartoteka_core::webhooks::log::DeliveryView) -> Value {
 }
 
 /// A history entry (spec 01 §11).
-pub fn history(h: kartoteka_core::history::HistoryEntry) -> Value {
+pub fn history(h: crate::history::HistoryEntry) -> Value {
     json!({
         "id": h.id,
         "catalogId": h.catalog_id,
@@ -297,7 +298,7 @@ pub fn history(h: kartoteka_core::history::HistoryEntry) -> Value {
 }
 
 /// A record offered by a search helper (spec 01 §14).
-pub fn found(f: kartoteka_core::search::FoundRecord) -> Value {
+pub fn found(f: crate::search::FoundRecord) -> Value {
     let mut o = Map::with_capacity(7);
     o.insert("sectionId".into(), Value::String(f.section_id));
     o.insert("catalogId".into(), Value::String(f.catalog_id));
@@ -312,7 +313,7 @@ pub fn found(f: kartoteka_core::search::FoundRecord) -> Value {
 }
 
 /// A relations group (spec 01 §10): the source catalog, its field and the linking records.
-pub fn relation(g: kartoteka_core::search::RelationGroup) -> Value {
+pub fn relation(g: crate::search::RelationGroup) -> Value {
     json!({
         "id": g.catalog.id,
         "sectionId": g.section_id,
@@ -327,7 +328,7 @@ pub fn relation(g: kartoteka_core::search::RelationGroup) -> Value {
 }
 
 /// A chat message (spec 01 §12).
-pub fn message(m: kartoteka_core::messages::Message) -> Value {
+pub fn message(m: crate::messages::Message) -> Value {
     json!({
         "id": m.id,
         "catalogId": "$messages",
