@@ -188,6 +188,14 @@ impl Bpmn {
         self
     }
 
+    /// A timer boundary that lets the task go on (`cancelActivity="false"`).
+    pub fn soft_timer_boundary(mut self, id: &str, on: &str, duration: &str) -> Bpmn {
+        self.nodes += &format!(
+            r#"<bpmn:boundaryEvent id="{id}" attachedToRef="{on}" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">{duration}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>"#
+        );
+        self
+    }
+
     /// A flow with the id `F_<from>_<to>`.
     pub fn flow(mut self, from: &str, to: &str) -> Bpmn {
         self.flows += &format!(

@@ -545,3 +545,53 @@ async fn finish_helper_counts_steps() {
     assert!(state.step >= 4, "{}", state.step);
     assert_eq!(state.vars["i"], 40);
 }
+
+#[tokio::test]
+async fn a_non_interrupting_timeout_lets_the_component_finish() {
+    let ir = Bpmn::new()
+        .start("S")
+        .task(
+            "Web",
+            "webRequest",
+            &[("query", P::E("'http://slow.test/'"))],
+            &[("body", "output_body")],
+        )
+        .soft_timer_boundary("TO", "Web", "PT0.1S")
+        .setvar("Late", "late", &[("warned", "true")])
+        .end("E")
+        .chain(&["S", "Web", "E"])
+        .chain(&["TO", "Late", "E"])
+        .ir();
+    let fake = Fake {
+        http_delay: Duration::from_millis(400),
+        ..Fake::new()
+    };
+    let (out, state) = run(&ir, json!({}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    assert_eq!(state.vars["warned"], true);
+    assert_eq!(state.vars["body"], "ok");
+}
+
+#[tokio::test]
+async fn dropping_a_step_mid_component_leaves_the_state_before_it() {
+    let ir = slow_web("");
+    let fake = Fake {
+        http_delay: Duration::from_secs(5),
+        ..Fake::new()
+    };
+    let engine = Engine::new(Settings::default());
+    let mut state = engine.start(&ir, json!({"x": 1}).as_object().unwrap().clone());
+    // Run the start node, then cut the step off while the web request is in flight.
+    let cut = tokio::time::timeout(
+        Duration::from_millis(200),
+        engine.run_step(&ir, &mut state, &fake, T0),
+    )
+    .await;
+    assert!(cut.is_err());
+    assert_eq!(state.tokens.len(), 1);
+    assert_eq!(
+        state.tokens[0].at, "Web",
+        "the token is still before the task"
+    );
+    assert_eq!(state.vars["x"], 1);
+}
