@@ -595,3 +595,16 @@ async fn dropping_a_step_mid_component_leaves_the_state_before_it() {
     );
     assert_eq!(state.vars["x"], 1);
 }
+
+#[test]
+fn the_engine_and_its_step_future_can_move_between_threads() {
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync_clone::<Engine>();
+    let ir = counting_loop(1, false);
+    let engine = Engine::new(Settings::default());
+    let fake = Fake::new();
+    let mut state = engine.start(&ir, Map::new());
+    let step = engine.run_step(&ir, &mut state, &fake, T0);
+    send(&step);
+}
