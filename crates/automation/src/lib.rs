@@ -5,7 +5,11 @@
 
 use std::sync::Arc;
 
+pub mod listeners;
+mod ports;
+pub mod processes;
 pub mod scenarios;
+pub use processes::start_automation;
 pub use scenarios::install_scenarios;
 
 use kartoteka_core::webhooks::{Outgoing, Reply, ReplyFuture, WebhookClient, MAX_REPLY};

@@ -42,6 +42,8 @@ pub struct BeforeEvent {
     pub prev_values: Map<String, Value>,
     /// The employee who writes; `None` for the system and automations.
     pub user_db_id: Option<i64>,
+    /// How many scenario runs led to this write (see [`cause_depth`]).
+    pub depth: u32,
 }
 
 /// A committed write.
@@ -57,13 +59,34 @@ pub struct AfterEvent {
     pub values: Map<String, Value>,
     pub prev_values: Map<String, Value>,
     pub user_db_id: Option<i64>,
+    /// How many scenario runs led to this write (see [`cause_depth`]).
+    pub depth: u32,
 }
 
-/// The future a before-hook returns.
-pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+tokio::task_local! {
+    /// Set around a scenario run: the number of runs that led to it. Writes made inside
+    /// carry it in their events, so a chain of scenarios triggering each other can be cut.
+    pub static CAUSE_DEPTH: u32;
+}
 
-/// Asked before every record write; an `Err` vetoes the write and is returned to the caller.
+/// The causation depth of the task writing now: 0 outside any scenario run.
+pub fn cause_depth() -> u32 {
+    CAUSE_DEPTH.try_with(|d| *d).unwrap_or(0)
+}
+
+/// The future a before-hook returns: values to put into the write (field id → value in
+/// the write format; empty for none), or the refusal.
+pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<Map<String, Value>>> + Send + 'a>>;
+
+/// Asked before every record write; an `Err` vetoes the write and is returned to the caller,
+/// values it returns are written too (an automation's substitution, spec 03 §3.4).
 pub trait BeforeHook: Send + Sync {
+    /// Whether the hook wants to see this write at all; asked first and cheaply, so that no
+    /// event is built for writes no hook cares about.
+    fn wants(&self, _catalog_db_id: i64, _action: RecordAction) -> bool {
+        true
+    }
+
     fn before<'a>(&'a self, event: &'a BeforeEvent) -> HookFuture<'a>;
 }
 
@@ -71,13 +94,20 @@ pub trait BeforeHook: Send + Sync {
 pub struct Events {
     hooks: std::sync::RwLock<Vec<Arc<dyn BeforeHook>>>,
     after: tokio::sync::broadcast::Sender<Arc<AfterEvent>>,
+    /// Bumped on every committed write of the automation catalogs (`$scripts`, `$events`,
+    /// `$webRequests`) before the write returns: caches of them compare it.
+    automation_generation: std::sync::atomic::AtomicU64,
 }
+
+/// The catalogs whose records configure automation: `$scripts`, `$events`, `$webRequests`.
+const AUTOMATION_CATALOGS: [i64; 3] = [6, 7, 10];
 
 impl Default for Events {
     fn default() -> Self {
         Events {
             hooks: std::sync::RwLock::new(Vec::new()),
             after: tokio::sync::broadcast::channel(4096).0,
+            automation_generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -90,19 +120,32 @@ impl Events {
         }
     }
 
-    /// True when some hook wants to see writes (so callers can skip building events).
-    pub fn has_before_hooks(&self) -> bool {
-        self.hooks.read().map(|h| !h.is_empty()).unwrap_or(false)
+    /// True when some hook wants to see this write (so callers can skip building events).
+    pub fn wants_before(&self, catalog_db_id: i64, action: RecordAction) -> bool {
+        self.hooks
+            .read()
+            .map(|h| h.iter().any(|h| h.wants(catalog_db_id, action)))
+            .unwrap_or(false)
     }
 
-    /// Asks every hook, in registration order; the first refusal wins.
-    pub async fn before(&self, event: &BeforeEvent) -> Result<()> {
+    /// Asks every hook that wants the write, in registration order; the first refusal wins.
+    /// Values the hooks return are merged (a later hook wins a field).
+    pub async fn before(&self, event: &BeforeEvent) -> Result<Map<String, Value>> {
         let hooks: Vec<Arc<dyn BeforeHook>> =
             self.hooks.read().map(|h| h.clone()).unwrap_or_default();
+        let mut merged = Map::new();
         for h in hooks {
-            h.before(event).await?;
+            if h.wants(event.catalog_db_id, event.action) {
+                merged.extend(h.before(event).await?);
+            }
         }
-        Ok(())
+        Ok(merged)
+    }
+
+    /// Counts committed writes of the automation catalogs (see `automation_generation`).
+    pub fn automation_generation(&self) -> u64 {
+        self.automation_generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Subscribes to committed writes.
@@ -113,6 +156,14 @@ impl Events {
     /// True when anyone listens for after-events.
     pub fn has_listeners(&self) -> bool {
         self.after.receiver_count() > 0
+    }
+
+    /// Notes a committed write (every one, whether anyone listens or not).
+    pub(crate) fn note_write(&self, catalog_db_id: i64) {
+        if AUTOMATION_CATALOGS.contains(&catalog_db_id) {
+            self.automation_generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
     }
 
     pub(crate) fn publish(&self, e: AfterEvent) {

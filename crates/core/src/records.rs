@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::{hash_password, MIN_PASSWORD};
 use crate::error::{Error, Result};
-use crate::events::{AfterEvent, BeforeEvent, RecordAction};
+use crate::events::{self, AfterEvent, BeforeEvent, RecordAction};
 use crate::query::{nested_fields, nested_plans, nested_targets, NestedFields, NestedPlan};
 use crate::render::{self, keyed_values, render_history_value, render_value, title_of, Lookups};
 use crate::rights::{self, Access, FieldRight};
@@ -538,6 +538,30 @@ fn plain_values(values: &HashMap<i64, FieldValue>, catalog: &Arc<Catalog>) -> Pa
 }
 
 /// A `$webhooks` record needs an absolute http(s) `$url` (spec 02 §4.8).
+/// Puts the values a before-hook substituted (field id → value in the write format) into
+/// a write, replacing what it had for those fields; `required` is checked again.
+fn merge_substituted(
+    catalog: &Arc<Catalog>,
+    values: &mut Parsed,
+    extra: &Map<String, Value>,
+    ctx: &ParseCtx,
+) -> Result<()> {
+    if extra.is_empty() {
+        return Ok(());
+    }
+    for (f, v) in parse_values(catalog, extra, ctx)? {
+        match values.iter_mut().find(|(g, _)| g.db_id == f.db_id) {
+            Some(slot) => slot.1 = v,
+            None => values.push((f, v)),
+        }
+    }
+    values.sort_by_key(|(f, _)| f.index);
+    if let Some((f, _)) = values.iter().find(|(f, v)| f.required && v.is_empty()) {
+        return Err(required_error(f));
+    }
+    Ok(())
+}
+
 fn check_hook(catalog: &Catalog, values: &Parsed) -> Result<()> {
     if catalog.db_id != WEBHOOKS_CATALOG {
         return Ok(());
@@ -714,8 +738,12 @@ impl App {
         check_hook(&catalog, &values)?;
         self.check_scenario_files(&catalog, values.iter().map(|(f, v)| (f.id.as_str(), v)))
             .await?;
-        if self.events.has_before_hooks() {
-            self.events
+        if self
+            .events
+            .wants_before(catalog.db_id, RecordAction::Created)
+        {
+            let extra = self
+                .events
                 .before(&BeforeEvent {
                     action: RecordAction::Created,
                     catalog_id: catalog.id.clone(),
@@ -724,8 +752,10 @@ impl App {
                     values: values_json(&schema, &values),
                     prev_values: Map::new(),
                     user_db_id: actor.user_db_id(),
+                    depth: events::cause_depth(),
                 })
                 .await?;
+            merge_substituted(&catalog, &mut values, &extra, &ctx)?;
         }
         self.ask_before_webhooks(
             HookEvent::BeforeCreated,
@@ -836,6 +866,7 @@ impl App {
                 values: values_json(&schema, &values),
                 prev_values: Map::new(),
                 user_db_id: actor.user_db_id(),
+                depth: events::cause_depth(),
             });
         }
         self.render_written(actor, &catalog, data).await
@@ -918,7 +949,7 @@ impl App {
             tz_offset_min: input.tz_offset_min,
         };
         let password = take_password(&catalog, &input.values)?;
-        let values = parse_values(&catalog, &input.values, &ctx)?;
+        let mut values = parse_values(&catalog, &input.values, &ctx)?;
         if let Some((privilege, codes)) = &rights {
             let mut written: Vec<i64> = values.iter().map(|(f, _)| f.db_id).collect();
             if password.is_some() {
@@ -939,9 +970,13 @@ impl App {
         check_hook(&catalog, &values)?;
         self.check_scenario_files(&catalog, values.iter().map(|(f, v)| (f.id.as_str(), v)))
             .await?;
-        if self.events.has_before_hooks() {
+        if self
+            .events
+            .wants_before(catalog.db_id, RecordAction::Updated)
+        {
             let prev = self.fetch_plain(&catalog, db_id).await?;
-            self.events
+            let extra = self
+                .events
                 .before(&BeforeEvent {
                     action: RecordAction::Updated,
                     catalog_id: catalog.id.clone(),
@@ -950,8 +985,10 @@ impl App {
                     values: values_json(&schema, &values),
                     prev_values: values_json(&schema, &prev),
                     user_db_id: actor.user_db_id(),
+                    depth: events::cause_depth(),
                 })
                 .await?;
+            merge_substituted(&catalog, &mut values, &extra, &ctx)?;
         }
         self.ask_before_webhooks(
             HookEvent::BeforeUpdated,
@@ -1055,6 +1092,7 @@ impl App {
                 values: values_json(&schema, &values),
                 prev_values: values_json(&schema, &prev),
                 user_db_id: actor.user_db_id(),
+                depth: events::cause_depth(),
             });
         }
         self.render_written(actor, &catalog, data).await
@@ -1086,8 +1124,12 @@ impl App {
                 .await?;
             writable(&catalog)?;
         }
-        if self.events.has_before_hooks() {
+        if self
+            .events
+            .wants_before(catalog.db_id, RecordAction::Deleted)
+        {
             let prev = self.fetch_plain(&catalog, db_id).await?;
+            // Nothing is written on a delete: values a hook returns are ignored.
             self.events
                 .before(&BeforeEvent {
                     action: RecordAction::Deleted,
@@ -1097,6 +1139,7 @@ impl App {
                     values: Map::new(),
                     prev_values: values_json(&schema, &prev),
                     user_db_id: actor.user_db_id(),
+                    depth: events::cause_depth(),
                 })
                 .await?;
         }
@@ -1182,6 +1225,7 @@ impl App {
             values: Map::new(),
             prev_values: values_json(&schema, &prev),
             user_db_id: actor.user_db_id(),
+            depth: events::cause_depth(),
         });
         Ok(())
     }
@@ -1191,6 +1235,7 @@ impl App {
     /// `$users` did (a new role applies on the next request), and cached rules when a view
     /// (perhaps a rights view) did.
     fn after_write(&self, catalog: &Catalog, enqueued: bool) {
+        self.events.note_write(catalog.db_id);
         if enqueued {
             self.deliveries_enqueued();
         }

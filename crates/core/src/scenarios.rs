@@ -26,6 +26,7 @@ pub trait ScenarioCompiler: Send + Sync {
 #[derive(Default)]
 pub(crate) struct Scenarios {
     compiler: RwLock<Option<Arc<dyn ScenarioCompiler>>>,
+    listeners: RwLock<Option<Arc<dyn WebListeners>>>,
 }
 
 impl App {
@@ -105,5 +106,61 @@ impl App {
             }
         }
         Ok(())
+    }
+}
+
+/// An HTTP call to a web listener (`ANY /api/webrequest/{urlId}`, spec 03 §3.3).
+#[derive(Debug, Clone)]
+pub struct WebCall {
+    pub url_id: String,
+    /// The full URL with its query.
+    pub url: String,
+    pub method: String,
+    /// Names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// `?async=true`: answer at once, run to the end in the background.
+    pub run_async: bool,
+}
+
+/// A web listener's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The future a web listener returns.
+pub type WebFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<WebReply>> + Send>>;
+
+/// Answers web listener calls by running their scenarios (the automation crate).
+pub trait WebListeners: Send + Sync {
+    fn call(&self, call: WebCall) -> WebFuture;
+}
+
+impl App {
+    /// Registers what answers web listener calls; call once at start-up.
+    pub fn set_web_listeners(&self, listeners: Arc<dyn WebListeners>) {
+        match self.scenarios.listeners.write() {
+            Ok(mut l) => *l = Some(listeners),
+            Err(p) => *p.into_inner() = Some(listeners),
+        }
+    }
+
+    /// Runs the listener a call names: 404 when there is none (or nothing answers them).
+    pub async fn web_request(&self, call: WebCall) -> Result<WebReply> {
+        let listeners = match self.scenarios.listeners.read() {
+            Ok(l) => l.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match listeners {
+            Some(l) => l.call(call).await,
+            None => Err(Error::new(
+                ErrorCode::NotFound,
+                format!("no web listener {:?}", call.url_id),
+            )),
+        }
     }
 }

@@ -8,6 +8,7 @@ pub use kartoteka_core::wire as render;
 pub mod rights;
 pub mod routes;
 pub mod views;
+pub mod webrequest;
 
 use std::sync::Arc;
 
@@ -122,6 +123,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/storage/files/{id}", get(stored_file))
         .route("/storage/files/{id}/{part}", get(stored_file_part))
+        .route(
+            "/api/webrequest/{url_id}",
+            axum::routing::any(webrequest::web_request),
+        )
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(not_implemented)

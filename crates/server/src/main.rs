@@ -166,7 +166,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, backend = app.backend_name(), files = %app.file_storage().describe(), "kartoteka is ready");
-    kartoteka_automation::install_scenarios(&app);
+    kartoteka_automation::start_automation(&app)
+        .map_err(|e| anyhow::anyhow!("starting automation: {e}"))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let dispatcher = kartoteka_automation::start_webhooks(&app, async {
         let _ = stopped.await;

@@ -31,7 +31,7 @@ impl BeforeHook for Veto {
                     "Vetoed by the test hook",
                 ))
             } else {
-                Ok(())
+                Ok(serde_json::Map::new())
             }
         })
     }

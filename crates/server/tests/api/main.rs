@@ -6,6 +6,7 @@ mod support;
 
 mod aggregate;
 mod auth;
+mod automation;
 mod binary;
 mod catalogs;
 mod errors;

@@ -182,7 +182,7 @@ impl TestApp {
             .expect("admin");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_hooks, hooks_stopped) = tokio::sync::oneshot::channel::<()>();
-        kartoteka_automation::install_scenarios(&app);
+        kartoteka_automation::start_automation(&app).expect("automation");
         kartoteka_automation::start_webhooks(&app, async {
             let _ = hooks_stopped.await;
         })

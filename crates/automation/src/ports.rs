@@ -1,0 +1,215 @@
+//! The engine's ports on this server: every record operation goes through the core's one
+//! write path as the system actor (a process's writes raise events with `user.id = null`,
+//! spec 03 §3.2), records and catalogs come back in the REST read format, and web requests go
+//! out through one shared HTTP client.
+
+use std::sync::Arc;
+
+use kartoteka_core::error::Error;
+use kartoteka_core::messages::MessageInput;
+use kartoteka_core::records::{ListQuery, ReadOptions, RecordInput};
+use kartoteka_core::{wire, Actor, App};
+use kartoteka_engine::{FindQuery, Found, HttpRequest, HttpResponse, PortError, PortFuture, Ports};
+use kartoteka_model::ErrorCode;
+use serde_json::{Map, Value};
+
+/// Ports over the application core and an HTTP client.
+pub struct AppPorts {
+    pub(crate) app: Arc<App>,
+    pub(crate) http: reqwest::Client,
+}
+
+/// A core error as the component error codes of spec 03 §4.3 name it.
+fn port_error(e: Error) -> PortError {
+    let code = match e.code {
+        ErrorCode::CatalogNotFound
+        | ErrorCode::RecordNotFound
+        | ErrorCode::SectionNotFound
+        | ErrorCode::FieldNotFound
+        | ErrorCode::ViewNotFound
+        | ErrorCode::NotFound => "NOT_FOUND",
+        c if c.status() == 400 => "VALIDATION",
+        ErrorCode::PayloadTooLarge => "LIMIT",
+        _ => "INTERNAL",
+    };
+    PortError::new(code, e.message)
+}
+
+fn whole() -> ReadOptions {
+    ReadOptions::default()
+}
+
+impl AppPorts {
+    async fn find(&self, catalog: &str, q: FindQuery) -> Result<Found, PortError> {
+        let query = ListQuery {
+            limit: Some(i64::from(q.limit)),
+            offset: Some(i64::from(q.offset)),
+            ids: vec![],
+            filters: q.filters.map(|value| kartoteka_filter::Input {
+                root: "filters".into(),
+                value,
+                lenient: false,
+            }),
+            search: q.search_text,
+            sort_field: q.sort_field.filter(|s| !s.is_empty() && s != "id"),
+            descending: q.sort_type.is_some_and(|t| t < 0),
+            tz_offset_min: 0,
+            view_id: q.view_id.filter(|v| !v.is_empty() && v != "0"),
+        };
+        let opts = ReadOptions {
+            fields: q.fields,
+            ..whole()
+        };
+        let page = self
+            .app
+            .list_records(&Actor::System, catalog, &query, &opts)
+            .await
+            .map_err(port_error)?;
+        Ok(Found {
+            total: page.total + i64::from(page.total_capped),
+            records: page.records.into_iter().map(wire::record).collect(),
+        })
+    }
+
+    async fn catalog(&self, catalog: &str) -> Result<Value, PortError> {
+        let (c, p) = self
+            .app
+            .get_catalog(&Actor::System, catalog)
+            .await
+            .map_err(port_error)?;
+        Ok(wire::catalog(&self.app.schema(), &c, p, None, false, 0))
+    }
+
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, PortError> {
+        let method = reqwest::Method::from_bytes(req.method.to_uppercase().as_bytes())
+            .map_err(|_| PortError::http(format!("unknown HTTP method {:?}", req.method)))?;
+        let mut call = self.http.request(method, &req.url).timeout(req.timeout);
+        for (name, value) in &req.headers {
+            call = call.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = req.body {
+            call = call.body(body);
+        }
+        let resp = call.send().await.map_err(|e| {
+            if e.is_timeout() {
+                PortError::new("TIMEOUT", format!("{}: timed out", req.url))
+            } else {
+                PortError::http(format!("{}: {e}", req.url))
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).to_string(),
+                )
+            })
+            .collect();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| PortError::http(format!("{}: {e}", req.url)))?
+            .to_vec();
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+impl Ports for AppPorts {
+    fn get_record<'a>(&'a self, catalog: &'a str, record: &'a str) -> PortFuture<'a, Value> {
+        Box::pin(async move {
+            self.app
+                .get_record(&Actor::System, catalog, record, &whole())
+                .await
+                .map(wire::record)
+                .map_err(port_error)
+        })
+    }
+
+    fn find_records<'a>(&'a self, catalog: &'a str, q: FindQuery) -> PortFuture<'a, Found> {
+        Box::pin(self.find(catalog, q))
+    }
+
+    fn add_record<'a>(
+        &'a self,
+        catalog: &'a str,
+        values: Map<String, Value>,
+    ) -> PortFuture<'a, Value> {
+        Box::pin(async move {
+            let input = RecordInput {
+                values,
+                id: None,
+                tz_offset_min: 0,
+            };
+            self.app
+                .create_record(&Actor::System, catalog, input)
+                .await
+                .map(wire::record)
+                .map_err(port_error)
+        })
+    }
+
+    fn edit_record<'a>(
+        &'a self,
+        catalog: &'a str,
+        record: &'a str,
+        values: Map<String, Value>,
+    ) -> PortFuture<'a, Value> {
+        Box::pin(async move {
+            let input = RecordInput {
+                values,
+                id: None,
+                tz_offset_min: 0,
+            };
+            self.app
+                .update_record(&Actor::System, catalog, record, input)
+                .await
+                .map(wire::record)
+                .map_err(port_error)
+        })
+    }
+
+    fn delete_record<'a>(&'a self, catalog: &'a str, record: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            self.app
+                .delete_record(&Actor::System, catalog, record)
+                .await
+                .map_err(port_error)
+        })
+    }
+
+    fn get_catalog<'a>(&'a self, catalog: &'a str) -> PortFuture<'a, Value> {
+        Box::pin(self.catalog(catalog))
+    }
+
+    fn http<'a>(&'a self, req: HttpRequest) -> PortFuture<'a, HttpResponse> {
+        Box::pin(self.send(req))
+    }
+
+    fn send_message<'a>(
+        &'a self,
+        catalog: &'a str,
+        record: &'a str,
+        text: String,
+    ) -> PortFuture<'a, Value> {
+        Box::pin(async move {
+            let input = MessageInput {
+                text: Some(text),
+                mentions: None,
+                attachments: None,
+                reply_message_id: None,
+            };
+            self.app
+                .post_message(&Actor::System, catalog, record, input)
+                .await
+                .map(wire::message)
+                .map_err(port_error)
+        })
+    }
+}

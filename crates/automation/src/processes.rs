@@ -1,0 +1,733 @@
+//! Scenario runs on this server (spec 03 §1–§4): bindings from `$events` and `$webRequests`
+//! to `$scripts`, one `$processes` record per run, and the loop that drives the engine step by
+//! step with the pacing of §4.4. A process's record writes go through the core as the system
+//! actor. Deleting a running process's record aborts it before its next component.
+//!
+//! Not yet durable: a run lives in this server's memory. A run found `$running` at start-up
+//! (the server stopped under it) is marked `$aborted`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kartoteka_bpmn::Ir;
+use kartoteka_core::error::Error;
+use kartoteka_core::events::{
+    AfterEvent, BeforeEvent, BeforeHook, HookFuture, RecordAction, CAUSE_DEPTH,
+};
+use kartoteka_core::records::{ListQuery, ReadOptions, RecordInput};
+use kartoteka_core::{Actor, App};
+use kartoteka_engine::{Engine, Outcome, Settings};
+use kartoteka_model::ErrorCode;
+use serde_json::{json, Map, Value};
+
+use crate::ports::AppPorts;
+use crate::scenarios::BpmnCompiler;
+
+const SCRIPTS: &str = "$scripts";
+const EVENTS: &str = "$events";
+const PROCESSES: &str = "$processes";
+const PROCESSES_DB_ID: i64 = 8;
+/// Scenario runs leading to one another stop here (spec 03 §3.2).
+pub const MAX_DEPTH: u32 = 10;
+/// What a `$processes` record keeps of a result (`BPM_PROCESS_RESULT_LIMIT`, spec 03 §8).
+const RESULT_LIMIT: usize = 10 * 1024;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// Reached its end: every variable.
+    Done(Map<String, Value>),
+    /// Failed: the message and the variables at that moment.
+    Error {
+        message: String,
+        vars: Map<String, Value>,
+    },
+    /// Stopped: its record deleted, or the synchronous limit reached.
+    Aborted(String),
+}
+
+/// Why a synchronous run over its limit stopped.
+pub const TIMED_OUT: &str = "the scenario did not finish within the synchronous limit (60 s)";
+
+/// What starts a run.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The `$scripts` record.
+    pub script: String,
+    pub input: Map<String, Value>,
+    pub sync: bool,
+    /// The subscription: (`$events` or `$webRequests`, its record id).
+    pub event: Option<(&'static str, String)>,
+    pub user: Option<i64>,
+    /// A synchronous run stops here (`$aborted`).
+    pub deadline: Option<Instant>,
+}
+
+/// An `$events` subscription, as its record reads.
+#[derive(Debug, Clone)]
+struct Binding {
+    id: String,
+    /// The catalog's `dbId` (`None` when the linked catalog is gone).
+    catalog: Option<i64>,
+    types: Vec<String>,
+    track: Vec<String>,
+    script: String,
+}
+
+/// The scenario runner of one server.
+pub struct Automation {
+    app: Arc<App>,
+    engine: Engine,
+    compiler: BpmnCompiler,
+    ports: AppPorts,
+    /// Compiled scenarios by the file id of their `$file`.
+    irs: Mutex<HashMap<i64, Arc<Ir>>>,
+    /// Active `$events` subscriptions, with the automation generation they were read at.
+    bindings: Mutex<Option<(u64, Arc<Vec<Binding>>)>>,
+    /// `$processes` records deleted while their run was going.
+    aborted: Mutex<HashSet<String>>,
+}
+
+fn now_iso() -> String {
+    kartoteka_model::time::format_ms(kartoteka_model::time::now_ms())
+}
+
+fn link(catalog: &str, record: &str) -> Value {
+    json!([{"catalogId": catalog, "recordId": record}])
+}
+
+/// The record ids of a link value in the read format.
+fn linked(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| {
+                    l.get("recordId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The item ids of a dropdown value in the read format.
+fn items(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| match i {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(o) => o.get("id").and_then(Value::as_str).map(str::to_string),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Automation {
+    /// The application core the runner writes through.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    pub fn new(app: Arc<App>, settings: Settings) -> Result<Arc<Automation>, String> {
+        let script = kartoteka_script::Engine::new(settings.script);
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("Kartoteka/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::new(Automation {
+            ports: AppPorts {
+                app: app.clone(),
+                http,
+            },
+            app,
+            engine: Engine::new(settings),
+            compiler: BpmnCompiler::new(script),
+            irs: Mutex::new(HashMap::new()),
+            bindings: Mutex::new(None),
+            aborted: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    /// The compiled scenario of a `$scripts` record.
+    async fn scenario(&self, script: &str) -> Result<Arc<Ir>, String> {
+        let rec = self
+            .app
+            .get_record(&Actor::System, SCRIPTS, script, &ReadOptions::default())
+            .await
+            .map_err(|e| format!("scenario {script}: {}", e.message))?;
+        let file = rec
+            .values
+            .get("$file")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(|f| f.get("id"))
+            .and_then(|id| match id {
+                Value::String(s) => s.parse::<i64>().ok(),
+                v => v.as_i64(),
+            })
+            .ok_or_else(|| format!("scenario {script} has no file"))?;
+        if let Some(ir) = self.irs.lock().ok().and_then(|m| m.get(&file).cloned()) {
+            return Ok(ir);
+        }
+        let bytes = self
+            .app
+            .stored_file_bytes(file)
+            .await
+            .map_err(|e| e.message)?
+            .ok_or_else(|| format!("the file of scenario {script} is missing"))?;
+        let ir = Arc::new(self.compiler.compile(&bytes)?);
+        if let Ok(mut m) = self.irs.lock() {
+            m.insert(file, ir.clone());
+        }
+        Ok(ir)
+    }
+
+    /// The `$processes` record of a run as it starts.
+    fn process_values(launch: &Launch) -> Map<String, Value> {
+        let mut values = Map::new();
+        values.insert("$startDate".into(), Value::String(now_iso()));
+        values.insert("$script".into(), link(SCRIPTS, &launch.script));
+        values.insert(
+            "$launchType".into(),
+            json!([if launch.sync { "$sync" } else { "$async" }]),
+        );
+        values.insert(
+            "$pid".into(),
+            Value::String(format!("{:016x}", rand::random::<u64>())),
+        );
+        if let Some((catalog, id)) = &launch.event {
+            values.insert("$event".into(), link(catalog, id));
+        }
+        values.insert(
+            "$input".into(),
+            Value::String(Value::Object(launch.input.clone()).to_string()),
+        );
+        if let Some(u) = launch.user {
+            values.insert("$initiator".into(), json!([u.to_string()]));
+        }
+        values.insert("$status".into(), json!(["$running"]));
+        values
+    }
+
+    async fn create_process(&self, values: Map<String, Value>) -> Result<String, Error> {
+        let input = RecordInput {
+            values,
+            id: None,
+            tz_offset_min: 0,
+        };
+        self.app
+            .create_record(&Actor::System, PROCESSES, input)
+            .await
+            .map(|r| r.id)
+    }
+
+    /// Records a run that was not started, with the reason as its error.
+    async fn refuse(&self, launch: &Launch, message: &str) {
+        tracing::warn!(script = %launch.script, message, "a scenario was not started");
+        let mut values = Self::process_values(launch);
+        values.insert("$status".into(), json!(["$error"]));
+        values.insert("$endDate".into(), Value::String(now_iso()));
+        values.insert(
+            "$result".into(),
+            Value::String(json!({"$error": message}).to_string()),
+        );
+        if let Err(e) = self.create_process(values).await {
+            tracing::error!(error = %e.message, "could not record a process");
+        }
+    }
+
+    /// Runs a scenario to its end (the caller decides whether to wait for it).
+    pub async fn run(self: &Arc<Self>, launch: Launch) -> Ending {
+        let started = Instant::now();
+        let record = match self.create_process(Self::process_values(&launch)).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e.message, "could not record a process");
+                return Ending::Error {
+                    message: e.message,
+                    vars: Map::new(),
+                };
+            }
+        };
+        let ending = self.drive(&launch, &record).await;
+        self.finish(&record, &ending, started.elapsed()).await;
+        ending
+    }
+
+    async fn drive(&self, launch: &Launch, record: &str) -> Ending {
+        let ir = match self.scenario(&launch.script).await {
+            Ok(ir) => ir,
+            Err(message) => {
+                return Ending::Error {
+                    message,
+                    vars: launch.input.clone(),
+                }
+            }
+        };
+        let mut state = self.engine.start(&ir, launch.input.clone());
+        loop {
+            if self.aborted.lock().is_ok_and(|mut a| a.remove(record)) {
+                return Ending::Aborted("the process record was deleted".into());
+            }
+            if launch.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ending::Aborted(TIMED_OUT.into());
+            }
+            let now = kartoteka_model::time::now_ms();
+            match self
+                .engine
+                .run_step(&ir, &mut state, &self.ports, now)
+                .await
+            {
+                Outcome::Done => return Ending::Done(state.vars),
+                Outcome::Failed(f) => {
+                    let message = match &f.component {
+                        Some(c) => format!("{} ({c})", f.message),
+                        None => f.message,
+                    };
+                    return Ending::Error {
+                        message,
+                        vars: state.vars,
+                    };
+                }
+                Outcome::Yield => {
+                    let wait = kartoteka_engine::pacing_delay(self.engine.settings(), state.step);
+                    self.pause(wait, launch.deadline).await;
+                }
+                Outcome::Waiting { until_ms } => {
+                    let wait = (until_ms - kartoteka_model::time::now_ms()).max(0);
+                    self.pause(Duration::from_millis(wait as u64), launch.deadline)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Sleeps between steps, no later than the deadline.
+    async fn pause(&self, wait: Duration, deadline: Option<Instant>) {
+        let wait = match deadline {
+            Some(d) => wait.min(d.saturating_duration_since(Instant::now())),
+            None => wait,
+        };
+        tokio::time::sleep(wait).await;
+    }
+
+    /// Writes the ending into the `$processes` record (gone when the run was aborted by
+    /// deleting it).
+    async fn finish(&self, record: &str, ending: &Ending, took: Duration) {
+        let (status, result) = match ending {
+            Ending::Done(vars) => ("$done", Value::Object(vars.clone())),
+            Ending::Error { message, vars } => {
+                let mut r = vars.clone();
+                r.insert("$error".into(), Value::String(message.clone()));
+                ("$error", Value::Object(r))
+            }
+            Ending::Aborted(reason) => ("$aborted", json!({"$error": reason})),
+        };
+        let mut text = result.to_string();
+        if text.len() > RESULT_LIMIT {
+            let mut cut = RESULT_LIMIT;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        let mut values = Map::new();
+        values.insert("$status".into(), json!([status]));
+        values.insert("$endDate".into(), Value::String(now_iso()));
+        values.insert("$result".into(), Value::String(text));
+        values.insert("$duration".into(), json!(took.as_secs_f64()));
+        let input = RecordInput {
+            values,
+            id: None,
+            tz_offset_min: 0,
+        };
+        if let Err(e) = self
+            .app
+            .update_record(&Actor::System, PROCESSES, record, input)
+            .await
+        {
+            // A run aborted by deleting its record has no record to write to.
+            tracing::debug!(record, error = %e.message, "could not record how a process ended");
+        }
+    }
+
+    /// The active `$events` subscriptions, read again after any write of `$events`,
+    /// `$scripts` or `$webRequests` (the core counts those writes before they return).
+    async fn bindings(&self) -> Arc<Vec<Binding>> {
+        let generation = self.app.events.automation_generation();
+        if let Some((g, b)) = self.bindings.lock().ok().and_then(|b| b.clone()) {
+            if g == generation {
+                return b;
+            }
+        }
+        let q = ListQuery {
+            limit: Some(10_000),
+            ..ListQuery::default()
+        };
+        let page = match self
+            .app
+            .list_records(&Actor::System, EVENTS, &q, &ReadOptions::default())
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e.message, "could not read the event subscriptions");
+                return Arc::new(vec![]);
+            }
+        };
+        let schema = self.app.schema();
+        let mut out = Vec::new();
+        for r in page.records {
+            let v = &r.values;
+            if !items(v.get("$status")).iter().any(|s| s == "$on") {
+                continue;
+            }
+            let (Some(catalog), Some(script)) = (
+                linked(v.get("$catalog")).into_iter().next(),
+                linked(v.get("$script")).into_iter().next(),
+            ) else {
+                continue;
+            };
+            let track = v
+                .get("$trackFields")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            out.push(Binding {
+                id: r.id,
+                catalog: schema.find_catalog(&catalog).map(|c| c.db_id),
+                types: items(v.get("$eventTypes")),
+                track,
+                script,
+            });
+        }
+        out.sort_by_key(|b| b.id.parse::<i64>().unwrap_or(i64::MAX));
+        let out = Arc::new(out);
+        if let Ok(mut b) = self.bindings.lock() {
+            *b = Some((generation, out.clone()));
+        }
+        out
+    }
+
+    /// Whether a subscription of this kind may exist for the catalog: `true` while the
+    /// cached subscriptions are stale (the hook then reads them).
+    fn may_bind(&self, catalog_db_id: i64, kind: &str) -> bool {
+        let generation = self.app.events.automation_generation();
+        match self.bindings.lock().ok().and_then(|b| b.clone()) {
+            Some((g, b)) if g == generation => b
+                .iter()
+                .any(|b| b.catalog == Some(catalog_db_id) && b.types.iter().any(|t| t == kind)),
+            _ => true,
+        }
+    }
+
+    /// The subscriptions a data event starts, in ascending id (spec 03 §3.2).
+    async fn matching(&self, e: &DataEvent<'_>) -> Vec<Binding> {
+        self.bindings()
+            .await
+            .iter()
+            .filter(|b| {
+                b.catalog == Some(e.catalog_db_id)
+                    && b.types.iter().any(|t| t == e.kind)
+                    && tracked(b, e)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Starts a run for an event of causation depth `depth`: past the limit no scenario
+    /// runs, and an `$error` process records why (spec 03 §3.2).
+    async fn run_at_depth(self: &Arc<Self>, launch: Launch, depth: u32) -> Ending {
+        if depth >= MAX_DEPTH {
+            let message = format!(
+                "not started: {MAX_DEPTH} scenario runs already led to this event (a scenario triggering itself?)"
+            );
+            self.refuse(&launch, &message).await;
+            return Ending::Error {
+                message,
+                vars: Map::new(),
+            };
+        }
+        CAUSE_DEPTH.scope(depth + 1, self.run(launch)).await
+    }
+
+    /// Reacts to a committed write: a deleted process record aborts its run, and matching
+    /// `after.*` subscriptions start their scenarios.
+    pub async fn on_after(self: &Arc<Self>, e: &AfterEvent) {
+        if e.catalog_db_id == PROCESSES_DB_ID && e.action == RecordAction::Deleted {
+            if let Ok(mut a) = self.aborted.lock() {
+                a.insert(e.record_id.clone());
+            }
+        }
+        let kind = match e.action {
+            RecordAction::Created => "$record.after.create",
+            RecordAction::Updated => "$record.after.update",
+            RecordAction::Deleted => "$record.after.delete",
+        };
+        if !self.may_bind(e.catalog_db_id, kind) {
+            return;
+        }
+        // after.delete gives the record's last values as `values` (spec 03 §3.3).
+        let values = match e.action {
+            RecordAction::Deleted => &e.prev_values,
+            _ => &e.values,
+        };
+        let event = DataEvent {
+            kind,
+            catalog_id: &e.catalog_id,
+            catalog_db_id: e.catalog_db_id,
+            record_id: Some(&e.record_id),
+            values,
+            prev_values: &e.prev_values,
+            changed: Some(&e.changed_fields),
+            user: e.user_db_id,
+        };
+        for b in self.matching(&event).await {
+            let launch = Launch {
+                script: b.script.clone(),
+                input: record_input(&b, &event, true),
+                sync: false,
+                event: Some((EVENTS, b.id.clone())),
+                user: e.user_db_id,
+                deadline: None,
+            };
+            let me = self.clone();
+            let depth = e.depth;
+            tokio::spawn(async move {
+                me.run_at_depth(launch, depth).await;
+            });
+        }
+    }
+
+    /// Runs the `before.*` subscriptions of a write, one after another: the first that
+    /// answers a `$status` outside 2xx refuses the write with its `$body.message`; the
+    /// `$body.values` of the others go into the write (a later one wins a field). A failing
+    /// scenario refuses too (fail-closed, spec 03 §3.4).
+    async fn before(self: &Arc<Self>, e: &BeforeEvent) -> Result<Map<String, Value>, Error> {
+        let kind = match e.action {
+            RecordAction::Created => "$record.before.create",
+            RecordAction::Updated => "$record.before.update",
+            RecordAction::Deleted => "$record.before.delete",
+        };
+        // before.delete gives the record's values as `values`.
+        let values = match e.action {
+            RecordAction::Deleted => &e.prev_values,
+            _ => &e.values,
+        };
+        let changed: Vec<String> = e.values.keys().cloned().collect();
+        let event = DataEvent {
+            kind,
+            catalog_id: &e.catalog_id,
+            catalog_db_id: e.catalog_db_id,
+            record_id: e.record_id.as_deref(),
+            values,
+            prev_values: &e.prev_values,
+            changed: Some(&changed),
+            user: e.user_db_id,
+        };
+        let mut merged = Map::new();
+        for b in self.matching(&event).await {
+            let launch = Launch {
+                script: b.script.clone(),
+                input: record_input(&b, &event, false),
+                sync: true,
+                event: Some((EVENTS, b.id.clone())),
+                user: e.user_db_id,
+                deadline: Some(Instant::now() + crate::listeners::SYNC_LIMIT),
+            };
+            let vars = match self.run_at_depth(launch, e.depth).await {
+                Ending::Done(vars) => vars,
+                Ending::Error { message, .. } | Ending::Aborted(message) => {
+                    return Err(Error::new(
+                        ErrorCode::RejectedByEvent,
+                        format!("Scenario error: {message}"),
+                    ))
+                }
+            };
+            let status = vars
+                .get("$status")
+                .and_then(|s| {
+                    s.as_i64()
+                        .or_else(|| s.as_str().and_then(|t| t.parse().ok()))
+                })
+                .unwrap_or(200);
+            let body = vars.get("$body").and_then(Value::as_object);
+            if !(200..300).contains(&status) {
+                let mut err = Error::new(ErrorCode::RejectedByEvent, "the write was refused");
+                match body.and_then(|b| b.get("message")) {
+                    Some(Value::String(m)) => err.message = m.clone(),
+                    Some(Value::Object(m)) => {
+                        if let Some(t) = m.get("text").and_then(Value::as_str) {
+                            err.message = t.to_string();
+                        }
+                        err.title = m.get("title").and_then(Value::as_str).map(str::to_string);
+                    }
+                    _ => {}
+                }
+                return Err(err);
+            }
+            if let Some(v) = body
+                .and_then(|b| b.get("values"))
+                .and_then(Value::as_object)
+            {
+                merged.extend(v.clone());
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Marks the runs a stopped server left `$running` as aborted.
+    pub async fn abort_leftovers(&self) {
+        let filters = kartoteka_filter::Input {
+            root: "filters".into(),
+            value: json!({"$status": ["$running"]}),
+            lenient: false,
+        };
+        let q = ListQuery {
+            limit: Some(10_000),
+            filters: Some(filters),
+            ..ListQuery::default()
+        };
+        let Ok(page) = self
+            .app
+            .list_records(&Actor::System, PROCESSES, &q, &ReadOptions::default())
+            .await
+        else {
+            return;
+        };
+        for r in page.records {
+            let mut values = Map::new();
+            values.insert("$status".into(), json!(["$aborted"]));
+            values.insert("$endDate".into(), Value::String(now_iso()));
+            values.insert(
+                "$result".into(),
+                Value::String(json!({"$error": "the server stopped during the run"}).to_string()),
+            );
+            let input = RecordInput {
+                values,
+                id: None,
+                tz_offset_min: 0,
+            };
+            let _ = self
+                .app
+                .update_record(&Actor::System, PROCESSES, &r.id, input)
+                .await;
+        }
+    }
+}
+
+/// A record event as scenarios see it, from a before-hook or an after-event.
+struct DataEvent<'a> {
+    kind: &'static str,
+    catalog_id: &'a str,
+    catalog_db_id: i64,
+    /// `None` before a create: the variable stays undefined.
+    record_id: Option<&'a str>,
+    values: &'a Map<String, Value>,
+    prev_values: &'a Map<String, Value>,
+    changed: Option<&'a Vec<String>>,
+    user: Option<i64>,
+}
+
+/// Tracked fields (spec 03 §3.2): an update fires when a tracked field changed, a create
+/// when a tracked field is filled, a delete always; no tracked fields = any.
+fn tracked(b: &Binding, e: &DataEvent<'_>) -> bool {
+    if b.track.is_empty() || e.kind.ends_with(".delete") {
+        return true;
+    }
+    if e.kind.ends_with(".update") {
+        return e
+            .changed
+            .is_some_and(|c| c.iter().any(|f| b.track.contains(f)));
+    }
+    b.track.iter().any(|f| {
+        e.values
+            .get(f)
+            .is_some_and(|v| !v.is_null() && v != &json!([]) && v != &json!(""))
+    })
+}
+
+/// The input variables of a data event (spec 03 §3.3): `values` the changed (update) or
+/// filled fields, `prevValues` the previous state, `allValues` the record with the change.
+fn record_input(b: &Binding, e: &DataEvent<'_>, is_async: bool) -> Map<String, Value> {
+    let mut input = Map::new();
+    input.insert(
+        "event".into(),
+        json!({"id": b.id, "type": e.kind, "async": is_async}),
+    );
+    input.insert("script".into(), json!({"id": b.script}));
+    input.insert("user".into(), json!({"id": e.user.map(|u| u.to_string())}));
+    input.insert("catalogId".into(), Value::String(e.catalog_id.to_string()));
+    if let Some(r) = e.record_id {
+        input.insert("recordId".into(), Value::String(r.to_string()));
+    }
+    let values: Map<String, Value> = match (e.kind.ends_with(".update"), e.changed) {
+        (true, Some(changed)) => e
+            .values
+            .iter()
+            .filter(|(k, _)| changed.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => e.values.clone(),
+    };
+    let mut all = e.prev_values.clone();
+    for (k, v) in e.values {
+        all.insert(k.clone(), v.clone());
+    }
+    input.insert("values".into(), Value::Object(values));
+    input.insert("prevValues".into(), Value::Object(e.prev_values.clone()));
+    input.insert("allValues".into(), Value::Object(all));
+    input
+}
+
+/// The before-hook the runner gives the core: only writes a subscription may want are
+/// shown to it.
+struct SyncEvents(Arc<Automation>);
+
+impl BeforeHook for SyncEvents {
+    fn wants(&self, catalog_db_id: i64, action: RecordAction) -> bool {
+        let kind = match action {
+            RecordAction::Created => "$record.before.create",
+            RecordAction::Updated => "$record.before.update",
+            RecordAction::Deleted => "$record.before.delete",
+        };
+        self.0.may_bind(catalog_db_id, kind)
+    }
+
+    fn before<'a>(&'a self, event: &'a BeforeEvent) -> HookFuture<'a> {
+        Box::pin(self.0.before(event))
+    }
+}
+
+/// Installs the scenario compiler and starts the runner: after-events start the matching
+/// subscriptions' scenarios. Runs left `$running` by a stopped server are marked aborted.
+pub fn start_automation(app: &Arc<App>) -> Result<Arc<Automation>, String> {
+    crate::scenarios::install_scenarios(app);
+    let auto = Automation::new(app.clone(), Settings::from_env())?;
+    app.set_web_listeners(Arc::new(crate::listeners::Listeners(auto.clone())));
+    app.events
+        .add_before_hook(Arc::new(SyncEvents(auto.clone())));
+    let mut rx = app.events.subscribe();
+    let me = auto.clone();
+    tokio::spawn(async move {
+        me.abort_leftovers().await;
+        loop {
+            match rx.recv().await {
+                Ok(e) => me.on_after(&e).await,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "automation fell behind the record events");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    Ok(auto)
+}

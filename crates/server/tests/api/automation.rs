@@ -1,0 +1,506 @@
+//! Scenarios running (issue 9): `$events` start a scenario after a write (a process record
+//! for each run), `before.*` subscriptions veto or fill in a write, web listeners answer HTTP
+//! calls from a scenario's `$status`/`$headers`/`$body`, a failing run is an `$error` process,
+//! and deleting a running process's record stops it.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::files::upload;
+use crate::support::{field_id, id, TestApp};
+
+/// `{"type":"script","value":…}` as the CDATA of a parameter.
+fn script(expr: &str) -> String {
+    format!(
+        r#"<camunda:script scriptFormat="JavaScript"><![CDATA[{}]]></camunda:script>"#,
+        json!({"type": "script", "value": expr})
+    )
+}
+
+fn input(name: &str, expr: &str) -> String {
+    format!(
+        r#"<camunda:inputParameter name="{name}">{}</camunda:inputParameter>"#,
+        script(expr)
+    )
+}
+
+fn list(name: &str, value: &str) -> String {
+    format!(
+        r#"<camunda:inputParameter name="{name}"><camunda:list><camunda:value type="const">{value}</camunda:value></camunda:list></camunda:inputParameter>"#
+    )
+}
+
+fn pairs(name: &str, entries: &[(&str, &str)]) -> String {
+    let mut out = format!(r#"<camunda:inputParameter name="{name}"><camunda:map>"#);
+    for (k, e) in entries {
+        out.push_str(&format!(
+            r#"<camunda:entry key="{k}">{}</camunda:entry>"#,
+            script(e)
+        ));
+    }
+    out.push_str("</camunda:map></camunda:inputParameter>");
+    out
+}
+
+/// A set-variables task: `vars` assigned in order.
+fn setvar(vars: &[(&str, &str)]) -> (String, String) {
+    let outputs: String = vars
+        .iter()
+        .map(|(n, e)| {
+            format!(
+                r#"<camunda:outputParameter name="{n}" configName="vars">{}</camunda:outputParameter>"#,
+                script(e)
+            )
+        })
+        .collect();
+    ("setvar".into(), outputs)
+}
+
+/// Edit the event's own record: `values` pairs (field id → expression).
+fn edit_own(values: &[(&str, &str)]) -> (String, String) {
+    let params = [
+        list("catalogFormat", "var"),
+        input("catalogIdFromVar", "catalogId"),
+        input("recordId", "recordId"),
+        list("format", "keyvalue"),
+        pairs("values1", values),
+    ]
+    .concat();
+    ("bpiumEdit".into(), params)
+}
+
+/// A timer of `duration` (ISO-8601).
+fn timer(duration: &str) -> (String, String) {
+    ("@timer".into(), duration.into())
+}
+
+/// start → each step in turn → end.
+fn chain(steps: &[(String, String)]) -> Vec<u8> {
+    let mut nodes = String::new();
+    let mut flows = String::new();
+    let mut prev = "Start".to_string();
+    for (i, (connector, body)) in steps.iter().enumerate() {
+        let id = format!("Step_{i}");
+        if connector == "@timer" {
+            nodes.push_str(&format!(
+                r#"<bpmn:intermediateCatchEvent id="{id}" name="wait"><bpmn:timerEventDefinition id="T_{i}"><bpmn:timeDuration>{body}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"#
+            ));
+        } else {
+            nodes.push_str(&format!(
+                r#"<bpmn:serviceTask id="{id}" name="step {i}"><bpmn:extensionElements><camunda:connector><camunda:connectorId>{connector}</camunda:connectorId></camunda:connector><camunda:inputOutput>{body}</camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>"#
+            ));
+        }
+        flows.push_str(&format!(
+            r#"<bpmn:sequenceFlow id="Flow_{i}" sourceRef="{prev}" targetRef="{id}"/>"#
+        ));
+        prev = id;
+    }
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn">
+<bpmn:process id="Process_1" isExecutable="false">
+<bpmn:startEvent id="Start"/>{nodes}<bpmn:endEvent id="End"/>{flows}<bpmn:sequenceFlow id="Flow_end" sourceRef="{prev}" targetRef="End"/>
+</bpmn:process>
+</bpmn:definitions>"#
+    )
+    .into_bytes()
+}
+
+/// Uploads a scenario and answers its `$scripts` record id.
+async fn scenario(t: &TestApp, name: &str, steps: &[(String, String)]) -> String {
+    let f = upload(
+        t,
+        "$scripts",
+        "$file",
+        "s.bpmn",
+        "application/bpmn+xml",
+        &chain(steps),
+    )
+    .await;
+    let fid = f["id"].as_i64().expect("file id").to_string();
+    let r = t
+        .post(
+            "/api/v1/catalogs/$scripts/records",
+            json!({"values": {"$name": name, "$file": [{"id": fid}]}}),
+        )
+        .await;
+    id(r.expect(200))
+}
+
+async fn subscribe(
+    t: &TestApp,
+    catalog: &str,
+    types: &[&str],
+    script: &str,
+    track: &str,
+) -> String {
+    let r = t
+        .post(
+            "/api/v1/catalogs/$events/records",
+            json!({"values": {
+                "$status": ["$on"],
+                "$name": format!("on {types:?}"),
+                "$catalog": [{"catalogId": "$catalogs", "recordId": catalog}],
+                "$eventTypes": types,
+                "$trackFields": track,
+                "$script": [{"catalogId": "$scripts", "recordId": script}],
+            }}),
+        )
+        .await;
+    id(r.expect(200))
+}
+
+/// The process records, newest first.
+async fn processes(t: &TestApp) -> Vec<Value> {
+    t.get("/api/v1/catalogs/$processes/records")
+        .await
+        .expect(200)
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn status_of(p: &Value) -> String {
+    p["values"]["$status"]
+        .as_array()
+        .and_then(|a| a.first())
+        .map(|s| {
+            s.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| s["id"].as_str().unwrap_or("").to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// Polls until `done` holds (at most ~10 s).
+async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn deals(t: &TestApp) -> (Value, String, String, String, String) {
+    let cat = t
+        .catalog(
+            "Deals",
+            json!([
+                {"name": "Title", "type": "text"},
+                {"name": "Amount", "type": "number"},
+                {"name": "Note", "type": "text"},
+            ]),
+        )
+        .await;
+    let (title, amount, note) = (
+        field_id(&cat, "Title"),
+        field_id(&cat, "Amount"),
+        field_id(&cat, "Note"),
+    );
+    let cid = id(&cat);
+    (cat, cid, title, amount, note)
+}
+
+#[tokio::test]
+async fn after_create_runs_the_scenario_and_records_the_process() {
+    let t = TestApp::start().await;
+    let (_, cid, title, amount, note) = deals(&t).await;
+    let s = scenario(
+        &t,
+        "note it",
+        &[
+            setvar(&[(
+                "seen",
+                &format!("'seen ' + values['{title}'] + ' by ' + user.id"),
+            )]),
+            edit_own(&[(&note, "seen")]),
+        ],
+    )
+    .await;
+    let ev = subscribe(&t, &cid, &["$record.after.create"], &s, "").await;
+    let rec = t
+        .record(&cid, json!({title.clone(): "Acme", amount.clone(): 5}))
+        .await;
+    let path = format!("/api/v1/catalogs/{cid}/records/{}", id(&rec));
+    eventually("the scenario's edit", || async {
+        t.get(&path).await.json["values"][&note] == json!("seen Acme by 1")
+    })
+    .await;
+    eventually("the process to be done", || async {
+        processes(&t).await.iter().any(|p| status_of(p) == "$done")
+    })
+    .await;
+    let p = processes(&t)
+        .await
+        .into_iter()
+        .find(|p| status_of(p) == "$done")
+        .expect("a done process");
+    let v = &p["values"];
+    assert_eq!(v["$script"][0]["recordId"], json!(s), "{p}");
+    assert_eq!(v["$event"][0]["recordId"], json!(ev), "{p}");
+    let input: Value = serde_json::from_str(v["$input"].as_str().unwrap_or("{}")).expect("input");
+    assert_eq!(input["event"]["type"], "$record.after.create");
+    assert_eq!(input["recordId"], json!(id(&rec)));
+    assert_eq!(input["catalogId"], json!(cid));
+    let result: Value =
+        serde_json::from_str(v["$result"].as_str().unwrap_or("{}")).expect("result");
+    assert_eq!(result["seen"], "seen Acme by 1", "{result}");
+
+    // The edit by the process raised an update; an update subscription tracking Amount only
+    // does not fire for it (the process changed Note).
+    let s2 = scenario(&t, "never", &[setvar(&[("x", "1")])]).await;
+    subscribe(&t, &cid, &["$record.after.update"], &s2, &amount).await;
+    t.patch(&path, json!({"values": {note.clone(): "manual"}}))
+        .await
+        .expect(200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let runs_of_s2 = processes(&t)
+        .await
+        .iter()
+        .filter(|p| p["values"]["$script"][0]["recordId"] == json!(s2))
+        .count();
+    assert_eq!(
+        runs_of_s2, 0,
+        "a tracked-fields subscription fired for another field"
+    );
+}
+
+#[tokio::test]
+async fn before_create_vetoes_or_fills_in_the_write() {
+    let t = TestApp::start().await;
+    let (_, cid, title, amount, note) = deals(&t).await;
+    let s = scenario(
+        &t,
+        "check",
+        &[setvar(&[
+            ("$status", &format!("values['{amount}'] > 100 ? 400 : 200")),
+            (
+                "$body",
+                &format!("{{message: 'too big: ' + values['{amount}'], values: {{'{note}': 'checked ' + (typeof recordId)}}}}"),
+            ),
+        ])],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.before.create"], &s, "").await;
+    let before = t
+        .get(&format!("/api/v1/catalogs/{cid}/records"))
+        .await
+        .expect(200)
+        .as_array()
+        .map(Vec::len);
+    let r = t
+        .post(
+            &format!("/api/v1/catalogs/{cid}/records"),
+            json!({"values": {title.clone(): "Big", amount.clone(): 500}}),
+        )
+        .await;
+    r.expect_error(400, "rejected_by_event", None);
+    assert_eq!(r.json["message"], "too big: 500");
+    let after = t
+        .get(&format!("/api/v1/catalogs/{cid}/records"))
+        .await
+        .expect(200)
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(before, after, "a vetoed record was written");
+
+    // Allowed: the scenario's values are written with the record (recordId is undefined
+    // before a create).
+    let ok = t
+        .record(&cid, json!({title.clone(): "Small", amount.clone(): 5}))
+        .await;
+    assert_eq!(ok["values"][&note], "checked undefined", "{ok}");
+}
+
+#[tokio::test]
+async fn a_failing_scenario_denies_a_before_write_and_is_an_error_process() {
+    let t = TestApp::start().await;
+    let (_, cid, title, _, _) = deals(&t).await;
+    let s = scenario(&t, "broken", &[setvar(&[("err0r", "err0r")])]).await;
+    subscribe(&t, &cid, &["$record.before.create"], &s, "").await;
+    let r = t
+        .post(
+            &format!("/api/v1/catalogs/{cid}/records"),
+            json!({"values": {title.clone(): "X"}}),
+        )
+        .await;
+    r.expect_error(400, "rejected_by_event", None);
+    let message = r.json["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.starts_with("Scenario error: "), "{message}");
+    assert!(message.contains("err0r"), "{message}");
+    let p = processes(&t).await;
+    let failed = p
+        .iter()
+        .find(|p| status_of(p) == "$error")
+        .expect("an error process");
+    let result: Value =
+        serde_json::from_str(failed["values"]["$result"].as_str().unwrap_or("{}")).expect("result");
+    assert!(
+        result["$error"]
+            .as_str()
+            .is_some_and(|e| e.contains("err0r")),
+        "{result}"
+    );
+    assert_eq!(
+        failed["values"]["$launchType"],
+        json!(["$sync"]),
+        "{failed}"
+    );
+}
+
+#[tokio::test]
+async fn web_listeners_answer_from_the_scenario() {
+    let t = TestApp::start().await;
+    let s = scenario(
+        &t,
+        "echo",
+        &[setvar(&[
+            ("$status", "201"),
+            ("$headers", "{'x-kt': 'yes'}"),
+            (
+                "$body",
+                "{name: body.name, a: query.a, method: method, hasUrl: url.indexOf('/api/webrequest/hello') >= 0, listener: event.type}",
+            ),
+        ])],
+    )
+    .await;
+    let listener = |url_id: &str, status: &str, script: &str| {
+        json!({"values": {
+            "$status": [status],
+            "$name": url_id,
+            "$urlId": url_id,
+            "$script": [{"catalogId": "$scripts", "recordId": script}],
+        }})
+    };
+    t.post(
+        "/api/v1/catalogs/$webRequests/records",
+        listener("hello", "$on", &s),
+    )
+    .await
+    .expect(200);
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/api/webrequest/hello/?a=1", t.base))
+        .json(&json!({"name": "Ann"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(r.headers()["x-kt"], "yes");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(
+        body,
+        json!({"name": "Ann", "a": "1", "method": "POST", "hasUrl": true, "listener": "$webRequest"})
+    );
+
+    // A string body is text; async answers at once with 200 and nothing.
+    let s_text = scenario(&t, "text", &[setvar(&[("$body", "'plain ' + method")])]).await;
+    t.post(
+        "/api/v1/catalogs/$webRequests/records",
+        listener("text", "$on", &s_text),
+    )
+    .await
+    .expect(200);
+    let r = client
+        .get(format!("{}/api/webrequest/text", t.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/plain"));
+    assert_eq!(r.text().await.expect("text"), "plain GET");
+    let r = client
+        .get(format!("{}/api/webrequest/text?async=true", t.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.expect("text"), "");
+
+    // Unknown, switched off, failing.
+    let r = client
+        .get(format!("{}/api/webrequest/nobody", t.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 404);
+    t.post(
+        "/api/v1/catalogs/$webRequests/records",
+        listener("off", "$off", &s),
+    )
+    .await
+    .expect(200);
+    let r = client
+        .get(format!("{}/api/webrequest/off", t.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 404);
+    let broken = scenario(&t, "broken", &[setvar(&[("x", "nope.nothing")])]).await;
+    t.post(
+        "/api/v1/catalogs/$webRequests/records",
+        listener("broken", "$on", &broken),
+    )
+    .await
+    .expect(200);
+    let r = client
+        .get(format!("{}/api/webrequest/broken", t.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 500);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("nope")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_running_process_record_stops_it() {
+    let t = TestApp::start().await;
+    let (_, cid, title, _, note) = deals(&t).await;
+    let s = scenario(
+        &t,
+        "slow",
+        &[timer("PT1S"), edit_own(&[(&note, "'too late'")])],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.after.create"], &s, "").await;
+    let rec = t.record(&cid, json!({title.clone(): "Wait"})).await;
+    let mut running = None;
+    for _ in 0..100 {
+        running = processes(&t)
+            .await
+            .into_iter()
+            .find(|p| status_of(p) == "$running");
+        if running.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = id(running.as_ref().expect("running"));
+    t.delete(&format!("/api/v1/catalogs/$processes/records/{pid}"))
+        .await
+        .expect(200);
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let now = t
+        .get(&format!("/api/v1/catalogs/{cid}/records/{}", id(&rec)))
+        .await
+        .expect(200)
+        .clone();
+    assert!(
+        now["values"][&note].is_null() || now["values"][&note] == json!(""),
+        "the aborted process still ran its next component: {now}"
+    );
+}
