@@ -16,8 +16,9 @@ use kartoteka_core::events::{
     AfterEvent, BeforeEvent, BeforeHook, HookFuture, RecordAction, CAUSE_DEPTH,
 };
 use kartoteka_core::records::{ListQuery, ReadOptions, RecordInput};
+use kartoteka_core::scenarios::ProcessRun;
 use kartoteka_core::{Actor, App};
-use kartoteka_engine::{Engine, Outcome, Settings};
+use kartoteka_engine::{Engine, Outcome, Settings, State};
 use kartoteka_model::ErrorCode;
 use serde_json::{json, Map, Value};
 
@@ -62,6 +63,16 @@ pub struct Launch {
     pub user: Option<i64>,
     /// A synchronous run stops here (`$aborted`).
     pub deadline: Option<Instant>,
+}
+
+/// A run being driven: its process record and what a restart needs to resume it.
+struct Run {
+    record: String,
+    script: String,
+    sync: bool,
+    depth: u32,
+    started_ms: i64,
+    deadline: Option<Instant>,
 }
 
 /// An `$events` subscription, as its record reads.
@@ -243,7 +254,7 @@ impl Automation {
 
     /// Runs a scenario to its end (the caller decides whether to wait for it).
     pub async fn run(self: &Arc<Self>, launch: Launch) -> Ending {
-        let started = Instant::now();
+        let started_ms = kartoteka_model::time::now_ms();
         let record = match self.create_process(Self::process_values(&launch)).await {
             Ok(id) => id,
             Err(e) => {
@@ -254,35 +265,64 @@ impl Automation {
                 };
             }
         };
-        let ending = self.drive(&launch, &record).await;
-        self.finish(&record, &ending, started.elapsed()).await;
+        let run = Run {
+            record,
+            script: launch.script.clone(),
+            sync: launch.sync,
+            depth: kartoteka_core::events::cause_depth(),
+            started_ms,
+            deadline: launch.deadline,
+        };
+        let ending = match self.scenario(&launch.script).await {
+            Ok(ir) => {
+                let state = self.engine.start(&ir, launch.input.clone());
+                self.drive(&ir, state, &run).await
+            }
+            Err(message) => Ending::Error {
+                message,
+                vars: launch.input.clone(),
+            },
+        };
+        self.finish(&run, &ending).await;
         ending
     }
 
-    async fn drive(&self, launch: &Launch, record: &str) -> Ending {
-        let ir = match self.scenario(&launch.script).await {
-            Ok(ir) => ir,
-            Err(message) => {
-                return Ending::Error {
-                    message,
-                    vars: launch.input.clone(),
-                }
+    /// Saves a run's state, so that a restart resumes it from here.
+    async fn save(&self, run: &Run, state: &State, wake_at: Option<i64>) {
+        let text = match serde_json::to_string(state) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "could not save a process state");
+                return;
             }
         };
-        let mut state = self.engine.start(&ir, launch.input.clone());
+        let saved = ProcessRun {
+            process: run.record.clone(),
+            script: run.script.clone(),
+            sync: run.sync,
+            depth: i64::from(run.depth),
+            state: text,
+            wake_at,
+            started_ms: run.started_ms,
+        };
+        if let Err(e) = self.app.save_process_run(saved).await {
+            tracing::error!(process = %run.record, error = %e.message, "could not save a process state");
+        }
+    }
+
+    /// Steps the engine until the run ends, saving its state before the first step and after
+    /// every step that leaves work (a restart repeats at most the step it interrupted).
+    async fn drive(&self, ir: &Ir, mut state: State, run: &Run) -> Ending {
+        self.save(run, &state, None).await;
         loop {
-            if self.aborted.lock().is_ok_and(|mut a| a.remove(record)) {
+            if self.aborted.lock().is_ok_and(|mut a| a.remove(&run.record)) {
                 return Ending::Aborted("the process record was deleted".into());
             }
-            if launch.deadline.is_some_and(|d| Instant::now() >= d) {
+            if run.deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ending::Aborted(TIMED_OUT.into());
             }
             let now = kartoteka_model::time::now_ms();
-            match self
-                .engine
-                .run_step(&ir, &mut state, &self.ports, now)
-                .await
-            {
+            match self.engine.run_step(ir, &mut state, &self.ports, now).await {
                 Outcome::Done => return Ending::Done(state.vars),
                 Outcome::Failed(f) => {
                     let message = match &f.component {
@@ -295,16 +335,80 @@ impl Automation {
                     };
                 }
                 Outcome::Yield => {
+                    self.save(run, &state, None).await;
                     let wait = kartoteka_engine::pacing_delay(self.engine.settings(), state.step);
-                    self.pause(wait, launch.deadline).await;
+                    self.pause(wait, run.deadline).await;
                 }
                 Outcome::Waiting { until_ms } => {
+                    self.save(run, &state, Some(until_ms)).await;
                     let wait = (until_ms - kartoteka_model::time::now_ms()).max(0);
-                    self.pause(Duration::from_millis(wait as u64), launch.deadline)
+                    self.pause(Duration::from_millis(wait as u64), run.deadline)
                         .await;
                 }
             }
         }
+    }
+
+    /// Resumes the runs a stopped server left (their state as last saved): an asynchronous
+    /// run continues (a timer it waited on fires at its time, or at once when that passed);
+    /// a synchronous one is `$aborted`, its caller being gone. Answers the processes seen.
+    async fn resume(self: &Arc<Self>) -> HashSet<String> {
+        let mut seen = HashSet::new();
+        let runs = match self.app.process_runs().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e.message, "could not read the runs to resume");
+                return seen;
+            }
+        };
+        for saved in runs {
+            seen.insert(saved.process.clone());
+            let run = Run {
+                record: saved.process.clone(),
+                script: saved.script.clone(),
+                sync: saved.sync,
+                depth: u32::try_from(saved.depth).unwrap_or(MAX_DEPTH),
+                started_ms: saved.started_ms,
+                deadline: None,
+            };
+            if saved.sync {
+                let ending = Ending::Aborted("the server stopped during a synchronous run".into());
+                self.finish(&run, &ending).await;
+                continue;
+            }
+            let state: State = match serde_json::from_str(&saved.state) {
+                Ok(s) => s,
+                Err(e) => {
+                    let ending = Ending::Error {
+                        message: format!("the saved state cannot be read: {e}"),
+                        vars: Map::new(),
+                    };
+                    self.finish(&run, &ending).await;
+                    continue;
+                }
+            };
+            let me = self.clone();
+            tokio::spawn(async move {
+                tracing::info!(process = %run.record, "resuming a scenario run");
+                if let Some(at) = saved.wake_at {
+                    let wait = (at - kartoteka_model::time::now_ms()).max(0);
+                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                }
+                let ending = match me.scenario(&run.script).await {
+                    Ok(ir) => {
+                        CAUSE_DEPTH
+                            .scope(run.depth, me.drive(&ir, state, &run))
+                            .await
+                    }
+                    Err(message) => Ending::Error {
+                        message,
+                        vars: state.vars,
+                    },
+                };
+                me.finish(&run, &ending).await;
+            });
+        }
+        seen
     }
 
     /// Sleeps between steps, no later than the deadline.
@@ -317,8 +421,10 @@ impl Automation {
     }
 
     /// Writes the ending into the `$processes` record (gone when the run was aborted by
-    /// deleting it).
-    async fn finish(&self, record: &str, ending: &Ending, took: Duration) {
+    /// deleting it) and forgets the run's saved state.
+    async fn finish(&self, run: &Run, ending: &Ending) {
+        let record = run.record.as_str();
+        let took_ms = (kartoteka_model::time::now_ms() - run.started_ms).max(0);
         let (status, result) = match ending {
             Ending::Done(vars) => ("$done", Value::Object(vars.clone())),
             Ending::Error { message, vars } => {
@@ -340,7 +446,7 @@ impl Automation {
         values.insert("$status".into(), json!([status]));
         values.insert("$endDate".into(), Value::String(now_iso()));
         values.insert("$result".into(), Value::String(text));
-        values.insert("$duration".into(), json!(took.as_secs_f64()));
+        values.insert("$duration".into(), json!(took_ms as f64 / 1000.0));
         let input = RecordInput {
             values,
             id: None,
@@ -353,6 +459,9 @@ impl Automation {
         {
             // A run aborted by deleting its record has no record to write to.
             tracing::debug!(record, error = %e.message, "could not record how a process ended");
+        }
+        if let Err(e) = self.app.delete_process_run(record).await {
+            tracing::error!(record, error = %e.message, "could not forget a finished run");
         }
     }
 
@@ -584,8 +693,9 @@ impl Automation {
         Ok(merged)
     }
 
-    /// Marks the runs a stopped server left `$running` as aborted.
-    pub async fn abort_leftovers(&self) {
+    /// Marks `$running` the process records no saved run stands behind (a server stopped
+    /// before the run's first save) as aborted.
+    async fn abort_leftovers(&self, resumed: &HashSet<String>) {
         let filters = kartoteka_filter::Input {
             root: "filters".into(),
             value: json!({"$status": ["$running"]}),
@@ -603,7 +713,11 @@ impl Automation {
         else {
             return;
         };
-        for r in page.records {
+        for r in page
+            .records
+            .into_iter()
+            .filter(|r| !resumed.contains(&r.id))
+        {
             let mut values = Map::new();
             values.insert("$status".into(), json!(["$aborted"]));
             values.insert("$endDate".into(), Value::String(now_iso()));
@@ -718,7 +832,8 @@ pub fn start_automation(app: &Arc<App>) -> Result<Arc<Automation>, String> {
     let mut rx = app.events.subscribe();
     let me = auto.clone();
     tokio::spawn(async move {
-        me.abort_leftovers().await;
+        let resumed = me.resume().await;
+        me.abort_leftovers(&resumed).await;
         loop {
             match rx.recv().await {
                 Ok(e) => me.on_after(&e).await,

@@ -164,3 +164,29 @@ impl App {
         }
     }
 }
+
+pub use kartoteka_store::processes::ProcessRun;
+
+impl App {
+    /// Saves a scenario run's state (see [`ProcessRun`]).
+    pub async fn save_process_run(&self, run: ProcessRun) -> Result<()> {
+        self.store
+            .write(move |c| kartoteka_store::processes::save_run(c, &run).map_err(Error::from))
+            .await
+    }
+
+    /// Forgets a run that ended.
+    pub async fn delete_process_run(&self, process: &str) -> Result<()> {
+        let p = process.to_string();
+        self.store
+            .write(move |c| kartoteka_store::processes::delete_run(c, &p).map_err(Error::from))
+            .await
+    }
+
+    /// Every run in progress, oldest first.
+    pub async fn process_runs(&self) -> Result<Vec<ProcessRun>> {
+        self.store
+            .read(|c| kartoteka_store::processes::runs(c).map_err(Error::from))
+            .await
+    }
+}

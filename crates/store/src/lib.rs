@@ -13,6 +13,7 @@ pub mod error;
 pub mod migrate;
 pub mod outbox;
 mod pg;
+pub mod processes;
 pub mod query;
 pub mod records;
 pub mod registry;

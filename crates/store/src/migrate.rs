@@ -129,6 +129,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "owner_indexes",
         step: Step::Code(owner_indexes),
     },
+    Migration {
+        version: 50,
+        name: "process_runs",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0050_process_runs.sql"),
+            pg: include_str!("../migrations/pg/0050_process_runs.sql"),
+        },
+    },
 ];
 
 /// Gives the catalogs that existed before owner indexes theirs (see

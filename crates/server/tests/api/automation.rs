@@ -44,7 +44,7 @@ fn pairs(name: &str, entries: &[(&str, &str)]) -> String {
 }
 
 /// A set-variables task: `vars` assigned in order.
-fn setvar(vars: &[(&str, &str)]) -> (String, String) {
+pub(crate) fn setvar(vars: &[(&str, &str)]) -> (String, String) {
     let outputs: String = vars
         .iter()
         .map(|(n, e)| {
@@ -58,7 +58,7 @@ fn setvar(vars: &[(&str, &str)]) -> (String, String) {
 }
 
 /// Edit the event's own record: `values` pairs (field id → expression).
-fn edit_own(values: &[(&str, &str)]) -> (String, String) {
+pub(crate) fn edit_own(values: &[(&str, &str)]) -> (String, String) {
     let params = [
         list("catalogFormat", "var"),
         input("catalogIdFromVar", "catalogId"),
@@ -71,12 +71,12 @@ fn edit_own(values: &[(&str, &str)]) -> (String, String) {
 }
 
 /// A timer of `duration` (ISO-8601).
-fn timer(duration: &str) -> (String, String) {
+pub(crate) fn timer(duration: &str) -> (String, String) {
     ("@timer".into(), duration.into())
 }
 
 /// start → each step in turn → end.
-fn chain(steps: &[(String, String)]) -> Vec<u8> {
+pub(crate) fn chain(steps: &[(String, String)]) -> Vec<u8> {
     let mut nodes = String::new();
     let mut flows = String::new();
     let mut prev = "Start".to_string();

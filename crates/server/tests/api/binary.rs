@@ -434,6 +434,157 @@ async fn pending_webhook_deliveries_survive_kill_9() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A scenario run waiting on a timer survives `kill -9`: its saved state is resumed after the
+/// restart, the timer fires, and the run's next component writes.
+#[tokio::test]
+async fn a_waiting_scenario_run_survives_kill_9() {
+    use crate::automation::{chain, edit_own, timer};
+    let dir = temp_dir();
+    let db = Db::new();
+    let envs = [("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string())];
+    let auth = ("admin@example.com", "admin123");
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let c = reqwest::Client::new();
+    let (catalog, _) = make_catalog(&c, &s.base, auth).await;
+    // A text field the scenario fills in after its timer.
+    let patched: Value = c
+        .get(format!("{}/api/v1/catalogs/{catalog}", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("catalog");
+    let mut fields = patched["fields"].as_array().cloned().unwrap_or_default();
+    fields.push(json!({"name": "Note", "type": "text"}));
+    let r = c
+        .patch(format!("{}/api/v1/catalogs/{catalog}", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"fields": fields}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let cat: Value = r.json().await.expect("catalog");
+    let note = crate::support::field_id(&cat, "Note");
+    let bpmn = chain(&[timer("PT2S"), edit_own(&[(&note, "'after the restart'")])]);
+    let ticket: Value = c
+        .post(format!("{}/api/v1/files", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"catalogId": "$scripts", "fieldId": "$file", "name": "t.bpmn", "size": bpmn.len(), "mimeType": "application/bpmn+xml", "typeStorage": "remoteStorage"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("ticket");
+    assert_eq!(crate::files::send_bytes(&ticket, bpmn, None).await, 204);
+    let fid = ticket["fileId"].as_i64().expect("file id");
+    let r = c
+        .patch(format!("{}/api/v1/files/{fid}", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let post = |path: String, body: Value| {
+        let c = c.clone();
+        let base = s.base.clone();
+        async move {
+            let r = c
+                .post(format!("{base}{path}"))
+                .basic_auth(auth.0, Some(auth.1))
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), 200, "{path}");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let script = post(
+        "/api/v1/catalogs/$scripts/records".into(),
+        json!({"values": {"$name": "wait", "$file": [{"id": fid.to_string()}]}}),
+    )
+    .await;
+    post(
+        "/api/v1/catalogs/$events/records".into(),
+        json!({"values": {
+            "$status": ["$on"], "$name": "wait",
+            "$catalog": [{"catalogId": "$catalogs", "recordId": catalog}],
+            "$eventTypes": ["$record.after.create"],
+            "$script": [{"catalogId": "$scripts", "recordId": script["id"]}],
+        }}),
+    )
+    .await;
+    let rec = post(
+        format!("/api/v1/catalogs/{catalog}/records"),
+        json!({"values": {}}),
+    )
+    .await;
+    // The run is waiting on its timer: kill the server under it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.child.kill().expect("kill -9");
+    let _ = s.child.wait();
+
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let started = Instant::now();
+    loop {
+        let got: Value = c
+            .get(format!(
+                "{}/api/v1/catalogs/{catalog}/records/{}",
+                s.base,
+                rec["id"].as_str().unwrap_or_default()
+            ))
+            .basic_auth(auth.0, Some(auth.1))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("record");
+        if got["values"][&note] == json!("after the restart") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the run did not resume: {got}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its process record says done (written just after that last component).
+    loop {
+        let done = c
+            .get(format!("{}/api/v1/catalogs/$processes/records", s.base))
+            .basic_auth(auth.0, Some(auth.1))
+            .send()
+            .await
+            .expect("send")
+            .json::<Value>()
+            .await
+            .expect("processes");
+        let statuses: Vec<Value> = done
+            .as_array()
+            .map(|a| a.iter().map(|p| p["values"]["$status"].clone()).collect())
+            .unwrap_or_default();
+        if statuses.contains(&json!(["$done"])) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no process is done: {statuses:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `--files s3://bucket/prefix` (here through `KARTOTEKA_FILES`) with the `AWS_*` settings: an
 /// upload through the API lands in the bucket under the prefix; a bucket that does not answer
 /// stops the start with a message.
