@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use kartoteka_bpmn::Ir;
 use kartoteka_core::error::Error;
 use kartoteka_core::events::{
-    AfterEvent, BeforeEvent, BeforeHook, HookFuture, RecordAction, CAUSE_DEPTH,
+    AfterEvent, BeforeEvent, BeforeHook, HookFuture, RecordAction, UpdatingEvent, UpdatingFuture,
+    CAUSE_DEPTH,
 };
 use kartoteka_core::records::{ListQuery, ReadOptions, RecordInput};
 use kartoteka_core::scenarios::ProcessRun;
+use kartoteka_core::webhooks::requests::HookMessage;
 use kartoteka_core::{Actor, App};
 use kartoteka_engine::{Engine, Outcome, Settings, State};
 use kartoteka_model::ErrorCode;
@@ -597,6 +599,7 @@ impl Automation {
             values,
             prev_values: &e.prev_values,
             changed: Some(&e.changed_fields),
+            all: None,
             user: e.user_db_id,
         };
         for b in self.matching(&event).await {
@@ -640,6 +643,7 @@ impl Automation {
             values,
             prev_values: &e.prev_values,
             changed: Some(&changed),
+            all: None,
             user: e.user_db_id,
         };
         let mut merged = Map::new();
@@ -671,15 +675,9 @@ impl Automation {
             let body = vars.get("$body").and_then(Value::as_object);
             if !(200..300).contains(&status) {
                 let mut err = Error::new(ErrorCode::RejectedByEvent, "the write was refused");
-                match body.and_then(|b| b.get("message")) {
-                    Some(Value::String(m)) => err.message = m.clone(),
-                    Some(Value::Object(m)) => {
-                        if let Some(t) = m.get("text").and_then(Value::as_str) {
-                            err.message = t.to_string();
-                        }
-                        err.title = m.get("title").and_then(Value::as_str).map(str::to_string);
-                    }
-                    _ => {}
+                if let Some(m) = HookMessage::from_value(body.and_then(|b| b.get("message"))) {
+                    err.message = m.text;
+                    err.title = m.title;
                 }
                 return Err(err);
             }
@@ -738,6 +736,59 @@ impl Automation {
     }
 }
 
+impl Automation {
+    /// Runs the `$record.updating` subscriptions of a Changes call, one after another:
+    /// their `$body.message`s are shown, their `$body.values` go into the card (a later one
+    /// wins a field). A failing scenario shows its error and changes nothing.
+    async fn updating(
+        self: &Arc<Self>,
+        e: &UpdatingEvent,
+    ) -> Result<(Vec<HookMessage>, Map<String, Value>), Error> {
+        let changed: Vec<String> = e.values.keys().cloned().collect();
+        let event = DataEvent {
+            kind: "$record.updating",
+            catalog_id: &e.catalog_id,
+            catalog_db_id: e.catalog_db_id,
+            record_id: e.record_id.as_deref(),
+            values: &e.values,
+            prev_values: &e.prev_values,
+            changed: Some(&changed),
+            all: Some(&e.all_values),
+            user: e.user_db_id,
+        };
+        let (mut messages, mut values) = (Vec::new(), Map::new());
+        for b in self.matching(&event).await {
+            let launch = Launch {
+                script: b.script.clone(),
+                input: record_input(&b, &event, false),
+                sync: true,
+                event: Some((EVENTS, b.id.clone())),
+                user: e.user_db_id,
+                deadline: Some(Instant::now() + crate::listeners::SYNC_LIMIT),
+            };
+            match self.run_at_depth(launch, e.depth).await {
+                Ending::Done(vars) => {
+                    let body = vars.get("$body").and_then(Value::as_object);
+                    messages.extend(HookMessage::from_value(body.and_then(|b| b.get("message"))));
+                    if let Some(v) = body
+                        .and_then(|b| b.get("values"))
+                        .and_then(Value::as_object)
+                    {
+                        values.extend(v.clone());
+                    }
+                }
+                Ending::Error { message, .. } | Ending::Aborted(message) => {
+                    messages.push(HookMessage {
+                        title: None,
+                        text: format!("Scenario error: {message}"),
+                    });
+                }
+            }
+        }
+        Ok((messages, values))
+    }
+}
+
 /// A record event as scenarios see it, from a before-hook or an after-event.
 struct DataEvent<'a> {
     kind: &'static str,
@@ -748,6 +799,8 @@ struct DataEvent<'a> {
     values: &'a Map<String, Value>,
     prev_values: &'a Map<String, Value>,
     changed: Option<&'a Vec<String>>,
+    /// The whole card of an `updating` event; otherwise `prevValues` with `values` over it.
+    all: Option<&'a Map<String, Value>>,
     user: Option<i64>,
 }
 
@@ -792,10 +845,16 @@ fn record_input(b: &Binding, e: &DataEvent<'_>, is_async: bool) -> Map<String, V
             .collect(),
         _ => e.values.clone(),
     };
-    let mut all = e.prev_values.clone();
-    for (k, v) in e.values {
-        all.insert(k.clone(), v.clone());
-    }
+    let all = match e.all {
+        Some(card) => card.clone(),
+        None => {
+            let mut all = e.prev_values.clone();
+            for (k, v) in e.values {
+                all.insert(k.clone(), v.clone());
+            }
+            all
+        }
+    };
     input.insert("values".into(), Value::Object(values));
     input.insert("prevValues".into(), Value::Object(e.prev_values.clone()));
     input.insert("allValues".into(), Value::Object(all));
@@ -818,6 +877,14 @@ impl BeforeHook for SyncEvents {
 
     fn before<'a>(&'a self, event: &'a BeforeEvent) -> HookFuture<'a> {
         Box::pin(self.0.before(event))
+    }
+
+    fn wants_updating(&self, catalog_db_id: i64) -> bool {
+        self.0.may_bind(catalog_db_id, "$record.updating")
+    }
+
+    fn updating<'a>(&'a self, event: &'a UpdatingEvent) -> UpdatingFuture<'a> {
+        Box::pin(self.0.updating(event))
     }
 }
 

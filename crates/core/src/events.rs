@@ -63,6 +63,36 @@ pub struct AfterEvent {
     pub depth: u32,
 }
 
+/// A card being edited (the Changes call, spec 02 §4.9): nothing is written.
+#[derive(Debug, Clone)]
+pub struct UpdatingEvent {
+    pub catalog_id: String,
+    pub catalog_db_id: i64,
+    /// `None` for a record not created yet.
+    pub record_id: Option<String>,
+    /// The field(s) just changed, read format.
+    pub values: Map<String, Value>,
+    /// Every value of the card as it is now, unsaved.
+    pub all_values: Map<String, Value>,
+    /// The record as stored (empty for a new one).
+    pub prev_values: Map<String, Value>,
+    pub user_db_id: Option<i64>,
+    pub depth: u32,
+}
+
+/// What an updating hook answers: messages to show and values to put into the card.
+pub type UpdatingFuture<'a> = Pin<
+    Box<
+        dyn Future<
+                Output = Result<(
+                    Vec<crate::webhooks::requests::HookMessage>,
+                    Map<String, Value>,
+                )>,
+            > + Send
+            + 'a,
+    >,
+>;
+
 tokio::task_local! {
     /// Set around a scenario run: the number of runs that led to it. Writes made inside
     /// carry it in their events, so a chain of scenarios triggering each other can be cut.
@@ -88,6 +118,16 @@ pub trait BeforeHook: Send + Sync {
     }
 
     fn before<'a>(&'a self, event: &'a BeforeEvent) -> HookFuture<'a>;
+
+    /// Whether the hook answers Changes calls on this catalog.
+    fn wants_updating(&self, _catalog_db_id: i64) -> bool {
+        false
+    }
+
+    /// Answers a Changes call.
+    fn updating<'a>(&'a self, _event: &'a UpdatingEvent) -> UpdatingFuture<'a> {
+        Box::pin(async { Ok((Vec::new(), Map::new())) })
+    }
 }
 
 /// The registered hooks and the after-event channel.
@@ -140,6 +180,36 @@ impl Events {
             }
         }
         Ok(merged)
+    }
+
+    /// True when some hook answers Changes calls on this catalog.
+    pub fn wants_updating(&self, catalog_db_id: i64) -> bool {
+        self.hooks
+            .read()
+            .map(|h| h.iter().any(|h| h.wants_updating(catalog_db_id)))
+            .unwrap_or(false)
+    }
+
+    /// Asks every hook that answers Changes calls: messages in order, values merged (a
+    /// later hook wins a field).
+    pub async fn updating(
+        &self,
+        event: &UpdatingEvent,
+    ) -> Result<(
+        Vec<crate::webhooks::requests::HookMessage>,
+        Map<String, Value>,
+    )> {
+        let hooks: Vec<Arc<dyn BeforeHook>> =
+            self.hooks.read().map(|h| h.clone()).unwrap_or_default();
+        let (mut messages, mut values) = (Vec::new(), Map::new());
+        for h in hooks {
+            if h.wants_updating(event.catalog_db_id) {
+                let (m, v) = h.updating(event).await?;
+                messages.extend(m);
+                values.extend(v);
+            }
+        }
+        Ok((messages, values))
     }
 
     /// Counts committed writes of the automation catalogs (see `automation_generation`).

@@ -1400,18 +1400,42 @@ impl App {
         };
         let values = parse_values(&catalog, &input.values, &ctx)?;
         let card = parse_values(&catalog, &input.all_values, &ctx)?;
+        let mut out = ChangesOutput::default();
+        // Scenarios subscribed to `$record.updating` first, then webhooks; messages in that
+        // order, values merged (a later answer wins a field).
+        if self.events.wants_updating(catalog.db_id) {
+            let prev = match record {
+                Some(db) => values_json(&schema, &self.fetch_plain(&catalog, db).await?),
+                None => Map::new(),
+            };
+            let (messages, vals) = self
+                .events
+                .updating(&events::UpdatingEvent {
+                    catalog_id: catalog.id.clone(),
+                    catalog_db_id: catalog.db_id,
+                    record_id: input.record_id.clone(),
+                    values: values_json(&schema, &values),
+                    all_values: values_json(&schema, &card),
+                    prev_values: prev,
+                    user_db_id: actor.user_db_id(),
+                    depth: input.depth.max(events::cause_depth()),
+                })
+                .await?;
+            out.messages.extend(messages);
+            out.values.extend(vals);
+        }
         let event = HookEvent::Updating;
         if self
             .hook_candidates(&catalog, event, actor)
             .await?
             .is_empty()
         {
-            return Ok(ChangesOutput::default());
+            return Ok(out);
         }
         let (payload, changed) = self
             .event_payload(event, &catalog, record, &values, Some(&card))
             .await?;
-        let (messages, values) = self
+        let (messages, vals) = self
             .ask_updating(
                 Ask {
                     event,
@@ -1423,7 +1447,9 @@ impl App {
                 actor,
             )
             .await?;
-        Ok(ChangesOutput { messages, values })
+        out.messages.extend(messages);
+        out.values.extend(vals);
+        Ok(out)
     }
 
     pub(crate) async fn find_record(&self, catalog: &Catalog, record_ref: &str) -> Result<i64> {

@@ -73,6 +73,13 @@ pub struct HookMessage {
     pub text: String,
 }
 
+impl HookMessage {
+    /// A message as hooks and scenarios write it: a string, or `{title, text}`.
+    pub fn from_value(v: Option<&Value>) -> Option<HookMessage> {
+        hook_message(v)
+    }
+}
+
 fn hook_message(v: Option<&Value>) -> Option<HookMessage> {
     match v? {
         Value::String(s) => Some(HookMessage {

@@ -504,3 +504,85 @@ async fn deleting_a_running_process_record_stops_it() {
         "the aborted process still ran its next component: {now}"
     );
 }
+
+#[tokio::test]
+async fn updating_answers_a_changes_call_from_the_scenario() {
+    let t = TestApp::start().await;
+    let (_, cid, title, amount, note) = deals(&t).await;
+    let s = scenario(
+        &t,
+        "autofill",
+        &[setvar(&[(
+            "$body",
+            &format!(
+                "{{message: {{title: 'Hint', text: 'new: ' + (typeof recordId === 'undefined')}}, values: {{'{note}': 'amount ' + allValues['{amount}'] + ', typed ' + values['{title}']}}}}"
+            ),
+        )])],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.updating"], &s, &title).await;
+    let r = t
+        .post(
+            &format!("/api/v1/catalogs/{cid}/changes"),
+            json!({"values": {title.clone(): "Ac"}, "allValues": {title.clone(): "Ac", amount.clone(): 7}}),
+        )
+        .await;
+    assert_eq!(
+        r.expect(200),
+        &json!({"messages": [{"title": "Hint", "text": "new: true"}], "values": {note.clone(): "amount 7, typed Ac"}})
+    );
+    // A change of an untracked field runs nothing; nothing was written either way.
+    let r = t
+        .post(
+            &format!("/api/v1/catalogs/{cid}/changes"),
+            json!({"values": {amount.clone(): 8}, "allValues": {amount.clone(): 8}}),
+        )
+        .await;
+    assert_eq!(r.expect(200), &json!({"messages": [], "values": {}}));
+    let listed = t.get(&format!("/api/v1/catalogs/{cid}/records")).await;
+    assert_eq!(listed.expect(200), &json!([]));
+}
+
+/// A scenario that updates its own record on every update would run forever: past a chain
+/// of ten runs no run starts, and an `$error` process says why.
+#[tokio::test]
+async fn a_scenario_triggering_itself_stops_after_ten_runs() {
+    let t = TestApp::start().await;
+    let (_, cid, title, amount, _) = deals(&t).await;
+    let s = scenario(
+        &t,
+        "loop",
+        &[edit_own(&[(
+            &amount,
+            &format!("allValues['{amount}'] + 1"),
+        )])],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.after.update"], &s, "").await;
+    let rec = t
+        .record(&cid, json!({title.clone(): "L", amount.clone(): 0}))
+        .await;
+    let path = format!("/api/v1/catalogs/{cid}/records/{}", id(&rec));
+    t.patch(&path, json!({"values": {amount.clone(): 1}}))
+        .await
+        .expect(200);
+    eventually("the refused run", || async {
+        processes(&t).await.iter().any(|p| {
+            status_of(p) == "$error"
+                && p["values"]["$result"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("not started"))
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let now = t.get(&path).await.expect(200).clone();
+    // The employee's edit (1) and ten runs, each adding one.
+    assert_eq!(now["values"][&amount], json!(11), "{now}");
+    let done = processes(&t)
+        .await
+        .iter()
+        .filter(|p| status_of(p) == "$done")
+        .count();
+    assert_eq!(done, 10);
+}
