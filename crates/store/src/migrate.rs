@@ -216,9 +216,7 @@ pub fn check_current(conn: &mut dyn Conn) -> Result<(), StoreError> {
             "SELECT version, checksum FROM _migrations ORDER BY version",
             &[],
         )
-        .map_err(|e| {
-            StoreError::Migration(0, format!("not a migrated Kartoteka store ({e})"))
-        })?;
+        .map_err(|e| StoreError::Migration(0, format!("not a migrated Kartoteka store ({e})")))?;
     for m in MIGRATIONS {
         match applied.iter().find(|r| r.int(0).ok() == Some(m.version)) {
             None => {

@@ -124,10 +124,12 @@ fn collect(tokens: &[Token], out: &mut Shape) {
                     }
                 }
             }
-            Token::Ident(name) if !after_dot && !NOT_VARIABLES.contains(&name.as_str()) => {
-                if !out.variables.contains(name) {
-                    out.variables.push(name.clone());
-                }
+            Token::Ident(name)
+                if !after_dot
+                    && !NOT_VARIABLES.contains(&name.as_str())
+                    && !out.variables.contains(name) =>
+            {
+                out.variables.push(name.clone());
             }
             _ => {}
         }

@@ -921,3 +921,62 @@ async fn reference_samples() {
         );
     }
 }
+
+/// «SQL-запрос» counts only with `--server-edition`: on the company database it is
+/// dangerous, with a computed connection undetermined, elsewhere safe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_only_for_the_server_edition() {
+    let fx = Fixture::new();
+    let app = fx.app().await;
+    let db = DbLocation::from_store_url(&fx.url);
+    let host = db.host.clone().unwrap_or_default();
+    let sql = |host: &str, database: &str| {
+        (
+            "sql",
+            format!(
+                "{}{}{}{}",
+                list("connectionType", "parameters"),
+                expr("host", host),
+                expr("database", database),
+                expr("query", "'SELECT 1'")
+            ),
+        )
+    };
+    let own = sql(&json!(host).to_string(), &json!(db.database).to_string());
+    script(&app, "own-db", "Own database", bpmn(&[own])).await;
+    script(
+        &app,
+        "computed-db",
+        "Computed",
+        bpmn(&[sql("dbHost", "dbName")]),
+    )
+    .await;
+    script(
+        &app,
+        "other-db",
+        "Other",
+        bpmn(&[sql("'db.example.org'", "'erp'")]),
+    )
+    .await;
+    let store = Store::open_read_only(&fx.url).await.unwrap();
+    let files = LocalStorage::new(fx.dir.join("files"));
+    let mut opts = Options {
+        server_edition: false,
+        api_hosts: Vec::new(),
+        database: Some(db),
+    };
+    let plain = analyze(&store, &files, &opts).await.unwrap();
+    assert_eq!(
+        ids(&plain.scripts.safe),
+        vec!["computed-db", "other-db", "own-db"]
+    );
+    opts.server_edition = true;
+    let server = analyze(&store, &files, &opts).await.unwrap();
+    store.close();
+    app.close();
+    assert_eq!(ids(&server.scripts.a), vec!["own-db"]);
+    assert_eq!(server.scripts.a[0].reasons, vec!["sql_on_bpium_db"]);
+    assert_eq!(ids(&server.scripts.c), vec!["computed-db"]);
+    assert_eq!(server.scripts.c[0].reasons, vec!["dynamic_sql_connection"]);
+    assert_eq!(ids(&server.scripts.safe), vec!["other-db"]);
+}
