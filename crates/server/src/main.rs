@@ -10,6 +10,8 @@ use kartoteka_core::files::gc::GcConfig;
 use kartoteka_core::webhooks::WebhookConfig;
 use kartoteka_core::{App, CoreConfig};
 
+mod upgrade_check;
+
 /// mimalloc: the request path allocates many small JSON values across threads, where glibc's
 /// allocator spent a fifth of the server's time in the create/get benchmark.
 #[global_allocator]
@@ -30,6 +32,8 @@ struct Cli {
 enum Command {
     /// Start the server.
     Serve(ServeArgs),
+    /// Report the automations that may depend on 1.x ids (read-only; spec 02 §3).
+    UpgradeCheck(upgrade_check::UpgradeCheckArgs),
 }
 
 #[derive(clap::Args)]
@@ -114,6 +118,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the runtime")?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
+        Command::UpgradeCheck(args) => std::process::exit(rt.block_on(upgrade_check::run(args))),
     }
 }
 

@@ -44,6 +44,8 @@ enum Backend {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
+    /// Opened by [`Store::open_read_only`]: [`Store::write`] is refused.
+    read_only: bool,
 }
 
 impl Store {
@@ -61,6 +63,7 @@ impl Store {
         })?;
         Ok(Store {
             backend: Arc::new(Backend::Sqlite(s)),
+            read_only: false,
         })
     }
 
@@ -68,8 +71,29 @@ impl Store {
     pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
         let store = Store {
             backend: Arc::new(Backend::Postgres(Arc::new(PgStore::new(url)?))),
+            read_only: false,
         };
         store.write(|c| migrate::migrate(c)).await?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only, for tools that run beside a live server
+    /// (`upgrade-check`). Nothing is created or migrated: SQLite is opened with read-only
+    /// connections and no writer, PostgreSQL sessions are read-only on the server side, and
+    /// [`Store::write`] answers an error. A store whose migrations are behind this binary's
+    /// is refused, since its layout may not be the one the readers expect.
+    pub async fn open_read_only(url: &str) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(Arc::new(PgStore::read_only(url)?))
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Backend::Sqlite(SqliteStore::open_read_only(Path::new(path))?)
+        };
+        let store = Store {
+            backend: Arc::new(backend),
+            read_only: true,
+        };
+        store.read(|c| migrate::check_current(c)).await?;
         Ok(store)
     }
 
@@ -101,6 +125,11 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        if self.read_only {
+            return Err(E::from(StoreError::Unavailable(
+                "the store was opened read-only".into(),
+            )));
+        }
         match &*self.backend {
             Backend::Sqlite(s) => {
                 let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, E>>();

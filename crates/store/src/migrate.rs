@@ -214,6 +214,37 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Checks, without writing, that every embedded migration has been applied to this store
+/// with the same checksum: a store a read-only tool may trust to have the layout this
+/// binary reads. A store that is behind (or not a Kartoteka store at all) is refused.
+pub fn check_current(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let d = conn.dialect();
+    let applied = conn
+        .query(
+            "SELECT version, checksum FROM _migrations ORDER BY version",
+            &[],
+        )
+        .map_err(|e| StoreError::Migration(0, format!("not a migrated Kartoteka store ({e})")))?;
+    for m in MIGRATIONS {
+        match applied.iter().find(|r| r.int(0).ok() == Some(m.version)) {
+            None => {
+                return Err(StoreError::Migration(
+                    m.version,
+                    "not applied yet: the store is behind this binary (start the server once to migrate it)".into(),
+                ))
+            }
+            Some(row) if row.text(1)? != checksum(m, d) => {
+                return Err(StoreError::Migration(
+                    m.version,
+                    "the applied migration differs from the embedded one".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 fn system_field(
     db_id: i64,
     id: &str,

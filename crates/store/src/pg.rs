@@ -22,6 +22,8 @@ const MAX_CONNECTIONS: usize = 16;
 
 pub(crate) struct PgStore {
     config: postgres::Config,
+    /// Every session is made read-only by the server (`default_transaction_read_only`).
+    read_only: bool,
     idle: Mutex<Vec<PgClient>>,
     pub(crate) permits: Arc<Semaphore>,
 }
@@ -174,11 +176,21 @@ impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
 
 impl PgStore {
     pub(crate) fn new(url: &str) -> Result<Self, StoreError> {
+        PgStore::with_mode(url, false)
+    }
+
+    /// A pool whose sessions the server refuses every write in.
+    pub(crate) fn read_only(url: &str) -> Result<Self, StoreError> {
+        PgStore::with_mode(url, true)
+    }
+
+    fn with_mode(url: &str, read_only: bool) -> Result<Self, StoreError> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| StoreError::Backend(format!("bad database url: {e}")))?;
         Ok(PgStore {
             config,
+            read_only,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         })
@@ -189,10 +201,16 @@ impl PgStore {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         match idle {
             Some(c) if !c.client.is_closed() => Ok(c),
-            _ => Ok(PgClient {
-                client: self.config.connect(NoTls)?,
-                statements: HashMap::new(),
-            }),
+            _ => {
+                let mut client = self.config.connect(NoTls)?;
+                if self.read_only {
+                    client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
+                }
+                Ok(PgClient {
+                    client,
+                    statements: HashMap::new(),
+                })
+            }
         }
     }
 

@@ -171,6 +171,25 @@ impl SqliteStore {
         })
     }
 
+    /// Opens an existing database file for reading only: no writer thread, no checkpointer,
+    /// and every connection is opened read-only, so nothing this handle does changes the
+    /// file. A missing file is an error rather than a new empty database.
+    pub(crate) fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Unavailable(format!(
+                "no database file at {}",
+                path.display()
+            )));
+        }
+        Ok(SqliteStore {
+            writer: Mutex::new(None),
+            handle: Mutex::new(None),
+            checkpointer: Mutex::new(None),
+            readers: Mutex::new(vec![open(path, false)?]),
+            path: path.to_path_buf(),
+        })
+    }
+
     pub(crate) fn submit(&self, job: Job) -> Result<(), StoreError> {
         let guard = self
             .writer
