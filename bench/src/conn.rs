@@ -107,8 +107,19 @@ impl Conn {
 
     /// Sends one request and reads the whole response, bounded by the request timeout.
     pub async fn send(&mut self, method: Method, path: &str, body: Option<Bytes>) -> Result<Resp> {
+        self.send_as(method, path, body, "application/json").await
+    }
+
+    /// Sends one request whose body has the given content type.
+    pub async fn send_as(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        content_type: &str,
+    ) -> Result<Resp> {
         let timeout = self.target.timeout;
-        tokio::time::timeout(timeout, self.send_inner(method, path, body))
+        tokio::time::timeout(timeout, self.send_inner(method, path, body, content_type))
             .await
             .map_err(|_| {
                 // The connection may be stuck mid-response: drop it.
@@ -122,6 +133,7 @@ impl Conn {
         method: Method,
         path: &str,
         body: Option<Bytes>,
+        content_type: &str,
     ) -> Result<Resp> {
         let mut builder = Request::builder()
             .method(method)
@@ -132,7 +144,7 @@ impl Conn {
             builder = builder.header(COOKIE, cookie.clone());
         }
         if body.is_some() {
-            builder = builder.header(CONTENT_TYPE, "application/json");
+            builder = builder.header(CONTENT_TYPE, content_type);
         }
         let req = builder.body(Full::new(body.unwrap_or_default()))?;
 

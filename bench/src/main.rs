@@ -7,6 +7,7 @@
 //! keep-alive HTTP/1.1 connection. Every phase is bounded by `--duration-secs`
 //! and `--max-requests`. Results go to stdout as JSON, progress to stderr.
 
+mod automation;
 mod conn;
 mod receiver;
 
@@ -96,6 +97,9 @@ enum Phase {
     Outbox,
     /// `GET --path` over and over (e.g. a filtered list of a preloaded catalog).
     Path,
+    /// Creates with a `$record.after.create` event whose scenario edits the new record:
+    /// scenario runs per second and event-to-completion latency.
+    Automation,
 }
 
 impl Phase {
@@ -108,6 +112,7 @@ impl Phase {
             Phase::Beforehook => "beforehook",
             Phase::Outbox => "outbox",
             Phase::Path => "path",
+            Phase::Automation => "automation",
         }
     }
 }
@@ -197,8 +202,13 @@ async fn run(args: Args) -> Result<()> {
                 *seen = receiver::Seen::default();
             }
         }
+        let mut subscription = None;
+        if phase == Phase::Automation {
+            subscription = Some(automation::subscribe(&mut admin, &fixture).await?);
+        }
         let make = match phase {
             Phase::Create => create_fn(&fixture),
+            Phase::Automation => automation::stamped_create_fn(&fixture),
             Phase::Get => get_fn(&fixture, Arc::new(ids.clone())),
             Phase::List => list_fn(&fixture),
             Phase::Path => {
@@ -228,6 +238,12 @@ async fn run(args: Args) -> Result<()> {
             (Phase::Webhook, Some(rx)) => Some(await_deliveries(rx, created, phase_start).await),
             _ => None,
         };
+        let runs = match subscription {
+            Some(sub) => Some(
+                automation::await_runs(&mut admin, &fixture, &sub, created, phase_start).await?,
+            ),
+            None => None,
+        };
         if let Some(h) = hook {
             call(
                 &mut admin,
@@ -241,6 +257,9 @@ async fn run(args: Args) -> Result<()> {
         let mut report = run.report(phase.name(), concurrency, args.pid);
         if let (Some(d), Some(obj)) = (delivery, report.as_object_mut()) {
             obj.insert("webhook".into(), d);
+        }
+        if let (Some(r), Some(obj)) = (runs, report.as_object_mut()) {
+            obj.insert("automation".into(), r);
         }
         if let Some(obj) = report.as_object_mut() {
             cpu_before.describe(&cpu_after, obj);
