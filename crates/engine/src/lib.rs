@@ -98,15 +98,25 @@
 //!   failing (its boundaries apply).
 //! - Timer outgoing conditions are evaluated when the timer is entered, not when it fires.
 
+mod bots;
+mod child;
 mod components;
 mod engine;
+mod files;
+mod mail;
+mod parser;
 mod ports;
 mod settings;
 mod state;
+mod template;
 mod values;
 mod web;
 
 pub use engine::Engine;
-pub use ports::{FindQuery, Found, HttpRequest, HttpResponse, PortError, PortFuture, Ports};
+pub use ports::{
+    Attachment, ChildRun, FileContent, FileTarget, FileUpload, FindQuery, Found, HttpRequest,
+    HttpResponse, Mail, MailQuery, MailServer, PortError, PortFuture, Ports, Received,
+    SqlConnection, SqlQuery, UploadedFile,
+};
 pub use settings::{pacing_delay, Settings};
 pub use state::{Failure, Outcome, State, Token, Wait};
