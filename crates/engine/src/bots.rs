@@ -10,14 +10,47 @@ use crate::{Engine, Failure, HttpRequest, Ports};
 
 pub(crate) fn inputs(task: &Task, names: &mut Vec<&'static str>) {
     if task.connector == "ai" {
-        names.extend(["service", "modelFormat", "token", "url", "folder", "context"]);
+        names.extend([
+            "service",
+            "modelFormat",
+            "token",
+            "url",
+            "folder",
+            "context",
+        ]);
         names.push(selected(task, "modelFormat", "model", "modelFromVar"));
-        names.extend(["prompt", "creativity", "vocabulary", "reasoning", "searchContext"]);
+        names.extend([
+            "prompt",
+            "creativity",
+            "vocabulary",
+            "reasoning",
+            "searchContext",
+        ]);
         names.extend(["searchDomains", "extra", "output_format"]);
     } else {
-        names.extend(["connectionType", "token", "action", "chatId", "text", "parseMode"]);
-        names.extend(["attachments", "attachmentMode", "replyTo", "sendAt", "silent"]);
-        names.extend(["buttons", "latitude", "longitude", "phone", "firstName", "lastName"]);
+        names.extend([
+            "connectionType",
+            "token",
+            "action",
+            "chatId",
+            "text",
+            "parseMode",
+        ]);
+        names.extend([
+            "attachments",
+            "attachmentMode",
+            "replyTo",
+            "sendAt",
+            "silent",
+        ]);
+        names.extend([
+            "buttons",
+            "latitude",
+            "longitude",
+            "phone",
+            "firstName",
+            "lastName",
+        ]);
         names.extend(["fromChatId", "messageId"]);
     }
 }
@@ -135,7 +168,10 @@ pub(crate) async fn ai(engine: &Engine, args: &Args, ports: &dyn Ports) -> Resul
         body.insert("reasoning_effort".into(), Value::String(r));
     }
     if let Some(c) = args.text("searchContext") {
-        body.insert("web_search_options".into(), json!({"search_context_size": c}));
+        body.insert(
+            "web_search_options".into(),
+            json!({"search_context_size": c}),
+        );
     }
     if let Some(d) = args.value("searchDomains").filter(|v| !v.is_null()) {
         let list = match d {
@@ -161,14 +197,17 @@ pub(crate) async fn ai(engine: &Engine, args: &Args, ports: &dyn Ports) -> Resul
     if let Some(f) = folder {
         headers.push(("x-folder-id".to_owned(), f));
     }
-    let (status, answer, text) = post_json(engine, ports, url, headers, &Value::Object(body)).await?;
+    let (status, answer, text) =
+        post_json(engine, ports, url, headers, &Value::Object(body)).await?;
     if !(200..300).contains(&status) {
         return Err(Failure::new(
             "HTTP",
             format!("the AI service answered {status}: {}", excerpt(&text)),
         ));
     }
-    let mode = args.text("output_format").unwrap_or_else(|| "text".to_owned());
+    let mode = args
+        .text("output_format")
+        .unwrap_or_else(|| "text".to_owned());
     if mode == "all" {
         return Ok(vec![("output", Some(answer))]);
     }
@@ -212,7 +251,9 @@ pub(crate) async fn telegram(
     ports: &dyn Ports,
 ) -> Result<Slots, Failure> {
     if args.text("connectionType").as_deref() == Some("user") {
-        return Err(Failure::internal("component not supported: telegram (user)"));
+        return Err(Failure::internal(
+            "component not supported: telegram (user)",
+        ));
     }
     if args.value("sendAt").is_some_and(|v| !v.is_null()) {
         return Err(Failure::internal(
@@ -220,16 +261,16 @@ pub(crate) async fn telegram(
         ));
     }
     let token = args.text("token").ok_or_else(|| required("token"))?;
-    let action = args.text("action").unwrap_or_else(|| "sendMessage".to_owned());
+    let action = args
+        .text("action")
+        .unwrap_or_else(|| "sendMessage".to_owned());
     let chat = || {
         args.value("chatId")
             .filter(|v| !v.is_null())
             .map(|v| chat_id(&v))
             .ok_or_else(|| required("chatId"))
     };
-    let message_id = || {
-        integer(args, "messageId")?.ok_or_else(|| required("messageId"))
-    };
+    let message_id = || integer(args, "messageId")?.ok_or_else(|| required("messageId"));
     let mut common = Map::new();
     if let Some(p) = args.text("parseMode") {
         let mode = match p.to_lowercase().as_str() {
@@ -276,7 +317,12 @@ pub(crate) async fn telegram(
             }
             let documents = args.text("attachmentMode").as_deref() == Some("documents");
             for a in crate::mail::attachments(args.value("attachments"))? {
-                let ext = a.title.rsplit('.').next().unwrap_or_default().to_lowercase();
+                let ext = a
+                    .title
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_lowercase();
                 let (method, field) = match ext.as_str() {
                     _ if documents => ("sendDocument", "document"),
                     "jpg" | "jpeg" | "png" | "webp" | "gif" => ("sendPhoto", "photo"),
@@ -317,7 +363,10 @@ pub(crate) async fn telegram(
             );
             m.insert(
                 "first_name".into(),
-                Value::String(args.text("firstName").ok_or_else(|| required("firstName"))?),
+                Value::String(
+                    args.text("firstName")
+                        .ok_or_else(|| required("firstName"))?,
+                ),
             );
             if let Some(l) = args.text("lastName") {
                 m.insert("last_name".into(), Value::String(l));
@@ -355,7 +404,11 @@ pub(crate) async fn telegram(
             )))
         }
     }
-    let base = engine.settings().telegram_api.trim_end_matches('/').to_owned();
+    let base = engine
+        .settings()
+        .telegram_api
+        .trim_end_matches('/')
+        .to_owned();
     let mut first = None;
     for (method, body) in calls {
         let url = format!("{base}/bot{token}/{method}");

@@ -51,7 +51,10 @@ pub(crate) async fn run_process(
         ));
     }
     Ok(vec![
-        ("output", Some(Value::Object(run.result.unwrap_or_default()))),
+        (
+            "output",
+            Some(Value::Object(run.result.unwrap_or_default())),
+        ),
         ("output_pid", pid),
     ])
 }

@@ -94,7 +94,12 @@ pub(crate) fn inputs_read(task: &Task) -> Result<Vec<&'static str>, Failure> {
         "sendMessage" => names.extend(["recordId", "text", "message"]),
         "runProcess" => {
             names.extend(["scriptFormat", "format", "async"]);
-            names.push(selected(task, "scriptFormat", "scriptId", "scriptIdFromVar"));
+            names.push(selected(
+                task,
+                "scriptFormat",
+                "scriptId",
+                "scriptIdFromVar",
+            ));
             names.push(if choice(task, "format") == Some("json") {
                 "paramsJson"
             } else {
@@ -105,7 +110,9 @@ pub(crate) fn inputs_read(task: &Task) -> Result<Vec<&'static str>, Failure> {
         "receiveMail" => mail::receive_inputs(task, &mut names),
         "bpiumFileUpload" | "convertDoc" | "generateDoc" => files::inputs(task, &mut names),
         "ai" | "telegram" => bots::inputs(task, &mut names),
-        "parser" => names.extend(["data", "method", "query", "value", "attr", "group", "return"]),
+        "parser" => names.extend([
+            "data", "method", "query", "value", "attr", "group", "return",
+        ]),
         "sql" => {
             names.extend(["dbType", "connectionType", "query", "params", "async"]);
             if choice(task, "connectionType") == Some("connectionString") {

@@ -53,7 +53,11 @@ pub(crate) fn inputs(task: &Task, names: &mut Vec<&'static str>) {
             names.extend(if choice(task, "template_format") == Some("url") {
                 &["template_url"][..]
             } else {
-                &["template_catalogId", "template_recordId", "template_fieldId"][..]
+                &[
+                    "template_catalogId",
+                    "template_recordId",
+                    "template_fieldId",
+                ][..]
             });
             data(names);
             names.extend(["output_format", "output_filename"]);
@@ -234,7 +238,9 @@ pub(crate) async fn upload(
             FileContent::Url(url),
         )
     } else {
-        let data = args.value("file_data").ok_or_else(|| required("file_data"))?;
+        let data = args
+            .value("file_data")
+            .ok_or_else(|| required("file_data"))?;
         let bytes = bytes_of(&data)?;
         if bytes.len() > engine.settings().download_limit {
             return Err(Failure::new(
@@ -326,7 +332,10 @@ pub(crate) async fn convert(
     } else {
         blocking(move || xml_json(&bytes, &options)).await?
     };
-    if matches!(args.text("output_format").as_deref(), None | Some("content")) {
+    if matches!(
+        args.text("output_format").as_deref(),
+        None | Some("content")
+    ) {
         return Ok(vec![("output_content", Some(json))]);
     }
     let name = result_name(args, "converted", "json");
@@ -360,7 +369,9 @@ pub(crate) fn excel_json(bytes: Vec<u8>) -> Result<Value, Failure> {
                     Data::DateTime(d) => number(d.as_f64()),
                     Data::Error(e) => Value::String(e.to_string()),
                 };
-                let col = u32::try_from(j).unwrap_or(u32::MAX).saturating_add(first_col);
+                let col = u32::try_from(j)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(first_col);
                 obj.insert(column(col), v);
             }
             if !obj.is_empty() {
@@ -450,7 +461,10 @@ impl XmlOptions {
             merge_attrs: flag("mergeAttrs", false),
             ignore_attrs: flag("ignoreAttrs", false),
             explicit_charkey: flag("explicitCharkey", false),
-            empty_tag: o.get("emptyTag").cloned().unwrap_or(Value::String(String::new())),
+            empty_tag: o
+                .get("emptyTag")
+                .cloned()
+                .unwrap_or(Value::String(String::new())),
         }
     }
 }
@@ -616,7 +630,10 @@ mod tests {
 
     #[test]
     fn names_come_from_urls() {
-        assert_eq!(name_from_url("https://x.test/a/b/report.pdf?x=1"), "report.pdf");
+        assert_eq!(
+            name_from_url("https://x.test/a/b/report.pdf?x=1"),
+            "report.pdf"
+        );
         assert_eq!(name_from_url("https://x.test/"), "file");
         assert_eq!(name_from_url("https://x.test"), "file");
     }
@@ -642,7 +659,10 @@ mod tests {
     #[test]
     fn deep_xml_is_refused() {
         let xml = "<a>".repeat(10_000);
-        assert_eq!(xml_json(xml.as_bytes(), &Map::new()).unwrap_err().code, "LIMIT");
+        assert_eq!(
+            xml_json(xml.as_bytes(), &Map::new()).unwrap_err().code,
+            "LIMIT"
+        );
     }
 
     #[test]

@@ -11,10 +11,20 @@ use crate::{Attachment, Engine, Failure, Mail, MailQuery, MailServer, Ports};
 pub(crate) fn send_inputs(task: &Task, names: &mut Vec<&'static str>) {
     names.extend(["connectionProtocol", "connectionType"]);
     if choice(task, "connectionProtocol") == Some("exchange") {
-        names.extend(["exchangeHost", "exchangeUsername", "exchangePass", "exchangeAuth"]);
+        names.extend([
+            "exchangeHost",
+            "exchangeUsername",
+            "exchangePass",
+            "exchangeAuth",
+        ]);
         names.push("exchangeAllowUntrusted");
     } else if is_parameters(choice(task, "connectionType")) {
-        names.extend(["smtphost", "smtpport", "smtpencription", "smtpencriptionselfsign"]);
+        names.extend([
+            "smtphost",
+            "smtpport",
+            "smtpencription",
+            "smtpencriptionselfsign",
+        ]);
         names.extend(["smtplogin", "smtppass"]);
     } else {
         names.push("connectionString");
@@ -150,10 +160,14 @@ pub(crate) async fn send(
 ) -> Result<Slots, Failure> {
     let server = if args.text("connectionProtocol").as_deref() == Some("exchange") {
         MailServer::Exchange {
-            host: args.text("exchangeHost").ok_or_else(|| required("exchangeHost"))?,
+            host: args
+                .text("exchangeHost")
+                .ok_or_else(|| required("exchangeHost"))?,
             username: args.text("exchangeUsername").unwrap_or_default(),
             password: args.text("exchangePass").unwrap_or_default(),
-            auth: args.text("exchangeAuth").unwrap_or_else(|| "ntlm".to_owned()),
+            auth: args
+                .text("exchangeAuth")
+                .unwrap_or_else(|| "ntlm".to_owned()),
             allow_untrusted: yes(args, "exchangeAllowUntrusted"),
         }
     } else if is_parameters(args.text("connectionType").as_deref()) {

@@ -252,7 +252,10 @@ fn descendants<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
 fn index(len: usize, i: i64) -> Option<usize> {
     let len = i64::try_from(len).ok()?;
     let i = if i < 0 { len + i } else { i };
-    (0..len).contains(&i).then(|| usize::try_from(i).ok()).flatten()
+    (0..len)
+        .contains(&i)
+        .then(|| usize::try_from(i).ok())
+        .flatten()
 }
 
 fn apply<'v>(v: &'v Value, sel: &Sel, out: &mut Vec<&'v Value>) {

@@ -218,7 +218,13 @@ mod tests {
             render("{{x}}", &json!({"x": "<b>"}), true).unwrap(),
             "&lt;b&gt;"
         );
-        assert_eq!(render("{{#a}}x", &data, false).unwrap_err().code, "EXPRESSION");
-        assert_eq!(render("{{/a}}", &data, false).unwrap_err().code, "EXPRESSION");
+        assert_eq!(
+            render("{{#a}}x", &data, false).unwrap_err().code,
+            "EXPRESSION"
+        );
+        assert_eq!(
+            render("{{/a}}", &data, false).unwrap_err().code,
+            "EXPRESSION"
+        );
     }
 }
