@@ -5,7 +5,7 @@ use kartoteka_bpmn::{ParamValue, Task};
 use serde_json::{Map, Value};
 
 use crate::values::{choice, pairs_object, scalar_text, Args};
-use crate::web;
+use crate::{bots, child, files, mail, parser, web};
 use crate::{Engine, Failure, FindQuery, Ports};
 
 /// The results of a component by slot name; `None` is `undefined` (the output deletes its
@@ -23,6 +23,16 @@ const SUPPORTED: &[&str] = &[
     "bpiumDelete",
     "bpiumGetCatalog",
     "sendMessage",
+    "runProcess",
+    "sendMail",
+    "receiveMail",
+    "bpiumFileUpload",
+    "convertDoc",
+    "generateDoc",
+    "ai",
+    "telegram",
+    "parser",
+    "sql",
 ];
 
 /// The input parameters a connector reads, given its list selections, so that parameters of
@@ -82,28 +92,68 @@ pub(crate) fn inputs_read(task: &Task) -> Result<Vec<&'static str>, Failure> {
         "bpiumDelete" => names.push("recordId"),
         "bpiumGetCatalog" => names.push("fields"),
         "sendMessage" => names.extend(["recordId", "text", "message"]),
+        "runProcess" => {
+            names.extend(["scriptFormat", "format", "async"]);
+            names.push(selected(
+                task,
+                "scriptFormat",
+                "scriptId",
+                "scriptIdFromVar",
+            ));
+            names.push(if choice(task, "format") == Some("json") {
+                "paramsJson"
+            } else {
+                "params"
+            });
+        }
+        "sendMail" => mail::send_inputs(task, &mut names),
+        "receiveMail" => mail::receive_inputs(task, &mut names),
+        "bpiumFileUpload" | "convertDoc" | "generateDoc" => files::inputs(task, &mut names),
+        "ai" | "telegram" => bots::inputs(task, &mut names),
+        "parser" => names.extend([
+            "data", "method", "query", "value", "attr", "group", "return",
+        ]),
+        "sql" => {
+            names.extend(["dbType", "connectionType", "query", "params", "async"]);
+            if choice(task, "connectionType") == Some("connectionString") {
+                names.push("connectionString");
+            } else {
+                names.extend(["host", "database", "login", "password"]);
+            }
+        }
         _ => {}
     }
     Ok(names)
 }
 
-/// Which of `catalogId` / `catalogIdFromVar` holds the catalog: the one `catalogFormat`
-/// selects, unless it is empty and the other is not.
-fn catalog_param(task: &Task) -> &'static str {
+/// Of two parameters a selector chooses between (`catalogId` / `catalogIdFromVar`): the one
+/// `<selector>=var` (or anything else) picks, unless it is empty and the other is not.
+pub(crate) fn selected(
+    task: &Task,
+    selector: &str,
+    direct: &'static str,
+    from_var: &'static str,
+) -> &'static str {
     let set = |name: &str| match task.inputs.get(name) {
         Some(ParamValue::Const(s) | ParamValue::Expr(s)) => !s.trim().is_empty(),
         _ => false,
     };
-    let (chosen, other) = if choice(task, "catalogFormat") == Some("var") {
-        ("catalogIdFromVar", "catalogId")
+    let (chosen, other) = if choice(task, selector) == Some("var") {
+        (from_var, direct)
     } else {
-        ("catalogId", "catalogIdFromVar")
+        (direct, from_var)
     };
     if !set(chosen) && set(other) {
         other
     } else {
         chosen
     }
+}
+
+/// Which of `catalogId` / `catalogIdFromVar` holds the catalog: the one `catalogFormat`
+/// selects, unless it is empty and the other is not.
+fn catalog_param(task: &Task) -> &'static str {
+    selected(task, "catalogFormat", "catalogId", "catalogIdFromVar")
 }
 
 enum BodyMode {
@@ -124,7 +174,7 @@ fn body_mode(task: &Task) -> BodyMode {
     }
 }
 
-fn required(name: &str) -> Failure {
+pub(crate) fn required(name: &str) -> Failure {
     Failure::expression(format!("{name} is required"))
 }
 
@@ -182,7 +232,7 @@ fn field_list(args: &Args) -> Result<Option<Vec<String>>, Failure> {
     Ok(Some(out))
 }
 
-fn integer(args: &Args, name: &str) -> Result<Option<i64>, Failure> {
+pub(crate) fn integer(args: &Args, name: &str) -> Result<Option<i64>, Failure> {
     match args.value(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))),
@@ -318,9 +368,37 @@ pub(crate) async fn run(
             };
             Ok(vec![("output", id)])
         }
+        "runProcess" => child::run_process(task, &args, ports).await,
+        "sql" => child::sql(&args, ports).await,
+        "sendMail" => mail::send(engine, &args, ports).await,
+        "receiveMail" => mail::receive(&args, ports).await,
+        "bpiumFileUpload" => files::upload(engine, &args, ports).await,
+        "convertDoc" => files::convert(engine, &args, ports).await,
+        "generateDoc" => files::generate(engine, &args, ports).await,
+        "ai" => bots::ai(engine, &args, ports).await,
+        "telegram" => bots::telegram(engine, &args, ports).await,
+        "parser" => parser::run(engine, &args).await,
         other => Err(Failure::internal(format!(
             "component not supported: {other}"
         ))),
+    }
+}
+
+/// The text of a parameter that may be any value: scalars as JavaScript prints them, objects
+/// and arrays as JSON.
+pub(crate) fn any_text(args: &Args, name: &str) -> Option<String> {
+    args.value(name)
+        .filter(|v| !v.is_null())
+        .map(|v| scalar_text(&v).unwrap_or_else(|| v.to_string()))
+        .filter(|s| !s.is_empty())
+}
+
+/// A port failure under the component's own code (`SMTP`, `SQL`): every code but the
+/// engine-wide ones (`INTERNAL` for "not supported", `TIMEOUT`, `LIMIT`) becomes `code`.
+pub(crate) fn recode(e: crate::PortError, code: &str) -> Failure {
+    match e.code.as_str() {
+        "INTERNAL" | "TIMEOUT" | "LIMIT" => e.into(),
+        _ => Failure::new(code, e.message),
     }
 }
 

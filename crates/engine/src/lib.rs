@@ -97,16 +97,111 @@
 //!   `EXPRESSION`. A condition on a task's outgoing edge that fails counts as the task
 //!   failing (its boundaries apply).
 //! - Timer outgoing conditions are evaluated when the timer is entered, not when it fires.
+//! - Port methods added after the first host ([`Ports::run_process`] and the rest) have
+//!   default bodies answering `INTERNAL` `component not supported: <connector>`. Components
+//!   whose spec names an error code re-code the host's failures to it (`SMTP`, `SQL`), except
+//!   `INTERNAL`, `TIMEOUT` and `LIMIT`, which stay.
+//! - Run process (proposed names): `scriptFormat` `list`|`var` selects `scriptId` or
+//!   `scriptIdFromVar` (as the catalog selector does); `format=json` reads the object
+//!   `paramsJson`, else the pairs `params`; `async=async` does not wait (default `sync`).
+//!   Slots `output` (the child's variables, sync only) and `output_pid` (both). A sync child's
+//!   failure is `CHILD_PROCESS` `the child process of scenario <id> failed: <why>`; an async
+//!   child's never reaches the parent. The host's own errors (missing scenario, depth) stay.
+//! - Send mail: the spec's names; `connectionType` other than `parameters` is a connection
+//!   string; `connectionProtocol=exchange` reads `exchange*` (and the proposed
+//!   `exchangeAllowUntrusted`). `to`, the proposed `cc`, and `bcc` are comma- or
+//!   semicolon-separated strings or arrays (of strings or contact values `{contact}`); at least
+//!   one recipient and `from` are required. `bodyType=text` sends `body` as text, anything else
+//!   as HTML. Attachments: `{title, url}` or an array; a record file value goes by its storage
+//!   `id`, else `url` (or `src`); the title defaults to the URL's last segment. `output` is the
+//!   host's `messageId`.
+//! - Receive mail (proposed names): `connectionType` (`parameters`: `host`, `port`,
+//!   `encryption` `on`|`off`, `login`, `password`; else `connectionString`), `filterType`
+//!   `standard` (`category`, `dateFrom`, `dateTo`, `sender`, `subject`) or `extended`
+//!   (`criteria`), `index` (0-based), `attachments` `none`|`links`|`content`, `markRead`
+//!   `yes`|`no`. Slots `output` (the message, `null` when none) and `outputCount`. The host's
+//!   error codes stay.
+//! - SQL (proposed names): `dbType`, `connectionType` (`connectionString` or parameters
+//!   `host`, `database`, `login`, `password`), `query` (its `${…}` are JavaScript template
+//!   evaluation), `params` pairs for `:name`, `async`. `output` is the rows; with
+//!   `async=async` the query is still awaited but its rows and failures are ignored.
+//! - Upload file: `file_format=url` stores `file_url` (the host downloads it), else
+//!   `file_data` (a string as UTF-8, a Node Buffer `{type:"Buffer",data}` as its bytes, other
+//!   values as JSON text). The name is `file_name`, else the URL's last segment, else `file`;
+//!   the MIME type is guessed from its extension. `output_format=catalog` passes
+//!   `output_catalogId`/`output_recordId`/`output_fieldId` as the target. Slots `output_url`
+//!   and `output_fileId`.
+//! - Files read from a record (Converter, Generate document) are the first file of the field;
+//!   an empty field is `NOT_FOUND`. Downloads go through `download_file` within the web
+//!   timeout and `download_limit` (`LIMIT` above it).
+//! - Converter: `excel-json` (xlsx, xls, ods) and `xml-json`; any other method is `INTERNAL`
+//!   `component not supported: convertDoc (<method>)`. Excel gives
+//!   `{"<sheet>": [{"A": …}, …]}` as SheetJS's `sheet_to_json(ws, {header: "A"})` does: the
+//!   first row is data too, blank rows are skipped, empty cells left out, integral numbers are
+//!   integers, dates Excel serial numbers, error cells their text. XML follows xml2js
+//!   (`explicitArray`, `explicitRoot`, `attrkey`, `charkey`, `trim`, `normalize`,
+//!   `normalizeTags`, `mergeAttrs`, `ignoreAttrs`, `explicitCharkey`, `emptyTag` from
+//!   `data_values`/`data_json`; arrays by default, so the spec's conflicting example needs
+//!   `explicitArray: false`); nesting deeper than 500 is `LIMIT`. An unreadable file is
+//!   `INTERNAL`. `output_format=content` (the default) sets `output_content`; `url` and
+//!   `catalog` store the JSON as a file named `output_filename` (`.json` added when it has no
+//!   extension) and set `output_url` / `output_fileId`.
+//! - Generate document (proposed names): `template_format=url` reads `template_url`, else the
+//!   record file `template_catalogId`/`template_recordId`/`template_fieldId`; data from
+//!   `data_values` or `data_json`; `output_format` `url` (default) | `catalog` (with
+//!   `output_*`) | `content` (the text into `output_content`); `output_filename` else the
+//!   template's name. Only text templates (`txt`, `csv`, `tsv`, `json`, `md`, `ics`, and
+//!   `html`, `htm`, `xml`, `svg` with markup escaping) are filled: `{{path}}`,
+//!   `{{#list}}…{{/list}}`, `{{^x}}…{{/x}}` (see `template.rs`). `.docx`/`.xlsx` templates are
+//!   `component not supported: generateDoc (docx)`.
+//! - AI (proposed names): `service`, `model` (or `modelFromVar` with `modelFormat=var`, else
+//!   `Settings::ai_model`), `token` (else `Settings::ai_token`; sent as `Bearer`), `url` (the
+//!   chat-completions endpoint; else `Settings::ai_url`; else the service's public endpoint
+//!   for ChatGPT, DeepSeek, Grok, Sonar and YandexGPT; GigaChat and unknown services are not
+//!   supported), `folder` (YandexGPT: `gpt://<folder>/<model>` and `x-folder-id`), `context`
+//!   pairs (one system message per value), `prompt`, `creativity` 0–100 → `temperature`
+//!   0–1, `vocabulary` 0–100 → `frequency_penalty` 0–2, `reasoning` → `reasoning_effort`,
+//!   `searchContext` → `web_search_options.search_context_size`, `searchDomains` →
+//!   `search_domain_filter`, `extra` pairs merged into the body, `output_format`
+//!   `text` (default) | `json` (the answer parsed, a fenced block unwrapped; invalid is
+//!   `EXPRESSION`) | `all` (the provider's response). A non-2xx answer is `HTTP`.
+//! - Telegram (proposed names): bot mode only (`connectionType=user` and `sendAt` are not
+//!   supported). `token`, `action` `sendMessage` (text, then each attachment by
+//!   `sendPhoto`/`sendVideo`/`sendAudio` by extension, or `sendDocument`;
+//!   `attachmentMode=documents` sends all as documents) | `sendLocation` (`latitude`,
+//!   `longitude`) | `sendContact` (`phone`, `firstName`, `lastName`) | `forwardMessage`
+//!   (`fromChatId`, `messageId`) | `editMessage` | `deleteMessage` | `getProfile` (`getMe`);
+//!   `chatId` (numeric text becomes a number), `parseMode` `markdown`|`html`, `replyTo`,
+//!   `silent`, `buttons` (`resize` → `resize_keyboard`). POSTs JSON to
+//!   `<Settings::telegram_api>/bot<token>/<method>`; `ok: false` is `HTTP` with Telegram's
+//!   description. `output` is the first call's `result`.
+//! - Parser (proposed names): `data`, `method` `jsonpath` (default) | `regex` (xpath and
+//!   jquery are not supported), `query`, `group` (regex capture group, default 0), `return`
+//!   `first` (default) | `last` | `all`. No match is `null` (first/last) or `[]`. JSONPath
+//!   covers `$`, `.name`, `.*`, `..`, `[n]`, `[-n]`, `['a','b']`, `[n,m]`, `[*]` and slices;
+//!   a string `data` is parsed as JSON; filters are not supported. A regex is a
+//!   `/pattern/flags` string or a bare pattern, run by the JavaScript engine (at most 10 000
+//!   matches; a bad pattern is `EXPRESSION`).
 
+mod bots;
+mod child;
 mod components;
 mod engine;
+mod files;
+mod mail;
+mod parser;
 mod ports;
 mod settings;
 mod state;
+mod template;
 mod values;
 mod web;
 
 pub use engine::Engine;
-pub use ports::{FindQuery, Found, HttpRequest, HttpResponse, PortError, PortFuture, Ports};
+pub use ports::{
+    Attachment, ChildRun, FileContent, FileTarget, FileUpload, FindQuery, Found, HttpRequest,
+    HttpResponse, Mail, MailQuery, MailServer, PortError, PortFuture, Ports, Received,
+    SqlConnection, SqlQuery, UploadedFile,
+};
 pub use settings::{pacing_delay, Settings};
 pub use state::{Failure, Outcome, State, Token, Wait};

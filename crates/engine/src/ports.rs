@@ -1,4 +1,8 @@
-//! What the engine asks of its host: every record operation, HTTP call and chat message.
+//! What the engine asks of its host: every record operation, HTTP call, chat message, child
+//! process, mail, file and SQL query.
+//!
+//! The methods after [`Ports::send_message`] have default bodies that answer `INTERNAL`
+//! `component not supported: <connector>`, so a host implements only what it offers.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -102,6 +106,216 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
 }
 
+/// The answer to [`Ports::run_process`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChildRun {
+    /// The child's process id (its Processes record).
+    pub pid: String,
+    /// Waited for: the child's variables when it completed; `None` when not waited for.
+    pub result: Option<Map<String, Value>>,
+    /// Waited for: why the child failed (the parent raises `CHILD_PROCESS` with it).
+    pub error: Option<String>,
+}
+
+/// How to reach the mail server of a Send mail component, as the component gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailServer {
+    /// SMTP by parameters.
+    Smtp {
+        /// Host name or address.
+        host: String,
+        /// Port; `None` for the default of the encryption (465 with TLS, else 587).
+        port: Option<u16>,
+        /// `true`: TLS from the start (`smtpencription=encrypted`); `false`: STARTTLS when the
+        /// server offers it, else plain.
+        tls: bool,
+        /// Accept self-signed certificates (`smtpencriptionselfsign=yes`).
+        allow_self_signed: bool,
+        /// Login, when the server wants one.
+        login: Option<String>,
+        /// Password.
+        password: Option<String>,
+    },
+    /// SMTP by a nodemailer-style URL, e.g. `smtps://user:pass@smtp.example.org:465`.
+    SmtpUrl(String),
+    /// Exchange Web Services.
+    Exchange {
+        /// The server URL, protocol included.
+        host: String,
+        /// Login.
+        username: String,
+        /// Password.
+        password: String,
+        /// `ntlm` or `basic`.
+        auth: String,
+        /// Accept untrusted certificates.
+        allow_untrusted: bool,
+    },
+}
+
+/// A file named by a scenario: a storage file id or a URL (what [`Ports::download_file`]
+/// takes), with the title it is sent under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    /// The file name the recipient sees.
+    pub title: String,
+    /// A storage file id, or an absolute `http(s)` URL.
+    pub file: String,
+}
+
+/// A message of a Send mail component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mail {
+    /// Where to send it from.
+    pub server: MailServer,
+    /// `Name <address>` or a bare address.
+    pub from: String,
+    /// Reply-To, when set.
+    pub reply_to: Option<String>,
+    /// In-Reply-To (a message id), when set.
+    pub in_reply_to: Option<String>,
+    /// Recipients, each `Name <address>` or a bare address.
+    pub to: Vec<String>,
+    /// Copy recipients.
+    pub cc: Vec<String>,
+    /// Blind copy recipients.
+    pub bcc: Vec<String>,
+    /// The subject.
+    pub subject: String,
+    /// The plain-text body (`bodyType=text`).
+    pub text: Option<String>,
+    /// The HTML body (`bodyType=html`, the default).
+    pub html: Option<String>,
+    /// Files to attach; the host fetches each as [`Ports::download_file`] would.
+    pub attachments: Vec<Attachment>,
+}
+
+/// What to read of a mailbox (Receive mail, spec 03 §7.4.1).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MailQuery {
+    /// An IMAP URL (`imaps://user:pass@host:993`) when the component gives a connection string.
+    pub url: Option<String>,
+    /// Host (parameters).
+    pub host: String,
+    /// Port; `None` for the default (993 with TLS, else 143).
+    pub port: Option<u16>,
+    /// `true`: TLS from the start; `false`: STARTTLS, falling back to plain.
+    pub tls: bool,
+    /// Login.
+    pub login: String,
+    /// Password.
+    pub password: String,
+    /// Standard filter: `all`, `answered`, `draft`, `deleted`, `new`, `recent`, `unseen`,
+    /// `unflagged`.
+    pub category: String,
+    /// Standard filter: messages since this date (ISO or RFC 2822 text, as given).
+    pub since: Option<String>,
+    /// Standard filter: messages before this date.
+    pub before: Option<String>,
+    /// Standard filter: sender substring.
+    pub from: Option<String>,
+    /// Standard filter: subject substring.
+    pub subject: Option<String>,
+    /// Extended filter: node-imap search criteria, used instead of the standard filter.
+    pub criteria: Option<Value>,
+    /// Which of the found messages to return, 0-based, oldest first.
+    pub index: u32,
+    /// `none`, `links` (stored: `{filename, contentType, size, fileId, url}`) or `content`
+    /// (`{filename, contentType, size, content: {type: "Buffer", data}}`).
+    pub attachments: String,
+    /// Mark the returned message as read.
+    pub mark_read: bool,
+}
+
+/// The answer to [`Ports::receive_mail`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Received {
+    /// The message `{messageId, date, from, to, cc, subject, text, html, headers,
+    /// attachments}`, `None` when there is none at that index.
+    pub message: Option<Value>,
+    /// How many messages the filter found.
+    pub total: i64,
+}
+
+/// The bytes of a file to store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileContent {
+    /// Content the scenario made.
+    Bytes(Vec<u8>),
+    /// A URL the host downloads (an HTTP error status is an `HTTP` error).
+    Url(String),
+}
+
+/// Where a stored file goes besides the storage: a record's file field, whose files it
+/// replaces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTarget {
+    /// The catalog id.
+    pub catalog: String,
+    /// The record id.
+    pub record: String,
+    /// The file field id.
+    pub field: String,
+}
+
+/// A file to put into storage (Upload file, Converter and Generate document).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileUpload {
+    /// The file name, with an extension.
+    pub name: String,
+    /// The MIME type guessed from the name; `None` when the host should guess.
+    pub mime_type: Option<String>,
+    /// The bytes, or where to get them.
+    pub content: FileContent,
+    /// A record's file field to write `[{id}]` into, replacing its files.
+    pub target: Option<FileTarget>,
+}
+
+/// A stored file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UploadedFile {
+    /// Its storage id (written into file fields as `[{id}]`).
+    pub id: String,
+    /// Its storage URL.
+    pub url: String,
+}
+
+/// How to reach an external database (SQL query, spec 03 §7.2.4).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlConnection {
+    /// By parameters.
+    Parameters {
+        /// `host[:port]`.
+        host: String,
+        /// The database name.
+        database: String,
+        /// Login.
+        login: String,
+        /// Password.
+        password: String,
+    },
+    /// A connection string, e.g. `postgres://user:pass@host:port/db`.
+    Url(String),
+}
+
+/// A query of a SQL query component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlQuery {
+    /// `postgres`, `mysql`, `oracle`, `mssql` or `sqlite`.
+    pub db_type: String,
+    /// Where the database is.
+    pub connection: SqlConnection,
+    /// The SQL text, `${…}` templates already evaluated; `:name` marks a parameter.
+    pub query: String,
+    /// The values of the `:name` parameters.
+    pub params: Map<String, Value>,
+}
+
+fn unsupported<T: 'static>(connector: &str) -> PortFuture<'static, T> {
+    let e = PortError::new("INTERNAL", format!("component not supported: {connector}"));
+    Box::pin(async move { Err(e) })
+}
+
 /// The host's side of the engine. Data components bypass rights (spec 03 §7.3); the host
 /// performs writes through its one write path, as the system user.
 pub trait Ports: Send + Sync {
@@ -143,4 +357,52 @@ pub trait Ports: Send + Sync {
         record: &'a str,
         text: String,
     ) -> PortFuture<'a, Value>;
+
+    /// Starts another scenario as a child process that sees only `input` as its variables
+    /// (spec 03 §4.5). `wait`: run it to its end and answer its variables in `result`, or why
+    /// it failed in `error`; otherwise answer once it is queued, with only `pid`. A missing
+    /// scenario is `NOT_FOUND`; nesting beyond the host's depth limit is `LIMIT`.
+    fn run_process<'a>(
+        &'a self,
+        script: &'a str,
+        input: Map<String, Value>,
+        wait: bool,
+    ) -> PortFuture<'a, ChildRun> {
+        let _ = (script, input, wait);
+        unsupported("runProcess")
+    }
+
+    /// Sends an e-mail; answers `{"messageId": …}` (or the id itself). A failure to connect,
+    /// authenticate or deliver is `SMTP`.
+    fn send_mail<'a>(&'a self, mail: Mail) -> PortFuture<'a, Value> {
+        let _ = mail;
+        unsupported("sendMail")
+    }
+
+    /// Reads one message of an IMAP mailbox and counts the matching ones.
+    fn receive_mail<'a>(&'a self, query: MailQuery) -> PortFuture<'a, Received> {
+        let _ = query;
+        unsupported("receiveMail")
+    }
+
+    /// Stores a file (downloading it first when it is a URL) and answers its id and URL; with
+    /// a target, writes `[{id}]` into that record's file field as the system user.
+    fn upload_file<'a>(&'a self, upload: FileUpload) -> PortFuture<'a, UploadedFile> {
+        let _ = upload;
+        unsupported("bpiumFileUpload")
+    }
+
+    /// The bytes of a file: a storage file id, or an absolute `http(s)` URL to download (an
+    /// HTTP error status is `HTTP`, an unknown id `NOT_FOUND`).
+    fn download_file<'a>(&'a self, file: &'a str) -> PortFuture<'a, Vec<u8>> {
+        let _ = file;
+        unsupported("download_file")
+    }
+
+    /// Runs a query against an external database; answers its rows as objects keyed by
+    /// column name (an empty list for statements without rows). Failures are `SQL`.
+    fn sql_query<'a>(&'a self, query: SqlQuery) -> PortFuture<'a, Vec<Value>> {
+        let _ = query;
+        unsupported("sql")
+    }
 }

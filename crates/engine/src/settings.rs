@@ -21,6 +21,18 @@ pub struct Settings {
     pub find_limit_max: u32,
     /// Deadline of a Web request (60 s).
     pub web_timeout: Duration,
+    /// Largest file a component downloads or converts, in bytes (`BPM_DOWNLOAD_DATA_LIMIT`,
+    /// also spelt `BPM_DOWNLOA_DATA_LIMIT`; 10 MiB).
+    pub download_limit: usize,
+    /// The chat-completions URL of AI requests for every service (`BPM_AI_URL`); `None`: each
+    /// service's public endpoint. A component's own `url` wins.
+    pub ai_url: Option<String>,
+    /// The API key of AI requests without a `token` (`BPM_AI_TOKEN`).
+    pub ai_token: Option<String>,
+    /// The model of AI requests without a `model` (`BPM_AI_MODEL`).
+    pub ai_model: Option<String>,
+    /// The Telegram Bot API base URL (`BPM_TELEGRAM_API`, `https://api.telegram.org`).
+    pub telegram_api: String,
     /// Deadlines and memory of JavaScript (`BPM_EXPRESSION_TIMEOUT`, `BPM_CODE_TIMEOUT`).
     pub script: kartoteka_script::Limits,
 }
@@ -35,6 +47,11 @@ impl Default for Settings {
             process_data_limit: 102_400,
             find_limit_max: 1000,
             web_timeout: Duration::from_secs(60),
+            download_limit: 10 * 1024 * 1024,
+            ai_url: None,
+            ai_token: None,
+            ai_model: None,
+            telegram_api: "https://api.telegram.org".to_owned(),
             script: kartoteka_script::Limits::default(),
         }
     }
@@ -47,8 +64,10 @@ impl Settings {
     ///
     /// Names: `BPM_STEP_SIZE`, `BPM_STEP_TIMEOUT`, `BPM_STEP_MAX_DELAY`,
     /// `BPM_STEP_MAX_DELAY_ON`, `BPM_PROCESS_DATA_LIMIT`, `BPM_EXPRESSION_TIMEOUT`,
-    /// `BPM_CODE_TIMEOUT`, and two the spec does not name: `BPM_FIND_LIMIT_MAX` and
-    /// `BPM_WEB_REQUEST_TIMEOUT`.
+    /// `BPM_CODE_TIMEOUT`, `BPM_DOWNLOAD_DATA_LIMIT` (or the documented misspelling
+    /// `BPM_DOWNLOA_DATA_LIMIT`), and some the spec does not name: `BPM_FIND_LIMIT_MAX`,
+    /// `BPM_WEB_REQUEST_TIMEOUT` and the texts `BPM_AI_URL`, `BPM_AI_TOKEN`, `BPM_AI_MODEL`,
+    /// `BPM_TELEGRAM_API`.
     pub fn from_env() -> Settings {
         Settings::from_lookup(|name| std::env::var(name).ok())
     }
@@ -89,6 +108,21 @@ impl Settings {
         }
         if let Some(v) = get("BPM_WEB_REQUEST_TIMEOUT") {
             s.web_timeout = ms(v);
+        }
+        if let Some(v) = get("BPM_DOWNLOAD_DATA_LIMIT").or_else(|| get("BPM_DOWNLOA_DATA_LIMIT")) {
+            s.download_limit = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+        let text = |name: &str| {
+            lookup(&format!("BPIUM_{name}"))
+                .or_else(|| lookup(name))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        s.ai_url = text("BPM_AI_URL");
+        s.ai_token = text("BPM_AI_TOKEN");
+        s.ai_model = text("BPM_AI_MODEL");
+        if let Some(v) = text("BPM_TELEGRAM_API") {
+            s.telegram_api = v;
         }
         if let Some(v) = get("BPM_EXPRESSION_TIMEOUT") {
             s.script.expression_timeout = ms(v);

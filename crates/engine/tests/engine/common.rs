@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use kartoteka_bpmn::{Ir, SyntaxCheck};
 use kartoteka_engine::{
-    Engine, FindQuery, Found, HttpRequest, HttpResponse, Outcome, PortError, PortFuture, Ports,
-    Settings, State,
+    ChildRun, Engine, FileContent, FileUpload, FindQuery, Found, HttpRequest, HttpResponse, Mail,
+    MailQuery, Outcome, PortError, PortFuture, Ports, Received, Settings, SqlQuery, State,
+    UploadedFile,
 };
 use serde_json::{json, Map, Value};
 
@@ -236,6 +237,9 @@ impl Bpmn {
 
 type Responder = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, PortError> + Send + Sync>;
 
+/// A started child process: (scenario, input, wait).
+pub type Child = (String, Map<String, Value>, bool);
+
 /// In-memory ports: catalogs of records, catalog structures, a scripted HTTP responder.
 pub struct Fake {
     pub records: Mutex<BTreeMap<String, Vec<Value>>>,
@@ -246,6 +250,20 @@ pub struct Fake {
     pub finds: Mutex<Vec<FindQuery>>,
     pub messages: Mutex<Vec<(String, String, String)>>,
     pub next_id: AtomicU64,
+    /// Child processes started: (scenario, input, wait).
+    pub children: Mutex<Vec<Child>>,
+    /// When set, a waited-for child fails with this message.
+    pub child_error: Mutex<Option<String>>,
+    pub mails: Mutex<Vec<Mail>>,
+    /// When set, sending mail fails with it.
+    pub mail_error: Mutex<Option<PortError>>,
+    pub mail_queries: Mutex<Vec<MailQuery>>,
+    pub uploads: Mutex<Vec<FileUpload>>,
+    /// Files `download_file` serves, by id or URL.
+    pub files: Mutex<BTreeMap<String, Vec<u8>>>,
+    pub sql: Mutex<Vec<SqlQuery>>,
+    /// The answer of `sql_query`.
+    pub sql_answer: Mutex<Result<Vec<Value>, PortError>>,
 }
 
 impl Default for Fake {
@@ -265,6 +283,15 @@ impl Default for Fake {
             finds: Mutex::default(),
             messages: Mutex::default(),
             next_id: AtomicU64::new(1000),
+            children: Mutex::default(),
+            child_error: Mutex::default(),
+            mails: Mutex::default(),
+            mail_error: Mutex::default(),
+            mail_queries: Mutex::default(),
+            uploads: Mutex::default(),
+            files: Mutex::default(),
+            sql: Mutex::default(),
+            sql_answer: Mutex::new(Ok(vec![])),
         }
     }
 }
@@ -436,6 +463,114 @@ impl Ports for Fake {
             m.push((catalog.to_owned(), record.to_owned(), text));
             Ok(json!({"id": format!("m{}", m.len())}))
         })
+    }
+
+    fn run_process<'a>(
+        &'a self,
+        script: &'a str,
+        input: Map<String, Value>,
+        wait: bool,
+    ) -> PortFuture<'a, ChildRun> {
+        Box::pin(async move {
+            if script == "missing" {
+                return Err(PortError::not_found("scenario missing"));
+            }
+            Ok(self.child(script, input, wait))
+        })
+    }
+
+    fn send_mail<'a>(&'a self, mail: Mail) -> PortFuture<'a, Value> {
+        Box::pin(async move {
+            if let Some(e) = self.mail_error.lock().unwrap().clone() {
+                return Err(e);
+            }
+            let mut m = self.mails.lock().unwrap();
+            m.push(mail);
+            Ok(json!({"messageId": format!("<mail{}@test>", m.len())}))
+        })
+    }
+
+    fn receive_mail<'a>(&'a self, query: MailQuery) -> PortFuture<'a, Received> {
+        Box::pin(async move {
+            let message =
+                (query.index == 0).then(|| json!({"subject": "Hello", "from": "a@b.test"}));
+            self.mail_queries.lock().unwrap().push(query);
+            Ok(Received { message, total: 1 })
+        })
+    }
+
+    fn upload_file<'a>(&'a self, upload: FileUpload) -> PortFuture<'a, UploadedFile> {
+        Box::pin(async move {
+            if let FileContent::Url(u) = &upload.content {
+                if u.contains("404") {
+                    return Err(PortError::http(format!("{u}: 404 Not Found")));
+                }
+            }
+            let mut u = self.uploads.lock().unwrap();
+            u.push(upload);
+            let id = format!("f{}", u.len());
+            Ok(UploadedFile {
+                url: format!("https://files.test/{id}"),
+                id,
+            })
+        })
+    }
+
+    fn download_file<'a>(&'a self, file: &'a str) -> PortFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            self.files
+                .lock()
+                .unwrap()
+                .get(file)
+                .cloned()
+                .ok_or_else(|| PortError::not_found(format!("file {file}")))
+        })
+    }
+
+    fn sql_query<'a>(&'a self, query: SqlQuery) -> PortFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            self.sql.lock().unwrap().push(query);
+            self.sql_answer.lock().unwrap().clone()
+        })
+    }
+}
+
+/// The ports the host need not implement: recorded, with scripted answers.
+impl Fake {
+    fn child(&self, script: &str, input: Map<String, Value>, wait: bool) -> ChildRun {
+        let mut c = self.children.lock().unwrap();
+        c.push((script.to_owned(), input.clone(), wait));
+        let pid = format!("p{}", c.len());
+        if !wait {
+            return ChildRun {
+                pid,
+                ..ChildRun::default()
+            };
+        }
+        if let Some(e) = self.child_error.lock().unwrap().clone() {
+            return ChildRun {
+                pid,
+                result: None,
+                error: Some(e),
+            };
+        }
+        let mut result = input;
+        result.insert("childDone".into(), Value::Bool(true));
+        ChildRun {
+            pid,
+            result: Some(result),
+            error: None,
+        }
+    }
+}
+
+impl Fake {
+    pub fn with_file(self, key: &str, bytes: &[u8]) -> Fake {
+        self.files
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), bytes.to_vec());
+        self
     }
 }
 

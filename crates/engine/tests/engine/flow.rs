@@ -205,7 +205,7 @@ async fn error_boundary_without_variables_still_catches() {
 
 #[tokio::test]
 async fn unknown_connector_is_not_supported() {
-    for connector in ["sql", "ai", "runProcess", "telegram", "somethingNew"] {
+    for connector in ["whatsapp", "max", "somethingNew"] {
         let ir = Bpmn::new()
             .start("S")
             .task("X", connector, &[], &[])

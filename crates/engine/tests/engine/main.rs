@@ -5,6 +5,7 @@
 
 mod common;
 mod components;
+mod connectors;
 mod flow;
 mod patterns;
 mod samples;

@@ -1,0 +1,230 @@
+//! `{{ }}` templates of Generate document (spec 03 §7.3.8) for text files: `{{path.to.value}}`
+//! tags and `{{#list}}…{{/list}}` sections that repeat over arrays, in docxtemplater style.
+//!
+//! - A tag's value: strings as they are, numbers and booleans as JavaScript prints them,
+//!   objects as JSON; missing values and `null` are empty (v3.0.1).
+//! - `{{#name}}` repeats its body once per item of an array, once for any other truthy value,
+//!   and not at all for a falsy one; `{{^name}}` renders its body only for a falsy value or an
+//!   empty array. Inside, tags look in the item first (`{{number}}`), then accept the
+//!   section's own name as a prefix (`{{table.number}}`), then the outer data. `{{.}}` is the
+//!   item itself.
+//! - With `escape` (HTML and XML templates) values are escaped for markup.
+
+use serde_json::Value;
+
+use crate::values::scalar_text;
+use crate::Failure;
+
+enum Part {
+    Text(String),
+    Tag(String),
+    Section {
+        name: String,
+        inverted: bool,
+        body: Vec<Part>,
+    },
+}
+
+/// Sections nest at most this deep.
+const MAX_DEPTH: usize = 50;
+
+type Frame = (String, bool, Vec<Part>);
+
+fn top(stack: &mut [Frame]) -> Result<&mut Vec<Part>, Failure> {
+    stack
+        .last_mut()
+        .map(|(_, _, parts)| parts)
+        .ok_or_else(|| Failure::internal("template: the section stack is empty"))
+}
+
+fn parse(src: &str) -> Result<Vec<Part>, Failure> {
+    let mut stack: Vec<Frame> = vec![(String::new(), false, Vec::new())];
+    let mut rest = src;
+    while let Some(open) = rest.find("{{") {
+        let (text, after) = rest.split_at(open);
+        if !text.is_empty() {
+            top(&mut stack)?.push(Part::Text(text.to_owned()));
+        }
+        let after = &after[2..];
+        let Some(close) = after.find("}}") else {
+            return Err(Failure::expression("template: a `{{` is never closed"));
+        };
+        let tag = after[..close].trim();
+        rest = &after[close + 2..];
+        if let Some(name) = tag.strip_prefix('#').or_else(|| tag.strip_prefix('^')) {
+            if stack.len() > MAX_DEPTH {
+                return Err(Failure::new("LIMIT", "template: sections nest too deep"));
+            }
+            stack.push((name.trim().to_owned(), tag.starts_with('^'), Vec::new()));
+        } else if let Some(name) = tag.strip_prefix('/') {
+            let name = name.trim();
+            if stack.len() < 2 {
+                return Err(Failure::expression(format!(
+                    "template: `{{{{/{name}}}}}` closes no section"
+                )));
+            }
+            let Some((open_name, inverted, body)) = stack.pop() else {
+                return Err(Failure::internal("template: the section stack is empty"));
+            };
+            if open_name != name {
+                return Err(Failure::expression(format!(
+                    "template: `{{{{#{open_name}}}}}` is closed by `{{{{/{name}}}}}`"
+                )));
+            }
+            top(&mut stack)?.push(Part::Section {
+                name: open_name,
+                inverted,
+                body,
+            });
+        } else {
+            top(&mut stack)?.push(Part::Tag(tag.to_owned()));
+        }
+    }
+    if !rest.is_empty() {
+        top(&mut stack)?.push(Part::Text(rest.to_owned()));
+    }
+    if stack.len() > 1 {
+        let name = stack.last().map(|s| s.0.clone()).unwrap_or_default();
+        return Err(Failure::expression(format!(
+            "template: `{{{{#{name}}}}}` is never closed"
+        )));
+    }
+    Ok(stack.pop().map(|s| s.2).unwrap_or_default())
+}
+
+/// Renders a template against `data`.
+pub(crate) fn render(src: &str, data: &Value, escape: bool) -> Result<String, Failure> {
+    let parts = parse(src)?;
+    let mut out = String::with_capacity(src.len());
+    let mut frames = vec![("", data)];
+    emit(&parts, &mut frames, escape, &mut out);
+    Ok(out)
+}
+
+fn walk<'v>(mut v: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    for seg in path {
+        v = match v {
+            Value::Object(o) => o.get(*seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+fn lookup<'v>(frames: &[(&str, &'v Value)], path: &str) -> Option<&'v Value> {
+    if path == "." {
+        return frames.last().map(|(_, v)| *v);
+    }
+    let segs: Vec<&str> = path.split('.').map(str::trim).collect();
+    let first = segs.first()?;
+    for (name, v) in frames.iter().rev() {
+        if let Value::Object(o) = v {
+            if o.contains_key(*first) {
+                return walk(v, &segs);
+            }
+        }
+        if !name.is_empty() && name == first {
+            return walk(v, &segs[1..]);
+        }
+    }
+    None
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(_)) => true,
+    }
+}
+
+fn push_escaped(out: &mut String, s: &str, escape: bool) {
+    if !escape {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn emit<'v>(
+    parts: &'v [Part],
+    frames: &mut Vec<(&'v str, &'v Value)>,
+    escape: bool,
+    out: &mut String,
+) {
+    for part in parts {
+        match part {
+            Part::Text(t) => out.push_str(t),
+            Part::Tag(path) => {
+                if let Some(v) = lookup(frames, path).filter(|v| !v.is_null()) {
+                    let text = scalar_text(v).unwrap_or_else(|| v.to_string());
+                    push_escaped(out, &text, escape);
+                }
+            }
+            Part::Section {
+                name,
+                inverted,
+                body,
+            } => {
+                let v = lookup(frames, name);
+                if *inverted {
+                    if !truthy(v) {
+                        emit(body, frames, escape, out);
+                    }
+                    continue;
+                }
+                let Some(v) = v.filter(|v| truthy(Some(v))) else {
+                    continue;
+                };
+                let items: Vec<&Value> = match v {
+                    Value::Array(a) => a.iter().collect(),
+                    other => vec![other],
+                };
+                for item in items {
+                    frames.push((name.as_str(), item));
+                    emit(body, frames, escape, out);
+                    frames.pop();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tags_sections_and_missing_values() {
+        let data = json!({"client": {"name": "Анна"}, "n": 2, "rows": [{"number": 1}, {"number": 2}], "none": []});
+        let t = "{{client.name}}/{{n}}/{{missing}}|{{#rows}}[{{number}}{{rows.number}}]{{/rows}}{{^none}}empty{{/none}}";
+        assert_eq!(render(t, &data, false).unwrap(), "Анна/2/|[11][22]empty");
+        assert_eq!(
+            render("{{x}}", &json!({"x": "<b>"}), true).unwrap(),
+            "&lt;b&gt;"
+        );
+        assert_eq!(
+            render("{{#a}}x", &data, false).unwrap_err().code,
+            "EXPRESSION"
+        );
+        assert_eq!(
+            render("{{/a}}", &data, false).unwrap_err().code,
+            "EXPRESSION"
+        );
+    }
+}
