@@ -22,6 +22,11 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The wall-clock time of an instant of this process (ms).
+fn wall_ms_at(t: Instant) -> i64 {
+    now_ms() - t.elapsed().as_millis() as i64
+}
+
 /// Creates whose title carries the send time (`a<unix ms>`).
 pub fn stamped_create_fn(fx: &Arc<Fixture>) -> MakeReq {
     let fx = fx.clone();
@@ -214,7 +219,44 @@ pub async fn await_runs(
         Some(json!({"values": {"$status": ["$off"]}})),
     )
     .await?;
+    // When each record of the phase was committed (its `created`), by id.
+    let since = wall_ms_at(phase_start);
+    let mut committed = std::collections::HashMap::new();
+    let mut offset = 0;
+    loop {
+        let page = call(
+            c,
+            Method::GET,
+            &format!(
+                "/api/v1/catalogs/{}/records?limit=500&offset={offset}&fields={}",
+                fx.catalog_id, fx.f[0]
+            ),
+            None,
+        )
+        .await?;
+        let Some(items) = page.as_array().filter(|a| !a.is_empty()) else {
+            break;
+        };
+        offset += items.len();
+        let mut older = false;
+        for r in items {
+            let created = r["created"]
+                .as_str()
+                .and_then(|d| kartoteka_model::time::parse_instant(d, 0));
+            match (r["id"].as_str(), created) {
+                (Some(id), Some(at)) if at >= since => {
+                    committed.insert(id.to_string(), at);
+                }
+                _ => older = true,
+            }
+        }
+        // Newest first: past the phase's records the rest is older.
+        if older {
+            break;
+        }
+    }
     let mut lags = Vec::new();
+    let mut commit_lags = Vec::new();
     let (mut first, mut last) = (i64::MAX, i64::MIN);
     let (mut done, mut failed) = (0u64, 0u64);
     let mut offset = 0;
@@ -222,7 +264,7 @@ pub async fn await_runs(
         let page = call(
             c,
             Method::GET,
-            &format!("/api/v1/catalogs/$processes/records?limit=500&offset={offset}&fields=$input&fields=$endDate&fields=$status"),
+            &format!("/api/v1/catalogs/$processes/records?limit=500&offset={offset}&fields=$input,$endDate,$status"),
             None,
         )
         .await?;
@@ -241,6 +283,9 @@ pub async fn await_runs(
             else {
                 continue;
             };
+            if sent < since {
+                continue;
+            }
             let status = v["$status"][0].as_str().unwrap_or_default();
             if status != "$done" {
                 failed += 1;
@@ -256,15 +301,18 @@ pub async fn await_runs(
             first = first.min(sent);
             last = last.max(end);
             lags.push(end - sent);
+            if let Some(at) = input["recordId"].as_str().and_then(|r| committed.get(r)) {
+                commit_lags.push(end - at);
+            }
         }
     }
-    lags.sort_unstable();
-    let pct = |p: f64| -> Value {
-        if lags.is_empty() {
+    let pct = |v: &mut Vec<i64>| -> Value {
+        v.sort_unstable();
+        if v.is_empty() {
             return Value::Null;
         }
-        let i = ((lags.len() as f64 - 1.0) * p).round() as usize;
-        json!(lags[i.min(lags.len() - 1)])
+        let at = |p: f64| v[(((v.len() as f64 - 1.0) * p).round() as usize).min(v.len() - 1)];
+        json!({"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": at(1.0)})
     };
     let span_s = ((last - first).max(1)) as f64 / 1000.0;
     Ok(json!({
@@ -272,7 +320,8 @@ pub async fn await_runs(
         "runs_done": done,
         "runs_not_done": failed,
         "runs_per_s": (done as f64 / span_s * 10.0).round() / 10.0,
-        "event_to_end_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0)},
+        "send_to_end_ms": pct(&mut lags),
+        "commit_to_end_ms": pct(&mut commit_lags),
         "all_finished_after_s": (waited.as_secs_f64() * 10.0).round() / 10.0,
     }))
 }

@@ -69,7 +69,11 @@ pub struct Launch {
 
 /// A run being driven: its process record and what a restart needs to resume it.
 struct Run {
-    record: String,
+    /// The `$processes` record; `None` until the run outlives its first step (a run that
+    /// ends in its first step gets its record once, already finished).
+    record: Option<String>,
+    /// The record's values as the run started.
+    opening: Map<String, Value>,
     script: String,
     sync: bool,
     depth: u32,
@@ -96,6 +100,9 @@ pub struct Automation {
     ports: AppPorts,
     /// Compiled scenarios by the file id of their `$file`.
     irs: Mutex<HashMap<i64, Arc<Ir>>>,
+    /// Compiled scenarios by `$scripts` record, with the automation generation they were
+    /// read at.
+    by_script: Mutex<(u64, HashMap<String, Arc<Ir>>)>,
     /// Active `$events` subscriptions, with the automation generation they were read at.
     bindings: Mutex<Option<(u64, Arc<Vec<Binding>>)>>,
     /// `$processes` records deleted while their run was going.
@@ -161,13 +168,36 @@ impl Automation {
             engine: Engine::new(settings),
             compiler: BpmnCompiler::new(script),
             irs: Mutex::new(HashMap::new()),
+            by_script: Mutex::new((u64::MAX, HashMap::new())),
             bindings: Mutex::new(None),
             aborted: Mutex::new(HashSet::new()),
         }))
     }
 
-    /// The compiled scenario of a `$scripts` record.
+    /// The compiled scenario of a `$scripts` record: from memory while no automation
+    /// record changed since it was read.
     async fn scenario(&self, script: &str) -> Result<Arc<Ir>, String> {
+        let generation = self.app.events.automation_generation();
+        if let Ok(known) = self.by_script.lock() {
+            if known.0 == generation {
+                if let Some(ir) = known.1.get(script) {
+                    return Ok(ir.clone());
+                }
+            }
+        }
+        let ir = self.read_scenario(script).await?;
+        if let Ok(mut known) = self.by_script.lock() {
+            if known.0 != generation {
+                *known = (generation, HashMap::new());
+            }
+            known.1.insert(script.to_string(), ir.clone());
+        }
+        Ok(ir)
+    }
+
+    /// Reads a `$scripts` record and compiles its file (kept by file id: a file's bytes
+    /// never change).
+    async fn read_scenario(&self, script: &str) -> Result<Arc<Ir>, String> {
         let rec = self
             .app
             .get_record(&Actor::System, SCRIPTS, script, &ReadOptions::default())
@@ -243,12 +273,13 @@ impl Automation {
     async fn refuse(&self, launch: &Launch, message: &str) {
         tracing::warn!(script = %launch.script, message, "a scenario was not started");
         let mut values = Self::process_values(launch);
-        values.insert("$status".into(), json!(["$error"]));
-        values.insert("$endDate".into(), Value::String(now_iso()));
-        values.insert(
-            "$result".into(),
-            Value::String(json!({"$error": message}).to_string()),
-        );
+        values.extend(ending_values(
+            &Ending::Error {
+                message: message.to_string(),
+                vars: Map::new(),
+            },
+            0,
+        ));
         if let Err(e) = self.create_process(values).await {
             tracing::error!(error = %e.message, "could not record a process");
         }
@@ -256,29 +287,19 @@ impl Automation {
 
     /// Runs a scenario to its end (the caller decides whether to wait for it).
     pub async fn run(self: &Arc<Self>, launch: Launch) -> Ending {
-        let started_ms = kartoteka_model::time::now_ms();
-        let record = match self.create_process(Self::process_values(&launch)).await {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(error = %e.message, "could not record a process");
-                return Ending::Error {
-                    message: e.message,
-                    vars: Map::new(),
-                };
-            }
-        };
-        let run = Run {
-            record,
+        let mut run = Run {
+            record: None,
+            opening: Self::process_values(&launch),
             script: launch.script.clone(),
             sync: launch.sync,
             depth: kartoteka_core::events::cause_depth(),
-            started_ms,
+            started_ms: kartoteka_model::time::now_ms(),
             deadline: launch.deadline,
         };
         let ending = match self.scenario(&launch.script).await {
             Ok(ir) => {
                 let state = self.engine.start(&ir, launch.input.clone());
-                self.drive(&ir, state, &run).await
+                self.drive(&ir, state, &mut run).await
             }
             Err(message) => Ending::Error {
                 message,
@@ -289,8 +310,22 @@ impl Automation {
         ending
     }
 
-    /// Saves a run's state, so that a restart resumes it from here.
-    async fn save(&self, run: &Run, state: &State, wake_at: Option<i64>) {
+    /// Saves a run's state, so that a restart resumes it from here; the run's `$running`
+    /// process record is created first if it has none yet.
+    async fn save(&self, run: &mut Run, state: &State, wake_at: Option<i64>) {
+        let record = match &run.record {
+            Some(r) => r.clone(),
+            None => match self.create_process(run.opening.clone()).await {
+                Ok(id) => {
+                    run.record = Some(id.clone());
+                    id
+                }
+                Err(e) => {
+                    tracing::error!(error = %e.message, "could not record a process");
+                    return;
+                }
+            },
+        };
         let text = match serde_json::to_string(state) {
             Ok(t) => t,
             Err(e) => {
@@ -299,7 +334,7 @@ impl Automation {
             }
         };
         let saved = ProcessRun {
-            process: run.record.clone(),
+            process: record.clone(),
             script: run.script.clone(),
             sync: run.sync,
             depth: i64::from(run.depth),
@@ -308,16 +343,20 @@ impl Automation {
             started_ms: run.started_ms,
         };
         if let Err(e) = self.app.save_process_run(saved).await {
-            tracing::error!(process = %run.record, error = %e.message, "could not save a process state");
+            tracing::error!(process = %record, error = %e.message, "could not save a process state");
         }
     }
 
-    /// Steps the engine until the run ends, saving its state before the first step and after
-    /// every step that leaves work (a restart repeats at most the step it interrupted).
-    async fn drive(&self, ir: &Ir, mut state: State, run: &Run) -> Ending {
-        self.save(run, &state, None).await;
+    /// Steps the engine until the run ends, saving its state after every step that leaves
+    /// work: a restart repeats at most the step it interrupted. (A run cut off in its first
+    /// step has nothing saved yet and is lost with the server, as the event that started it.)
+    async fn drive(&self, ir: &Ir, mut state: State, run: &mut Run) -> Ending {
         loop {
-            if self.aborted.lock().is_ok_and(|mut a| a.remove(&run.record)) {
+            let deleted = run
+                .record
+                .as_ref()
+                .is_some_and(|r| self.aborted.lock().is_ok_and(|mut a| a.remove(r)));
+            if deleted {
                 return Ending::Aborted("the process record was deleted".into());
             }
             if run.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -365,8 +404,9 @@ impl Automation {
         };
         for saved in runs {
             seen.insert(saved.process.clone());
-            let run = Run {
-                record: saved.process.clone(),
+            let mut run = Run {
+                record: Some(saved.process.clone()),
+                opening: Map::new(),
                 script: saved.script.clone(),
                 sync: saved.sync,
                 depth: u32::try_from(saved.depth).unwrap_or(MAX_DEPTH),
@@ -391,15 +431,16 @@ impl Automation {
             };
             let me = self.clone();
             tokio::spawn(async move {
-                tracing::info!(process = %run.record, "resuming a scenario run");
+                tracing::info!(process = %saved.process, "resuming a scenario run");
                 if let Some(at) = saved.wake_at {
                     let wait = (at - kartoteka_model::time::now_ms()).max(0);
                     tokio::time::sleep(Duration::from_millis(wait as u64)).await;
                 }
                 let ending = match me.scenario(&run.script).await {
                     Ok(ir) => {
+                        let depth = run.depth;
                         CAUSE_DEPTH
-                            .scope(run.depth, me.drive(&ir, state, &run))
+                            .scope(depth, me.drive(&ir, state, &mut run))
                             .await
                     }
                     Err(message) => Ending::Error {
@@ -422,35 +463,22 @@ impl Automation {
         tokio::time::sleep(wait).await;
     }
 
-    /// Writes the ending into the `$processes` record (gone when the run was aborted by
-    /// deleting it) and forgets the run's saved state.
+    /// Writes the ending into the run's `$processes` record (gone when the run was aborted by
+    /// deleting it) and forgets its saved state; a run that ended in its first step gets its
+    /// record now, finished.
     async fn finish(&self, run: &Run, ending: &Ending) {
-        let record = run.record.as_str();
         let took_ms = (kartoteka_model::time::now_ms() - run.started_ms).max(0);
-        let (status, result) = match ending {
-            Ending::Done(vars) => ("$done", Value::Object(vars.clone())),
-            Ending::Error { message, vars } => {
-                let mut r = vars.clone();
-                r.insert("$error".into(), Value::String(message.clone()));
-                ("$error", Value::Object(r))
+        let end = ending_values(ending, took_ms);
+        let Some(record) = run.record.as_deref() else {
+            let mut values = run.opening.clone();
+            values.extend(end);
+            if let Err(e) = self.create_process(values).await {
+                tracing::error!(error = %e.message, "could not record a process");
             }
-            Ending::Aborted(reason) => ("$aborted", json!({"$error": reason})),
+            return;
         };
-        let mut text = result.to_string();
-        if text.len() > RESULT_LIMIT {
-            let mut cut = RESULT_LIMIT;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-        }
-        let mut values = Map::new();
-        values.insert("$status".into(), json!([status]));
-        values.insert("$endDate".into(), Value::String(now_iso()));
-        values.insert("$result".into(), Value::String(text));
-        values.insert("$duration".into(), json!(took_ms as f64 / 1000.0));
         let input = RecordInput {
-            values,
+            values: end,
             id: None,
             tz_offset_min: 0,
         };
@@ -787,6 +815,34 @@ impl Automation {
         }
         Ok((messages, values))
     }
+}
+
+/// The values that close a `$processes` record: status, end, result (cut to
+/// [`RESULT_LIMIT`]) and duration.
+fn ending_values(ending: &Ending, took_ms: i64) -> Map<String, Value> {
+    let (status, result) = match ending {
+        Ending::Done(vars) => ("$done", Value::Object(vars.clone())),
+        Ending::Error { message, vars } => {
+            let mut r = vars.clone();
+            r.insert("$error".into(), Value::String(message.clone()));
+            ("$error", Value::Object(r))
+        }
+        Ending::Aborted(reason) => ("$aborted", json!({"$error": reason})),
+    };
+    let mut text = result.to_string();
+    if text.len() > RESULT_LIMIT {
+        let mut cut = RESULT_LIMIT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    let mut values = Map::new();
+    values.insert("$status".into(), json!([status]));
+    values.insert("$endDate".into(), Value::String(now_iso()));
+    values.insert("$result".into(), Value::String(text));
+    values.insert("$duration".into(), json!(took_ms as f64 / 1000.0));
+    values
 }
 
 /// A record event as scenarios see it, from a before-hook or an after-event.

@@ -23,6 +23,8 @@ pub struct Engine {
 struct Inner {
     settings: Settings,
     js: Script,
+    /// The threads JavaScript runs on.
+    pool: crate::pool::Pool,
 }
 
 /// What entering a node changes, applied at once when the node is done.
@@ -105,8 +107,9 @@ impl Engine {
     /// An engine with these settings; JavaScript runs under `settings.script`.
     pub fn new(settings: Settings) -> Engine {
         let js = Script::new(settings.script);
+        let pool = crate::pool::Pool::new(settings.script_threads);
         Engine {
-            inner: Arc::new(Inner { settings, js }),
+            inner: Arc::new(Inner { settings, js, pool }),
         }
     }
 
@@ -211,9 +214,9 @@ impl Engine {
         f: impl FnOnce(&Script) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
         let js = self.inner.js.clone();
-        match tokio::task::spawn_blocking(move || f(&js)).await {
-            Ok(r) => r,
-            Err(e) => Err(Failure::internal(format!("the script worker stopped: {e}"))),
+        match self.inner.pool.run(move || f(&js)).await {
+            Some(r) => r,
+            None => Err(Failure::internal("the script worker stopped")),
         }
     }
 

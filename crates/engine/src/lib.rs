@@ -49,12 +49,12 @@
 //!
 //! # JavaScript
 //!
-//! Every evaluation runs on `tokio::task::spawn_blocking`, one hop per phase of a node (its
-//! inputs, its setvar assignments, its output paths, its conditions), on a copy of the
-//! variables. Not `block_in_place`: that panics on a current-thread runtime and would hold an
-//! executor thread for up to the 5 s of a Code component. The blocking pool bounds the number
-//! of warm sandboxes the script crate keeps (one per thread); a host that wants fewer sets
-//! `max_blocking_threads`. A timed-out Code component keeps its thread until its own deadline.
+//! Every evaluation runs on a fixed pool of script threads (`Settings::script_threads`,
+//! `BPM_THREADS`), one hop per phase of a node (its inputs, its setvar assignments, its output
+//! paths, its conditions), on a copy of the variables. Each thread keeps the warm sandbox the
+//! script crate gives it, so their number bounds the sandboxes' memory and their start-up is
+//! paid once per thread; a Code component busy for its 5 s holds one of them, not an executor
+//! thread.
 //!
 //! # Decisions where the spec leaves room
 //!
@@ -190,6 +190,7 @@ mod engine;
 mod files;
 mod mail;
 mod parser;
+mod pool;
 mod ports;
 mod settings;
 mod state;

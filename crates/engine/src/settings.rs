@@ -35,6 +35,17 @@ pub struct Settings {
     pub telegram_api: String,
     /// Deadlines and memory of JavaScript (`BPM_EXPRESSION_TIMEOUT`, `BPM_CODE_TIMEOUT`).
     pub script: kartoteka_script::Limits,
+    /// Threads that run JavaScript, each with its warm sandbox (`BPM_THREADS`; by default
+    /// three per core, at least 4 and at most 10, spec 03 §8).
+    pub script_threads: usize,
+}
+
+/// `BPM_THREADS` when unset: three per core, within 4..=10.
+fn default_threads() -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(2);
+    (cores * 3).clamp(4, 10)
 }
 
 impl Default for Settings {
@@ -53,6 +64,7 @@ impl Default for Settings {
             ai_model: None,
             telegram_api: "https://api.telegram.org".to_owned(),
             script: kartoteka_script::Limits::default(),
+            script_threads: default_threads(),
         }
     }
 }
@@ -67,7 +79,7 @@ impl Settings {
     /// `BPM_CODE_TIMEOUT`, `BPM_DOWNLOAD_DATA_LIMIT` (or the documented misspelling
     /// `BPM_DOWNLOA_DATA_LIMIT`), and some the spec does not name: `BPM_FIND_LIMIT_MAX`,
     /// `BPM_WEB_REQUEST_TIMEOUT` and the texts `BPM_AI_URL`, `BPM_AI_TOKEN`, `BPM_AI_MODEL`,
-    /// `BPM_TELEGRAM_API`.
+    /// `BPM_TELEGRAM_API`; `BPM_THREADS` sets the JavaScript threads.
     pub fn from_env() -> Settings {
         Settings::from_lookup(|name| std::env::var(name).ok())
     }
@@ -129,6 +141,9 @@ impl Settings {
         }
         if let Some(v) = get("BPM_CODE_TIMEOUT") {
             s.script.code_timeout = ms(v);
+        }
+        if let Some(v) = get("BPM_THREADS") {
+            s.script_threads = usize::try_from(v).unwrap_or(1).max(1);
         }
         s
     }
