@@ -44,8 +44,9 @@ pub fn stamped_create_fn(fx: &Arc<Fixture>) -> MakeReq {
     })
 }
 
-/// The scenario: one Edit record of the event's record, setting its amount.
-fn scenario(amount_field: &str) -> String {
+/// The scenario: one Edit record of the event's record, setting its amount; after a timer of
+/// `timer` seconds when given.
+fn scenario(amount_field: &str, timer: Option<u64>) -> String {
     let p = |name: &str, expr: &str| {
         format!(
             r#"<camunda:inputParameter name="{name}"><camunda:script scriptFormat="JavaScript"><![CDATA[{}]]></camunda:script></camunda:inputParameter>"#,
@@ -65,18 +66,30 @@ fn scenario(amount_field: &str) -> String {
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn">
 <bpmn:process id="Process_1" isExecutable="false">
-<bpmn:startEvent id="Start"/>
+<bpmn:startEvent id="Start"/>{}
 <bpmn:serviceTask id="Edit" name="mark"><bpmn:extensionElements><camunda:connector><camunda:connectorId>bpiumEdit</camunda:connectorId></camunda:connector><camunda:inputOutput>{}{}{}{}{}</camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>
 <bpmn:endEvent id="End"/>
-<bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Edit"/>
+<bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="{}"/>{}
 <bpmn:sequenceFlow id="F2" sourceRef="Edit" targetRef="End"/>
 </bpmn:process>
 </bpmn:definitions>"#,
+        match timer {
+            Some(t) => format!(
+                r#"<bpmn:intermediateCatchEvent id="Wait"><bpmn:timerEventDefinition id="T"><bpmn:timeDuration>PT{t}S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"#
+            ),
+            None => String::new(),
+        },
         list("catalogFormat", "var"),
         p("catalogIdFromVar", "catalogId"),
         p("recordId", "recordId"),
         list("format", "keyvalue"),
-        values
+        values,
+        if timer.is_some() { "Wait" } else { "Edit" },
+        if timer.is_some() {
+            r#"<bpmn:sequenceFlow id="F0" sourceRef="Wait" targetRef="Edit"/>"#
+        } else {
+            ""
+        }
     )
 }
 
@@ -101,8 +114,8 @@ fn multipart(fields: &[(&str, String)], file: &[u8]) -> (String, Vec<u8>) {
 
 /// Uploads the scenario, stores it in `$scripts` and subscribes it to the fixture catalog's
 /// creates. Answers the `$events` record id.
-pub async fn subscribe(c: &mut Conn, fx: &Fixture) -> Result<String> {
-    let bpmn = scenario(&fx.f[1]).into_bytes();
+pub async fn subscribe(c: &mut Conn, fx: &Fixture, timer: Option<u64>) -> Result<String> {
+    let bpmn = scenario(&fx.f[1], timer).into_bytes();
     let ticket = call(
         c,
         Method::POST,
@@ -202,10 +215,13 @@ pub async fn await_runs(
     subscription: &str,
     created: u64,
     phase_start: Instant,
+    timer: Option<u64>,
 ) -> Result<Value> {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let wait_ms = timer.map(|t| t as i64 * 1000).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(120 + timer.unwrap_or(0) * 2);
+    // A failed poll (the server restarted meanwhile) is tried again.
     loop {
-        let running = count(c, "$running").await?;
+        let running = count(c, "$running").await.unwrap_or(u64::MAX);
         if running == 0 || Instant::now() >= deadline {
             break;
         }
@@ -300,9 +316,9 @@ pub async fn await_runs(
             done += 1;
             first = first.min(sent);
             last = last.max(end);
-            lags.push(end - sent);
+            lags.push(end - sent - wait_ms);
             if let Some(at) = input["recordId"].as_str().and_then(|r| committed.get(r)) {
-                commit_lags.push(end - at);
+                commit_lags.push(end - at - wait_ms);
             }
         }
     }

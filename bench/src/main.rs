@@ -80,6 +80,9 @@ struct Args {
     /// Per-request timeout, seconds.
     #[arg(long, default_value_t = 30.0)]
     request_timeout_secs: f64,
+    /// The `timers` phase: how long each run's timer waits, seconds.
+    #[arg(long, default_value_t = 30)]
+    timer_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -100,6 +103,9 @@ enum Phase {
     /// Creates with a `$record.after.create` event whose scenario edits the new record:
     /// scenario runs per second and event-to-completion latency.
     Automation,
+    /// The same with a timer of `--timer-secs` before the edit: memory of waiting runs and
+    /// how late their timers fire (restart the server meanwhile to include a restart).
+    Timers,
 }
 
 impl Phase {
@@ -113,6 +119,7 @@ impl Phase {
             Phase::Outbox => "outbox",
             Phase::Path => "path",
             Phase::Automation => "automation",
+            Phase::Timers => "timers",
         }
     }
 }
@@ -203,12 +210,14 @@ async fn run(args: Args) -> Result<()> {
             }
         }
         let mut subscription = None;
-        if phase == Phase::Automation {
-            subscription = Some(automation::subscribe(&mut admin, &fixture).await?);
+        let timer = (phase == Phase::Timers).then_some(args.timer_secs);
+        let rss_before = args.pid.and_then(read_mem).map(|m| m.0);
+        if matches!(phase, Phase::Automation | Phase::Timers) {
+            subscription = Some(automation::subscribe(&mut admin, &fixture, timer).await?);
         }
         let make = match phase {
             Phase::Create => create_fn(&fixture),
-            Phase::Automation => automation::stamped_create_fn(&fixture),
+            Phase::Automation | Phase::Timers => automation::stamped_create_fn(&fixture),
             Phase::Get => get_fn(&fixture, Arc::new(ids.clone())),
             Phase::List => list_fn(&fixture),
             Phase::Path => {
@@ -238,10 +247,19 @@ async fn run(args: Args) -> Result<()> {
             (Phase::Webhook, Some(rx)) => Some(await_deliveries(rx, created, phase_start).await),
             _ => None,
         };
+        let rss_waiting = args.pid.and_then(read_mem).map(|m| m.0);
         let runs = match subscription {
-            Some(sub) => Some(
-                automation::await_runs(&mut admin, &fixture, &sub, created, phase_start).await?,
-            ),
+            Some(sub) => {
+                let mut r =
+                    automation::await_runs(&mut admin, &fixture, &sub, created, phase_start, timer)
+                        .await?;
+                if let (Some(t), Some(o)) = (timer, r.as_object_mut()) {
+                    o.insert("timer_s".into(), json!(t));
+                    o.insert("rss_mb_before".into(), json!(rss_before));
+                    o.insert("rss_mb_all_waiting".into(), json!(rss_waiting));
+                }
+                Some(r)
+            }
             None => None,
         };
         if let Some(h) = hook {
