@@ -220,6 +220,7 @@ fn reply(vars: &Map<String, Value>) -> WebReply {
 async fn answer(auto: Arc<Automation>, call: WebCall) -> Result<WebReply, Error> {
     let (id, script) = listener(&auto, &call.url_id).await?;
     let launch = Launch {
+        pid: crate::processes::new_pid(),
         input: input(&call, &id, &script),
         script,
         sync: !call.run_async,

@@ -3,20 +3,27 @@
 //! spec 03 §3.2), records and catalogs come back in the REST read format, and web requests go
 //! out through one shared HTTP client.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use kartoteka_core::error::Error;
 use kartoteka_core::messages::MessageInput;
 use kartoteka_core::records::{ListQuery, ReadOptions, RecordInput};
 use kartoteka_core::{wire, Actor, App};
-use kartoteka_engine::{FindQuery, Found, HttpRequest, HttpResponse, PortError, PortFuture, Ports};
+use kartoteka_engine::{
+    ChildRun, FileContent, FindQuery, Found, HttpRequest, HttpResponse, PortError, PortFuture,
+    Ports, UploadedFile,
+};
 use kartoteka_model::ErrorCode;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+
+use crate::processes::{new_pid, Automation, Ending, Launch};
 
 /// Ports over the application core and an HTTP client.
 pub struct AppPorts {
     pub(crate) app: Arc<App>,
     pub(crate) http: reqwest::Client,
+    /// The runner, for child processes (weak: the runner owns these ports).
+    pub(crate) runner: Weak<Automation>,
 }
 
 /// A core error as the component error codes of spec 03 §4.3 name it.
@@ -121,6 +128,117 @@ impl AppPorts {
     }
 }
 
+impl AppPorts {
+    /// A child process (spec 03 §4.5): it sees only `input`; waited for, its variables or
+    /// its failure come back; otherwise it runs on and only its `$pid` is answered.
+    async fn child(
+        &self,
+        script: &str,
+        input: Map<String, Value>,
+        wait: bool,
+    ) -> Result<ChildRun, PortError> {
+        let runner = self
+            .runner
+            .upgrade()
+            .ok_or_else(|| PortError::new("INTERNAL", "the scenario runner is stopping"))?;
+        let pid = new_pid();
+        let launch = Launch {
+            pid: pid.clone(),
+            script: script.to_string(),
+            input,
+            sync: wait,
+            event: None,
+            user: None,
+            deadline: None,
+        };
+        let depth = kartoteka_core::events::cause_depth();
+        if !wait {
+            tokio::spawn(async move {
+                runner.run_at_depth(launch, depth).await;
+            });
+            return Ok(ChildRun {
+                pid,
+                result: None,
+                error: None,
+            });
+        }
+        Ok(match runner.run_at_depth(launch, depth).await {
+            Ending::Done(vars) => ChildRun {
+                pid,
+                result: Some(vars),
+                error: None,
+            },
+            Ending::Error { message, .. } | Ending::Aborted(message) => ChildRun {
+                pid,
+                result: None,
+                error: Some(message),
+            },
+        })
+    }
+
+    /// The bytes of a stored file (by id) or of a URL.
+    async fn fetch(&self, file: &str) -> Result<Vec<u8>, PortError> {
+        if file.starts_with("http://") || file.starts_with("https://") {
+            let resp = self
+                .http
+                .get(file)
+                .send()
+                .await
+                .map_err(|e| PortError::http(format!("{file}: {e}")))?;
+            if !resp.status().is_success() {
+                return Err(PortError::http(format!("{file}: status {}", resp.status())));
+            }
+            return resp
+                .bytes()
+                .await
+                .map(|b| b.to_vec())
+                .map_err(|e| PortError::http(format!("{file}: {e}")));
+        }
+        let id = file
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| PortError::not_found(format!("no file {file:?}")))?;
+        self.app
+            .stored_file_bytes(id)
+            .await
+            .map_err(port_error)?
+            .ok_or_else(|| PortError::not_found(format!("no stored file {id}")))
+    }
+
+    async fn store(&self, upload: kartoteka_engine::FileUpload) -> Result<UploadedFile, PortError> {
+        let bytes = match upload.content {
+            FileContent::Bytes(b) => b,
+            FileContent::Url(u) => self.fetch(&u).await?,
+        };
+        let field = upload
+            .target
+            .as_ref()
+            .map(|t| (t.catalog.as_str(), t.field.as_str()));
+        let (id, url) = self
+            .app
+            .store_file_bytes(&upload.name, upload.mime_type, bytes.into(), field)
+            .await
+            .map_err(port_error)?;
+        if let Some(t) = &upload.target {
+            let mut values = Map::new();
+            values.insert(t.field.clone(), json!([{"id": id.to_string()}]));
+            let input = RecordInput {
+                values,
+                id: None,
+                tz_offset_min: 0,
+            };
+            self.app
+                .update_record(&Actor::System, &t.catalog, &t.record, input)
+                .await
+                .map_err(port_error)?;
+        }
+        Ok(UploadedFile {
+            id: id.to_string(),
+            url,
+        })
+    }
+}
+
 impl Ports for AppPorts {
     fn get_record<'a>(&'a self, catalog: &'a str, record: &'a str) -> PortFuture<'a, Value> {
         Box::pin(async move {
@@ -190,6 +308,26 @@ impl Ports for AppPorts {
 
     fn http<'a>(&'a self, req: HttpRequest) -> PortFuture<'a, HttpResponse> {
         Box::pin(self.send(req))
+    }
+
+    fn run_process<'a>(
+        &'a self,
+        script: &'a str,
+        input: Map<String, Value>,
+        wait: bool,
+    ) -> PortFuture<'a, ChildRun> {
+        Box::pin(self.child(script, input, wait))
+    }
+
+    fn download_file<'a>(&'a self, file: &'a str) -> PortFuture<'a, Vec<u8>> {
+        Box::pin(self.fetch(file))
+    }
+
+    fn upload_file<'a>(
+        &'a self,
+        upload: kartoteka_engine::FileUpload,
+    ) -> PortFuture<'a, UploadedFile> {
+        Box::pin(self.store(upload))
     }
 
     fn send_message<'a>(

@@ -56,6 +56,8 @@ pub const TIMED_OUT: &str = "the scenario did not finish within the synchronous 
 /// What starts a run.
 #[derive(Debug, Clone)]
 pub struct Launch {
+    /// The run's `$pid` (see [`new_pid`]).
+    pub pid: String,
     /// The `$scripts` record.
     pub script: String,
     pub input: Map<String, Value>,
@@ -109,6 +111,11 @@ pub struct Automation {
     aborted: Mutex<HashSet<String>>,
 }
 
+/// A new run id (`$pid`): 16 hex digits.
+pub fn new_pid() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
 fn now_iso() -> String {
     kartoteka_model::time::format_ms(kartoteka_model::time::now_ms())
 }
@@ -159,10 +166,11 @@ impl Automation {
             .user_agent(concat!("Kartoteka/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Arc::new(Automation {
+        Ok(Arc::new_cyclic(|me| Automation {
             ports: AppPorts {
                 app: app.clone(),
                 http,
+                runner: me.clone(),
             },
             app,
             engine: Engine::new(settings),
@@ -239,10 +247,7 @@ impl Automation {
             "$launchType".into(),
             json!([if launch.sync { "$sync" } else { "$async" }]),
         );
-        values.insert(
-            "$pid".into(),
-            Value::String(format!("{:016x}", rand::random::<u64>())),
-        );
+        values.insert("$pid".into(), Value::String(launch.pid.clone()));
         if let Some((catalog, id)) = &launch.event {
             values.insert("$event".into(), link(catalog, id));
         }
@@ -584,7 +589,7 @@ impl Automation {
 
     /// Starts a run for an event of causation depth `depth`: past the limit no scenario
     /// runs, and an `$error` process records why (spec 03 §3.2).
-    async fn run_at_depth(self: &Arc<Self>, launch: Launch, depth: u32) -> Ending {
+    pub(crate) async fn run_at_depth(self: &Arc<Self>, launch: Launch, depth: u32) -> Ending {
         if depth >= MAX_DEPTH {
             let message = format!(
                 "not started: {MAX_DEPTH} scenario runs already led to this event (a scenario triggering itself?)"
@@ -632,6 +637,7 @@ impl Automation {
         };
         for b in self.matching(&event).await {
             let launch = Launch {
+                pid: new_pid(),
                 script: b.script.clone(),
                 input: record_input(&b, &event, true),
                 sync: false,
@@ -677,6 +683,7 @@ impl Automation {
         let mut merged = Map::new();
         for b in self.matching(&event).await {
             let launch = Launch {
+                pid: new_pid(),
                 script: b.script.clone(),
                 input: record_input(&b, &event, false),
                 sync: true,
@@ -787,6 +794,7 @@ impl Automation {
         let (mut messages, mut values) = (Vec::new(), Map::new());
         for b in self.matching(&event).await {
             let launch = Launch {
+                pid: new_pid(),
                 script: b.script.clone(),
                 input: record_input(&b, &event, false),
                 sync: true,

@@ -367,6 +367,83 @@ impl App {
         })
     }
 
+    /// Stores bytes a scenario made (Upload file, Converter, Generate document) as a file,
+    /// of the given catalog's file field when there is one, and answers its id and URL. Like
+    /// any upload, a file never saved into a record is collected after the grace period.
+    pub async fn store_file_bytes(
+        &self,
+        name: &str,
+        mime_type: Option<String>,
+        bytes: Bytes,
+        field: Option<(&str, &str)>,
+    ) -> Result<(i64, String)> {
+        if bytes.len() as i64 > MAX_FILE_SIZE {
+            return Err(Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("files are limited to {MAX_FILE_SIZE} bytes"),
+            ));
+        }
+        let (catalog_db_id, field_db_id) = match field {
+            Some((c, f)) => {
+                let schema = self.schema();
+                let catalog = schema.catalog(c)?.clone();
+                let fd = catalog
+                    .field(f)
+                    .filter(|fd| fd.field_type == FieldType::File)
+                    .ok_or_else(|| {
+                        Error::field(
+                            ErrorCode::InvalidValue,
+                            f,
+                            "not a file field of the catalog",
+                        )
+                    })?;
+                (Some(catalog.db_id), Some(fd.db_id))
+            }
+            None => (None, None),
+        };
+        let mut raw = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let title = file_name(name);
+        let prefix = catalog_db_id.map_or_else(|| "made".to_string(), |c| c.to_string());
+        let key = format!("{prefix}/{}/{title}", b64(&raw));
+        check_key(&key).map_err(|_| {
+            Error::field(
+                ErrorCode::InvalidValue,
+                "name",
+                "the file name is not usable",
+            )
+        })?;
+        let row = FileRow {
+            db_id: 0,
+            catalog_db_id,
+            record_db_id: None,
+            field_db_id,
+            title,
+            size: Some(bytes.len() as i64),
+            mime_type: mime_type.filter(|m| !m.is_empty()),
+            url: None,
+            storage_key: Some(key.clone()),
+            uploaded: false,
+            created_by: None,
+            ..FileRow::default()
+        };
+        let size = bytes.len() as i64;
+        self.file_storage()
+            .put(&key, bytes)
+            .await
+            .map_err(storage_error)?;
+        let id = self
+            .store
+            .write(move |c| {
+                let id = aux::insert_file(c, &row, None)?;
+                aux::mark_uploaded(c, id, size)?;
+                Ok::<i64, kartoteka_store::StoreError>(id)
+            })
+            .await
+            .map_err(Error::from)?;
+        Ok((id, format!("{}/api/v1/files/{id}", self.public_url)))
+    }
+
     /// Step 2: the bytes, under a policy signed in step 1. Pictures get their copies before
     /// the answer, so that step 3 shows them; a picture that cannot be read gets none.
     pub async fn receive_upload(

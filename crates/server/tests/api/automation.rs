@@ -586,3 +586,116 @@ async fn a_scenario_triggering_itself_stops_after_ten_runs() {
         .count();
     assert_eq!(done, 10);
 }
+
+/// A slot output: component result `slot` into variable `target`.
+fn slot(target: &str, slot: &str) -> String {
+    format!(
+        r#"<camunda:outputParameter name="{target}" configName="{slot}"><camunda:script scriptFormat="JavaScript"><![CDATA[{}]]></camunda:script></camunda:outputParameter>"#,
+        json!({"type": "outputResult", "value": slot})
+    )
+}
+
+/// Run process (spec 03 §4.5) waits for its child and gets its variables; Upload file stores
+/// what a scenario made and writes it into a record's file field.
+#[tokio::test]
+async fn child_processes_and_files_made_by_a_scenario() {
+    let t = TestApp::start().await;
+    let cat = t
+        .catalog(
+            "Jobs",
+            json!([
+                {"name": "Title", "type": "text"},
+                {"name": "Note", "type": "text"},
+                {"name": "Report", "type": "file"},
+            ]),
+        )
+        .await;
+    let (cid, title, note, report) = (
+        id(&cat),
+        field_id(&cat, "Title"),
+        field_id(&cat, "Note"),
+        field_id(&cat, "Report"),
+    );
+    let child = scenario(
+        &t,
+        "double",
+        &[setvar(&[("y", "x * 2"), ("seen", "typeof recordId")])],
+    )
+    .await;
+    let run_child = (
+        "runProcess".to_string(),
+        [
+            list("scriptFormat", "list"),
+            input("scriptId", &format!("'{child}'")),
+            list("format", "keyvalue"),
+            pairs("params", &[("x", "21")]),
+            slot("childVars", "output"),
+            slot("childPid", "output_pid"),
+        ]
+        .concat(),
+    );
+    let upload = (
+        "bpiumFileUpload".to_string(),
+        [
+            input("file_data", "'hello ' + values['TITLE']"),
+            input("file_name", "'note.txt'"),
+            list("output_format", "catalog"),
+            input("output_catalogId", "catalogId"),
+            input("output_recordId", "recordId"),
+            input("output_fieldId", &format!("'{report}'")),
+            slot("fileUrl", "output_url"),
+        ]
+        .concat()
+        .replace("TITLE", &title),
+    );
+    let parent = scenario(
+        &t,
+        "parent",
+        &[
+            run_child,
+            upload,
+            edit_own(&[(
+                &note,
+                "childVars.y + ' ' + childVars.seen + ' ' + (childPid.length > 0) + ' ' + (fileUrl.indexOf('/api/v1/files/') > 0)",
+            )]),
+        ],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.after.create"], &parent, "").await;
+    let rec = t.record(&cid, json!({title.clone(): "Q3"})).await;
+    let path = format!("/api/v1/catalogs/{cid}/records/{}", id(&rec));
+    for _ in 0..200 {
+        if processes(&t).await.iter().any(|p| {
+            p["values"]["$script"][0]["recordId"] == json!(parent) && status_of(p) != "$running"
+        }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let runs = processes(&t).await;
+    let parent_run = runs
+        .iter()
+        .find(|p| p["values"]["$script"][0]["recordId"] == json!(parent))
+        .expect("the parent's process");
+    assert_eq!(status_of(parent_run), "$done", "{parent_run}");
+    let got = t.get(&path).await.expect(200).clone();
+    assert_eq!(got["values"][&note], "42 undefined true true", "{got}");
+    let url = got["values"][&report][0]["url"]
+        .as_str()
+        .expect("a stored file")
+        .to_string();
+    assert_eq!(got["values"][&report][0]["title"], "note.txt");
+    let (status, _, bytes) = crate::files::fetch(&url).await;
+    assert_eq!(status, 200);
+    assert_eq!(bytes, b"hello Q3");
+    // Two process records: the child's (sync, done) and the parent's.
+    eventually("both processes done", || async {
+        processes(&t)
+            .await
+            .iter()
+            .filter(|p| status_of(p) == "$done")
+            .count()
+            == 2
+    })
+    .await;
+}
