@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 pub mod listeners;
+mod mail;
 mod ports;
 pub mod processes;
 pub mod scenarios;

@@ -177,7 +177,7 @@ impl AppPorts {
     }
 
     /// The bytes of a stored file (by id) or of a URL.
-    async fn fetch(&self, file: &str) -> Result<Vec<u8>, PortError> {
+    pub(crate) async fn fetch(&self, file: &str) -> Result<Vec<u8>, PortError> {
         if file.starts_with("http://") || file.starts_with("https://") {
             let resp = self
                 .http
@@ -317,6 +317,10 @@ impl Ports for AppPorts {
         wait: bool,
     ) -> PortFuture<'a, ChildRun> {
         Box::pin(self.child(script, input, wait))
+    }
+
+    fn send_mail<'a>(&'a self, mail: kartoteka_engine::Mail) -> PortFuture<'a, Value> {
+        Box::pin(self.mail(mail))
     }
 
     fn download_file<'a>(&'a self, file: &'a str) -> PortFuture<'a, Vec<u8>> {

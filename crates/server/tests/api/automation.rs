@@ -699,3 +699,127 @@ async fn child_processes_and_files_made_by_a_scenario() {
     })
     .await;
 }
+
+/// A one-connection SMTP server on loopback that accepts one message and keeps its text.
+async fn fake_smtp() -> (u16, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = tokio::spawn(async move {
+        let Ok((sock, _)) = listener.accept().await else {
+            return String::new();
+        };
+        let (r, mut w) = sock.into_split();
+        let mut lines = BufReader::new(r).lines();
+        let mut data = String::new();
+        let _ = w.write_all(b"220 fake ESMTP\r\n").await;
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    let _ = w.write_all(b"250 queued\r\n").await;
+                } else {
+                    data.push_str(&line);
+                    data.push('\n');
+                }
+                continue;
+            }
+            let upper = line.to_ascii_uppercase();
+            let reply: &[u8] = if upper.starts_with("EHLO") {
+                b"250-fake\r\n250 8BITMIME\r\n"
+            } else if upper.starts_with("DATA") {
+                in_data = true;
+                b"354 go on\r\n"
+            } else if upper.starts_with("QUIT") {
+                let _ = w.write_all(b"221 bye\r\n").await;
+                break;
+            } else {
+                b"250 ok\r\n"
+            };
+            let _ = w.write_all(reply).await;
+        }
+        data
+    });
+    (port, handle)
+}
+
+#[tokio::test]
+async fn send_mail_goes_out_over_smtp() {
+    let t = TestApp::start().await;
+    let (_, cid, title, _, _) = deals(&t).await;
+    let (port, received) = fake_smtp().await;
+    let mail = (
+        "sendMail".to_string(),
+        [
+            list("connectionType", "parameters"),
+            input("smtphost", "'127.0.0.1'"),
+            input("smtpport", &port.to_string()),
+            input("from", "'Robot <robot@example.com>'"),
+            input("to", "'ann@example.com, bob@example.com'"),
+            input("subject", &format!("'Deal ' + values['{title}']")),
+            list("bodyType", "text"),
+            input("body", "'Created by ' + user.id"),
+            slot("sent", "output"),
+        ]
+        .concat(),
+    );
+    let s = scenario(&t, "mail", &[mail]).await;
+    subscribe(&t, &cid, &["$record.after.create"], &s, "").await;
+    t.record(&cid, json!({title.clone(): "Acme"})).await;
+    let text = tokio::time::timeout(Duration::from_secs(10), received)
+        .await
+        .expect("a message within 10 s")
+        .expect("the fake server");
+    assert!(text.contains("Subject: Deal Acme"), "{text}");
+    assert!(
+        text.contains("To: ann@example.com, bob@example.com"),
+        "{text}"
+    );
+    assert!(text.contains("Created by 1"), "{text}");
+    eventually("the process to be done", || async {
+        processes(&t).await.iter().any(|p| status_of(p) == "$done")
+    })
+    .await;
+    let p = processes(&t).await;
+    let result: Value =
+        serde_json::from_str(p[0]["values"]["$result"].as_str().unwrap_or("{}")).expect("result");
+    assert!(
+        result["sent"].to_string().contains("@kartoteka>"),
+        "{result}"
+    );
+
+    // A server that is not there: the component fails with SMTP, the process is an error.
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dead_port = dead.local_addr().expect("addr").port();
+    drop(dead);
+    let broken = (
+        "sendMail".to_string(),
+        [
+            list("connectionType", "parameters"),
+            input("smtphost", "'127.0.0.1'"),
+            input("smtpport", &dead_port.to_string()),
+            input("from", "'robot@example.com'"),
+            input("to", "'ann@example.com'"),
+            input("subject", "'x'"),
+            input("body", "'y'"),
+        ]
+        .concat(),
+    );
+    let s2 = scenario(&t, "mail to nowhere", &[broken]).await;
+    let listener = json!({"values": {
+        "$status": ["$on"], "$name": "m", "$urlId": "mail",
+        "$script": [{"catalogId": "$scripts", "recordId": s2}],
+    }});
+    t.post("/api/v1/catalogs/$webRequests/records", listener)
+        .await
+        .expect(200);
+    let r = reqwest::get(format!("{}/api/webrequest/mail", t.base))
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 500);
+}
