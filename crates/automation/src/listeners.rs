@@ -249,6 +249,7 @@ async fn answer(auto: Arc<Automation>, call: WebCall) -> Result<WebReply, Error>
         Ok(Ending::Error { message, .. }) => failed(500, message),
         Ok(Ending::Aborted(reason)) if reason == TIMED_OUT => failed(504, reason),
         Ok(Ending::Aborted(reason)) => failed(500, reason),
+        Ok(Ending::Refused(reason)) => failed(429, reason),
         Err(_) => failed(504, TIMED_OUT.into()),
     })
 }

@@ -168,11 +168,13 @@ impl AppPorts {
                 result: Some(vars),
                 error: None,
             },
-            Ending::Error { message, .. } | Ending::Aborted(message) => ChildRun {
-                pid,
-                result: None,
-                error: Some(message),
-            },
+            Ending::Error { message, .. } | Ending::Aborted(message) | Ending::Refused(message) => {
+                ChildRun {
+                    pid,
+                    result: None,
+                    error: Some(message),
+                }
+            }
         })
     }
 

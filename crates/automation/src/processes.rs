@@ -48,6 +48,8 @@ pub enum Ending {
     },
     /// Stopped: its record deleted, or the synchronous limit reached.
     Aborted(String),
+    /// Not started: `BPM_PROCESS_LIMIT` runs were busy (its `$error` record says so).
+    Refused(String),
 }
 
 /// Why a synchronous run over its limit stopped.
@@ -109,6 +111,20 @@ pub struct Automation {
     bindings: Mutex<Option<(u64, Arc<Vec<Binding>>)>>,
     /// `$processes` records deleted while their run was going.
     aborted: Mutex<HashSet<String>>,
+    /// Steps running at once (`BPM_PROCESS_LIMIT`): a run holds a slot while a step of it
+    /// runs, not while it waits on a timer or its pacing; asynchronous runs queue for one,
+    /// a synchronous launch finding none free is refused (429).
+    slots: tokio::sync::Semaphore,
+}
+
+/// `BPM_PROCESS_LIMIT` (a `BPIUM_` prefix wins): 100 when unset, as in the cloud.
+fn process_limit() -> usize {
+    ["BPIUM_BPM_PROCESS_LIMIT", "BPM_PROCESS_LIMIT"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok())
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(100)
 }
 
 /// A new run id (`$pid`): 16 hex digits.
@@ -179,6 +195,7 @@ impl Automation {
             by_script: Mutex::new((u64::MAX, HashMap::new())),
             bindings: Mutex::new(None),
             aborted: Mutex::new(HashSet::new()),
+            slots: tokio::sync::Semaphore::new(process_limit()),
         }))
     }
 
@@ -292,6 +309,14 @@ impl Automation {
 
     /// Runs a scenario to its end (the caller decides whether to wait for it).
     pub async fn run(self: &Arc<Self>, launch: Launch) -> Ending {
+        if launch.sync && self.slots.available_permits() == 0 {
+            let message = format!(
+                "too many processes are running (BPM_PROCESS_LIMIT = {})",
+                process_limit()
+            );
+            self.refuse(&launch, &message).await;
+            return Ending::Refused(message);
+        }
         let mut run = Run {
             record: None,
             opening: Self::process_values(&launch),
@@ -367,8 +392,13 @@ impl Automation {
             if run.deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ending::Aborted(TIMED_OUT.into());
             }
+            let Ok(slot) = self.slots.acquire().await else {
+                return Ending::Aborted("the server is stopping".into());
+            };
             let now = kartoteka_model::time::now_ms();
-            match self.engine.run_step(ir, &mut state, &self.ports, now).await {
+            let outcome = self.engine.run_step(ir, &mut state, &self.ports, now).await;
+            drop(slot);
+            match outcome {
                 Outcome::Done => return Ending::Done(state.vars),
                 Outcome::Failed(f) => {
                     let message = match &f.component {
@@ -693,6 +723,9 @@ impl Automation {
             };
             let vars = match self.run_at_depth(launch, e.depth).await {
                 Ending::Done(vars) => vars,
+                Ending::Refused(message) => {
+                    return Err(Error::new(ErrorCode::TooManyRequests, message))
+                }
                 Ending::Error { message, .. } | Ending::Aborted(message) => {
                     return Err(Error::new(
                         ErrorCode::RejectedByEvent,
@@ -813,7 +846,9 @@ impl Automation {
                         values.extend(v.clone());
                     }
                 }
-                Ending::Error { message, .. } | Ending::Aborted(message) => {
+                Ending::Error { message, .. }
+                | Ending::Aborted(message)
+                | Ending::Refused(message) => {
                     messages.push(HookMessage {
                         title: None,
                         text: format!("Scenario error: {message}"),
@@ -836,6 +871,7 @@ fn ending_values(ending: &Ending, took_ms: i64) -> Map<String, Value> {
             ("$error", Value::Object(r))
         }
         Ending::Aborted(reason) => ("$aborted", json!({"$error": reason})),
+        Ending::Refused(reason) => ("$error", json!({"$error": reason})),
     };
     let mut text = result.to_string();
     if text.len() > RESULT_LIMIT {

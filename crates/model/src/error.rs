@@ -34,6 +34,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
+    TooManyRequests,
     NotImplemented,
     Unavailable,
     Internal,
@@ -41,7 +42,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidValue,
@@ -70,6 +71,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::TooManyRequests,
         ErrorCode::NotImplemented,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
@@ -106,6 +108,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::NotImplemented => "not_implemented",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
@@ -143,6 +146,7 @@ impl ErrorCode {
             | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::NotImplemented => 501,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,

@@ -70,6 +70,17 @@ pub(crate) fn edit_own(values: &[(&str, &str)]) -> (String, String) {
     ("bpiumEdit".into(), params)
 }
 
+/// A Code component running `source` (a function body).
+pub(crate) fn code(source: &str) -> (String, String) {
+    let cdata = json!({"type": "const", "value": source});
+    (
+        "code".into(),
+        format!(
+            r#"<camunda:inputParameter name="source"><camunda:script scriptFormat="JavaScript"><![CDATA[{cdata}]]></camunda:script></camunda:inputParameter>"#
+        ),
+    )
+}
+
 /// A timer of `duration` (ISO-8601).
 pub(crate) fn timer(duration: &str) -> (String, String) {
     ("@timer".into(), duration.into())

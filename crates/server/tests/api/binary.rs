@@ -434,6 +434,138 @@ async fn pending_webhook_deliveries_survive_kill_9() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// POSTs JSON as the administrator and answers the JSON of a 200.
+async fn post_ok(
+    c: &reqwest::Client,
+    base: &str,
+    auth: (&str, &str),
+    path: &str,
+    body: Value,
+) -> Value {
+    let r = c
+        .post(format!("{base}{path}"))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "{path}");
+    r.json::<Value>().await.expect("json")
+}
+
+/// Uploads a scenario file through the files API and stores it in `$scripts`; answers the
+/// record id.
+async fn store_scenario(
+    c: &reqwest::Client,
+    base: &str,
+    auth: (&str, &str),
+    bpmn: Vec<u8>,
+) -> String {
+    let ticket = post_ok(
+        c,
+        base,
+        auth,
+        "/api/v1/files",
+        json!({"catalogId": "$scripts", "fieldId": "$file", "name": "t.bpmn", "size": bpmn.len(), "mimeType": "application/bpmn+xml", "typeStorage": "remoteStorage"}),
+    )
+    .await;
+    assert_eq!(crate::files::send_bytes(&ticket, bpmn, None).await, 204);
+    let fid = ticket["fileId"].as_i64().expect("file id");
+    let r = c
+        .patch(format!("{base}/api/v1/files/{fid}"))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let script = post_ok(
+        c,
+        base,
+        auth,
+        "/api/v1/catalogs/$scripts/records",
+        json!({"values": {"$name": "s", "$file": [{"id": fid.to_string()}]}}),
+    )
+    .await;
+    script["id"].as_str().expect("script id").to_string()
+}
+
+/// `BPM_PROCESS_LIMIT`: with one slot, a synchronous launch while a step of another run is
+/// busy is refused with 429 (and an `$error` process says why); runs waiting on a timer hold
+/// no slot.
+#[tokio::test]
+async fn synchronous_launches_past_the_process_limit_get_429() {
+    use crate::automation::{chain, code, timer};
+    let dir = temp_dir();
+    let db = Db::new();
+    let envs = [
+        ("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string()),
+        ("BPM_PROCESS_LIMIT", "1".to_string()),
+    ];
+    let auth = ("admin@example.com", "admin123");
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let c = reqwest::Client::new();
+    let busy = store_scenario(
+        &c,
+        &s.base,
+        auth,
+        chain(&[code(
+            "var t = Date.now(); while (Date.now() - t < 1500) {} return 1;",
+        )]),
+    )
+    .await;
+    let waits = store_scenario(&c, &s.base, auth, chain(&[timer("PT3S")])).await;
+    for (url_id, script) in [("busy", &busy), ("waits", &waits)] {
+        post_ok(
+            &c,
+            &s.base,
+            auth,
+            "/api/v1/catalogs/$webRequests/records",
+            json!({"values": {
+                "$status": ["$on"], "$name": url_id, "$urlId": url_id,
+                "$script": [{"catalogId": "$scripts", "recordId": script}],
+            }}),
+        )
+        .await;
+    }
+    // A run waiting on its timer holds no slot.
+    let r = c
+        .get(format!("{}/api/webrequest/waits?async=true", s.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = tokio::spawn({
+        let (c, base) = (c.clone(), s.base.clone());
+        async move {
+            c.get(format!("{base}/api/webrequest/busy"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = c
+        .get(format!("{}/api/webrequest/busy", s.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(second.status().as_u16(), 429);
+    let body: Value = second.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("BPM_PROCESS_LIMIT")),
+        "{body}"
+    );
+    assert_eq!(first.await.expect("join").expect("send"), 200);
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A scenario run waiting on a timer survives `kill -9`: its saved state is resumed after the
 /// restart, the timer fires, and the run's next component writes.
 #[tokio::test]
@@ -470,56 +602,24 @@ async fn a_waiting_scenario_run_survives_kill_9() {
     let cat: Value = r.json().await.expect("catalog");
     let note = crate::support::field_id(&cat, "Note");
     let bpmn = chain(&[timer("PT2S"), edit_own(&[(&note, "'after the restart'")])]);
-    let ticket: Value = c
-        .post(format!("{}/api/v1/files", s.base))
-        .basic_auth(auth.0, Some(auth.1))
-        .json(&json!({"catalogId": "$scripts", "fieldId": "$file", "name": "t.bpmn", "size": bpmn.len(), "mimeType": "application/bpmn+xml", "typeStorage": "remoteStorage"}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("ticket");
-    assert_eq!(crate::files::send_bytes(&ticket, bpmn, None).await, 204);
-    let fid = ticket["fileId"].as_i64().expect("file id");
-    let r = c
-        .patch(format!("{}/api/v1/files/{fid}", s.base))
-        .basic_auth(auth.0, Some(auth.1))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 200);
-    let post = |path: String, body: Value| {
-        let c = c.clone();
-        let base = s.base.clone();
-        async move {
-            let r = c
-                .post(format!("{base}{path}"))
-                .basic_auth(auth.0, Some(auth.1))
-                .json(&body)
-                .send()
-                .await
-                .expect("send");
-            assert_eq!(r.status(), 200, "{path}");
-            r.json::<Value>().await.expect("json")
-        }
-    };
-    let script = post(
-        "/api/v1/catalogs/$scripts/records".into(),
-        json!({"values": {"$name": "wait", "$file": [{"id": fid.to_string()}]}}),
-    )
-    .await;
-    post(
-        "/api/v1/catalogs/$events/records".into(),
+    let script = store_scenario(&c, &s.base, auth, bpmn).await;
+    post_ok(
+        &c,
+        &s.base,
+        auth,
+        "/api/v1/catalogs/$events/records",
         json!({"values": {
             "$status": ["$on"], "$name": "wait",
             "$catalog": [{"catalogId": "$catalogs", "recordId": catalog}],
             "$eventTypes": ["$record.after.create"],
-            "$script": [{"catalogId": "$scripts", "recordId": script["id"]}],
+            "$script": [{"catalogId": "$scripts", "recordId": script}],
         }}),
     )
     .await;
+    let post = |path: String, body: Value| {
+        let (c, base) = (c.clone(), s.base.clone());
+        async move { post_ok(&c, &base, auth, &path, body).await }
+    };
     let rec = post(
         format!("/api/v1/catalogs/{catalog}/records"),
         json!({"values": {}}),
