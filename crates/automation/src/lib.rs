@@ -10,6 +10,7 @@ mod mail;
 mod ports;
 pub mod processes;
 pub mod scenarios;
+mod sql;
 pub use processes::start_automation;
 pub use scenarios::install_scenarios;
 

@@ -325,6 +325,10 @@ impl Ports for AppPorts {
         Box::pin(self.mail(mail))
     }
 
+    fn sql_query<'a>(&'a self, query: kartoteka_engine::SqlQuery) -> PortFuture<'a, Vec<Value>> {
+        Box::pin(crate::sql::run(query))
+    }
+
     fn download_file<'a>(&'a self, file: &'a str) -> PortFuture<'a, Vec<u8>> {
         Box::pin(self.fetch(file))
     }

@@ -834,3 +834,61 @@ async fn send_mail_goes_out_over_smtp() {
         .expect("send");
     assert_eq!(r.status().as_u16(), 500);
 }
+
+/// SQL query against an external PostgreSQL database (the local test server): `:name`
+/// parameters bound, rows back as objects; skipped when no PostgreSQL answers on loopback.
+#[tokio::test]
+async fn sql_query_reads_an_external_postgresql() {
+    if std::net::TcpStream::connect("127.0.0.1:5432").is_err() {
+        println!("skipped: no PostgreSQL on 127.0.0.1:5432");
+        return;
+    }
+    let t = TestApp::start().await;
+    let (_, cid, title, _, note) = deals(&t).await;
+    let sql = (
+        "sql".to_string(),
+        [
+            list("connectionType", "connectionString"),
+            input(
+                "connectionString",
+                "'postgres://postgres@127.0.0.1:5432/test'",
+            ),
+            input(
+                "query",
+                "'select :n::int + 1 as next, :who as who, 1.5::numeric as half'",
+            ),
+            pairs(
+                "params",
+                &[("n", "41"), ("who", &format!("values['{title}']"))],
+            ),
+            slot("rows", "output"),
+        ]
+        .concat(),
+    );
+    let s = scenario(
+        &t,
+        "sql",
+        &[
+            sql,
+            edit_own(&[(
+                &note,
+                "rows[0].next + ' ' + rows[0].who + ' ' + rows[0].half + ' ' + rows.length",
+            )]),
+        ],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.after.create"], &s, "").await;
+    let rec = t.record(&cid, json!({title.clone(): "O'Hara"})).await;
+    let path = format!("/api/v1/catalogs/{cid}/records/{}", id(&rec));
+    eventually("the sql run", || async {
+        processes(&t)
+            .await
+            .iter()
+            .any(|p| status_of(p) != "$running")
+    })
+    .await;
+    let p = processes(&t).await;
+    assert_eq!(status_of(&p[0]), "$done", "{}", p[0]);
+    let got = t.get(&path).await.expect(200).clone();
+    assert_eq!(got["values"][&note], "42 O'Hara 1.5 1", "{got}");
+}
