@@ -892,3 +892,120 @@ async fn sql_query_reads_an_external_postgresql() {
     let got = t.get(&path).await.expect(200).clone();
     assert_eq!(got["values"][&note], "42 O'Hara 1.5 1", "{got}");
 }
+
+/// The other record events and their input variables (spec 03 §3.3): after.update gives the
+/// changed fields and every previous value, after.delete the record's last values,
+/// before.update can refuse an edit, before.delete a deletion.
+#[tokio::test]
+async fn update_and_delete_events_see_their_variables() {
+    let t = TestApp::start().await;
+    let (_, cid, title, amount, note) = deals(&t).await;
+    // Every run copies what it saw into a record of a log catalog.
+    let log = t
+        .catalog("Log", json!([{"name": "Seen", "type": "text"}]))
+        .await;
+    let (log_id, seen) = (id(&log), field_id(&log, "Seen"));
+    let add_log = |expr: &str| {
+        (
+            "bpiumAdd".to_string(),
+            [
+                list("catalogFormat", "catalog"),
+                input("catalogId", &format!("'{log_id}'")),
+                list("format", "keyvalue"),
+                pairs("values1", &[(&seen, expr)]),
+            ]
+            .concat(),
+        )
+    };
+    let after_update = scenario(
+        &t,
+        "after update",
+        &[add_log(&format!(
+            "event.type + ' ' + JSON.stringify(_.keys(values)) + ' prev=' + prevValues['{amount}'] + ' now=' + allValues['{amount}'] + ' id=' + recordId"
+        ))],
+    )
+    .await;
+    let after_delete = scenario(
+        &t,
+        "after delete",
+        &[add_log(&format!(
+            "event.type + ' ' + values['{title}'] + ' id=' + recordId"
+        ))],
+    )
+    .await;
+    let guard = scenario(
+        &t,
+        "guard",
+        &[setvar(&[
+            (
+                "$status",
+                &format!("(values['{amount}'] < 0 || (event.type == '$record.before.delete' && prevValues['{note}'] == 'keep')) ? 403 : 200"),
+            ),
+            ("$body", "{message: event.type + ' refused'}"),
+        ])],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.after.update"], &after_update, "").await;
+    subscribe(&t, &cid, &["$record.after.delete"], &after_delete, "").await;
+    subscribe(
+        &t,
+        &cid,
+        &["$record.before.update", "$record.before.delete"],
+        &guard,
+        "",
+    )
+    .await;
+    let rec = t
+        .record(
+            &cid,
+            json!({title.clone(): "Deal", amount.clone(): 5, note.clone(): "keep"}),
+        )
+        .await;
+    let path = format!("/api/v1/catalogs/{cid}/records/{}", id(&rec));
+
+    // before.update refuses a negative amount; nothing changes.
+    let r = t
+        .patch(&path, json!({"values": {amount.clone(): -1}}))
+        .await;
+    r.expect_error(400, "rejected_by_event", None);
+    assert_eq!(r.json["message"], "$record.before.update refused");
+    assert_eq!(t.get(&path).await.expect(200)["values"][&amount], 5);
+
+    // An allowed update: after.update sees the changed field and the previous values.
+    t.patch(&path, json!({"values": {amount.clone(): 7}}))
+        .await
+        .expect(200);
+    // before.delete refuses while the note says keep.
+    let r = t.delete(&path).await;
+    r.expect_error(400, "rejected_by_event", None);
+    assert_eq!(r.json["message"], "$record.before.delete refused");
+    t.patch(&path, json!({"values": {note.clone(): "go"}}))
+        .await
+        .expect(200);
+    t.delete(&path).await.expect(200);
+
+    let logs = || async {
+        let mut v: Vec<String> = t
+            .get(&format!("/api/v1/catalogs/{log_id}/records"))
+            .await
+            .json
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r["values"][&seen].as_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    eventually("three log records", || async { logs().await.len() == 3 }).await;
+    let rid = id(&rec);
+    assert_eq!(
+        logs().await,
+        vec![
+            format!("$record.after.delete Deal id={rid}"),
+            format!("$record.after.update [\"{amount}\"] prev=5 now=7 id={rid}"),
+            format!("$record.after.update [\"{note}\"] prev=7 now=7 id={rid}"),
+        ]
+    );
+}
