@@ -3,7 +3,7 @@
 //! `$headers` and `$body`. `?async=true` answers 200 at once; a failed run answers 500
 //! `{"message": $error}`; a run over the synchronous limit answers 504 and is stopped.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use kartoteka_core::error::Error;
@@ -19,12 +19,19 @@ use crate::processes::{Automation, Ending, Launch, TIMED_OUT};
 pub const SYNC_LIMIT: Duration = Duration::from_secs(60);
 
 /// Answers web listener calls with the runner's scenarios.
-pub struct Listeners(pub Arc<Automation>);
+/// Holds the runner weakly, as the before-hook does (the core owns this, the runner owns the
+/// core); once the runner is gone every listener answers 404.
+pub struct Listeners(pub Weak<Automation>);
 
 impl WebListeners for Listeners {
     fn call(&self, call: WebCall) -> WebFuture {
-        let auto = self.0.clone();
-        Box::pin(async move { answer(auto, call).await })
+        let auto = self.0.upgrade();
+        Box::pin(async move {
+            match auto {
+                Some(auto) => answer(auto, call).await,
+                None => Err(not_found(&call.url_id)),
+            }
+        })
     }
 }
 

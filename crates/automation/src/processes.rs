@@ -7,7 +7,7 @@
 //! (the server stopped under it) is marked `$aborted`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use kartoteka_bpmn::Ir;
@@ -125,6 +125,17 @@ fn process_limit() -> usize {
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(100)
+}
+
+/// `BPM_PROCESS_TIMEOUT` in ms (a `BPIUM_` prefix wins): the longest a run may live, its
+/// waits included; a week when unset (spec 03 §8).
+fn process_timeout_ms() -> i64 {
+    ["BPIUM_BPM_PROCESS_TIMEOUT", "BPM_PROCESS_TIMEOUT"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(604_800_000)
 }
 
 /// A new run id (`$pid`): 16 hex digits.
@@ -392,6 +403,13 @@ impl Automation {
             if run.deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ending::Aborted(TIMED_OUT.into());
             }
+            let lifetime = kartoteka_model::time::now_ms() - run.started_ms;
+            if lifetime > process_timeout_ms() {
+                return Ending::Aborted(format!(
+                    "the process ran longer than BPM_PROCESS_TIMEOUT ({} ms)",
+                    process_timeout_ms()
+                ));
+            }
             let Ok(slot) = self.slots.acquire().await else {
                 return Ending::Aborted("the server is stopping".into());
             };
@@ -413,13 +431,12 @@ impl Automation {
                 Outcome::Yield => {
                     self.save(run, &state, None).await;
                     let wait = kartoteka_engine::pacing_delay(self.engine.settings(), state.step);
-                    self.pause(wait, run.deadline).await;
+                    self.pause(wait, run).await;
                 }
                 Outcome::Waiting { until_ms } => {
                     self.save(run, &state, Some(until_ms)).await;
                     let wait = (until_ms - kartoteka_model::time::now_ms()).max(0);
-                    self.pause(Duration::from_millis(wait as u64), run.deadline)
-                        .await;
+                    self.pause(Duration::from_millis(wait as u64), run).await;
                 }
             }
         }
@@ -489,12 +506,15 @@ impl Automation {
         seen
     }
 
-    /// Sleeps between steps, no later than the deadline.
-    async fn pause(&self, wait: Duration, deadline: Option<Instant>) {
-        let wait = match deadline {
+    /// Sleeps between steps, no later than the run's deadline or the end of its lifetime
+    /// (`BPM_PROCESS_TIMEOUT`, so that the next turn of the loop ends it).
+    async fn pause(&self, wait: Duration, run: &Run) {
+        let wait = match run.deadline {
             Some(d) => wait.min(d.saturating_duration_since(Instant::now())),
             None => wait,
         };
+        let left = run.started_ms + process_timeout_ms() + 1 - kartoteka_model::time::now_ms();
+        let wait = wait.min(Duration::from_millis(left.max(0) as u64));
         tokio::time::sleep(wait).await;
     }
 
@@ -963,7 +983,11 @@ fn record_input(b: &Binding, e: &DataEvent<'_>, is_async: bool) -> Map<String, V
 
 /// The before-hook the runner gives the core: only writes a subscription may want are
 /// shown to it.
-struct SyncEvents(Arc<Automation>);
+///
+/// It holds the runner weakly: the core owns the hook, the runner owns the core, and a
+/// strong reference each way would keep both (and the store's connections) alive for ever.
+/// Once the runner is gone the hook wants nothing.
+struct SyncEvents(Weak<Automation>);
 
 impl BeforeHook for SyncEvents {
     fn wants(&self, catalog_db_id: i64, action: RecordAction) -> bool {
@@ -972,19 +996,33 @@ impl BeforeHook for SyncEvents {
             RecordAction::Updated => "$record.before.update",
             RecordAction::Deleted => "$record.before.delete",
         };
-        self.0.may_bind(catalog_db_id, kind)
+        self.0
+            .upgrade()
+            .is_some_and(|a| a.may_bind(catalog_db_id, kind))
     }
 
     fn before<'a>(&'a self, event: &'a BeforeEvent) -> HookFuture<'a> {
-        Box::pin(self.0.before(event))
+        Box::pin(async move {
+            match self.0.upgrade() {
+                Some(a) => a.before(event).await,
+                None => Ok(Map::new()),
+            }
+        })
     }
 
     fn wants_updating(&self, catalog_db_id: i64) -> bool {
-        self.0.may_bind(catalog_db_id, "$record.updating")
+        self.0
+            .upgrade()
+            .is_some_and(|a| a.may_bind(catalog_db_id, "$record.updating"))
     }
 
     fn updating<'a>(&'a self, event: &'a UpdatingEvent) -> UpdatingFuture<'a> {
-        Box::pin(self.0.updating(event))
+        Box::pin(async move {
+            match self.0.upgrade() {
+                Some(a) => a.updating(event).await,
+                None => Ok((Vec::new(), Map::new())),
+            }
+        })
     }
 }
 
@@ -993,9 +1031,9 @@ impl BeforeHook for SyncEvents {
 pub fn start_automation(app: &Arc<App>) -> Result<Arc<Automation>, String> {
     crate::scenarios::install_scenarios(app);
     let auto = Automation::new(app.clone(), Settings::from_env())?;
-    app.set_web_listeners(Arc::new(crate::listeners::Listeners(auto.clone())));
+    app.set_web_listeners(Arc::new(crate::listeners::Listeners(Arc::downgrade(&auto))));
     app.events
-        .add_before_hook(Arc::new(SyncEvents(auto.clone())));
+        .add_before_hook(Arc::new(SyncEvents(Arc::downgrade(&auto))));
     let mut rx = app.events.subscribe();
     let me = auto.clone();
     tokio::spawn(async move {

@@ -566,6 +566,82 @@ async fn synchronous_launches_past_the_process_limit_get_429() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `BPM_PROCESS_TIMEOUT`: a run living longer (here: waiting on a timer past it) is
+/// `$aborted` and its next component never runs.
+#[tokio::test]
+async fn a_run_past_the_process_timeout_is_aborted() {
+    use crate::automation::{chain, setvar, timer};
+    let dir = temp_dir();
+    let db = Db::new();
+    let envs = [
+        ("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string()),
+        ("BPM_PROCESS_TIMEOUT", "800".to_string()),
+    ];
+    let auth = ("admin@example.com", "admin123");
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let c = reqwest::Client::new();
+    let slow = store_scenario(
+        &c,
+        &s.base,
+        auth,
+        chain(&[timer("PT3S"), setvar(&[("late", "1")])]),
+    )
+    .await;
+    post_ok(
+        &c,
+        &s.base,
+        auth,
+        "/api/v1/catalogs/$webRequests/records",
+        json!({"values": {
+            "$status": ["$on"], "$name": "slow", "$urlId": "slow",
+            "$script": [{"catalogId": "$scripts", "recordId": slow}],
+        }}),
+    )
+    .await;
+    let started = Instant::now();
+    let r = c
+        .get(format!("{}/api/webrequest/slow?async=true", s.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let status = loop {
+        let list: Value = c
+            .get(format!("{}/api/v1/catalogs/$processes/records", s.base))
+            .basic_auth(auth.0, Some(auth.1))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("processes");
+        let p = list[0].clone();
+        if p["values"]["$status"] != json!(["$running"]) && !p.is_null() {
+            break p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still running: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["values"]["$status"], json!(["$aborted"]), "{status}");
+    assert!(
+        status["values"]["$result"]
+            .as_str()
+            .is_some_and(|r| r.contains("BPM_PROCESS_TIMEOUT")),
+        "{status}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "not cut at its lifetime"
+    );
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A scenario run waiting on a timer survives `kill -9`: its saved state is resumed after the
 /// restart, the timer fires, and the run's next component writes.
 #[tokio::test]
