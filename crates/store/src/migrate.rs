@@ -141,8 +141,21 @@ const MIGRATIONS: &[Migration] = &[
 
 /// Gives the catalogs that existed before owner indexes theirs (see
 /// [`crate::query::owner_indexes`]); a no-op on a new store.
-fn owner_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
-    for c in schema::load_catalogs(conn)? {
+///
+/// Before this, `multiselect` could be switched off while records held several employees. A
+/// single-valued user field whose records still do is marked `multiselect` again (its data
+/// says so), so that its conditions keep finding those records.
+pub fn owner_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for mut c in schema::load_catalogs(conn)? {
+        for (i, f) in c.fields.iter_mut().enumerate() {
+            if f.field_type == FieldType::User
+                && !f.multiselect()
+                && crate::query::holds_several_users(conn, c.db_id, f)?
+            {
+                f.config.insert("multiselect".into(), Value::Bool(true));
+                schema::update_field(conn, c.db_id, f, i as i64 + 1)?;
+            }
+        }
         crate::query::sync_owner_indexes(conn, c.db_id, &c.fields)?;
     }
     Ok(())

@@ -2,8 +2,10 @@
 //! filterable, and can be deleted with it (SQLite refuses to drop an indexed column). Runs on
 //! SQLite, and on PostgreSQL when `KARTOTEKA_TEST_DATABASE_URL` is set.
 
+use kartoteka_model::value::FieldValue;
 use kartoteka_model::{FieldDef, FieldType};
 use kartoteka_store::query::has_field_index;
+use kartoteka_store::records::insert_record;
 use kartoteka_store::schema::{
     delete_field, insert_catalog, insert_field, insert_section, update_field, CatalogRow,
     SectionRow,
@@ -86,6 +88,43 @@ async fn check(store: &Store) {
             delete_field(c, 100, &title)?;
             delete_field(c, 100, &stage)?;
             assert!(!has_field_index(c, 100, &amount)?);
+
+            // Migration 42: a single-valued user field whose records hold several employees
+            // (possible before the core refused that switch) becomes multiselect again, and
+            // only the truly single one gets owner indexes.
+            let owner = field(9004, FieldType::User);
+            let team = field(9005, FieldType::User);
+            insert_field(c, 100, &owner, 1)?;
+            insert_field(c, 100, &team, 2)?;
+            let one = FieldValue::Users(vec!["1".into()]);
+            let two = FieldValue::Users(vec!["1".into(), "2".into()]);
+            insert_record(
+                c,
+                100,
+                None,
+                None,
+                "2024-01-01T00:00:00.000Z",
+                &[(&owner, &one), (&team, &two)],
+            )?;
+            kartoteka_store::migrate::owner_indexes(c)?;
+            let cat = kartoteka_store::schema::load_catalogs(c)?
+                .into_iter()
+                .find(|k| k.db_id == 100)
+                .expect("catalog");
+            let multi = |id: i64| {
+                cat.fields
+                    .iter()
+                    .find(|f| f.db_id == id)
+                    .map(|f| f.multiselect())
+            };
+            assert_eq!(multi(9004), Some(false));
+            assert_eq!(multi(9005), Some(true));
+            let names: Vec<String> =
+                kartoteka_store::query::owner_indexes(c.dialect(), 100, &cat.fields)
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect();
+            assert_eq!(names, vec!["catalog_100_ox_9004".to_string()]);
             Ok(())
         })
         .await
