@@ -13,7 +13,7 @@ use kartoteka_core::Actor;
 use kartoteka_model::ErrorCode;
 use serde_json::{json, Map, Value};
 
-use crate::processes::{Automation, Ending, Launch, TIMED_OUT};
+use crate::processes::{items, linked, status_of, Automation, Ending, Launch, TIMED_OUT};
 
 /// The longest a synchronous run may take (spec 03 §8).
 pub const SYNC_LIMIT: Duration = Duration::from_secs(60);
@@ -64,23 +64,8 @@ async fn listener(auto: &Automation, url_id: &str) -> Result<(String, String), E
         .into_iter()
         .find(|r| r.values.get("$urlId").and_then(Value::as_str) == Some(url_id))
         .ok_or_else(|| not_found(url_id))?;
-    let on = rec
-        .values
-        .get("$status")
-        .and_then(Value::as_array)
-        .is_some_and(|a| {
-            a.iter().any(|i| {
-                i.as_str() == Some("$on") || i.get("id").and_then(Value::as_str) == Some("$on")
-            })
-        });
-    let script = rec
-        .values
-        .get("$script")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .and_then(|l| l.get("recordId"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let on = items(rec.values.get("$status")).iter().any(|s| s == "$on");
+    let script = linked(rec.values.get("$script")).into_iter().next();
     match (on, script) {
         (true, Some(s)) => Ok((rec.id, s)),
         _ => Err(not_found(url_id)),
@@ -180,14 +165,10 @@ fn url_pairs(body: &[u8]) -> Vec<(String, String)> {
 
 /// The reply a finished run gives (spec 03 §3.4).
 fn reply(vars: &Map<String, Value>) -> WebReply {
-    let status = vars
-        .get("$status")
-        .and_then(|s| {
-            s.as_u64()
-                .or_else(|| s.as_str().and_then(|t| t.parse().ok()))
-        })
+    let status = status_of(vars)
+        .and_then(|s| u16::try_from(s).ok())
         .filter(|s| (100..=599).contains(s))
-        .unwrap_or(200) as u16;
+        .unwrap_or(200);
     let mut headers: Vec<(String, String)> = vars
         .get("$headers")
         .and_then(Value::as_object)

@@ -138,6 +138,14 @@ fn process_timeout_ms() -> i64 {
         .unwrap_or(604_800_000)
 }
 
+/// The `$status` a finished run set (a number, or digits as text); `None` when it set none.
+pub(crate) fn status_of(vars: &Map<String, Value>) -> Option<i64> {
+    vars.get("$status").and_then(|s| {
+        s.as_i64()
+            .or_else(|| s.as_str().and_then(|t| t.trim().parse().ok()))
+    })
+}
+
 /// A new run id (`$pid`): 16 hex digits.
 pub fn new_pid() -> String {
     format!("{:016x}", rand::random::<u64>())
@@ -152,7 +160,7 @@ fn link(catalog: &str, record: &str) -> Value {
 }
 
 /// The record ids of a link value in the read format.
-fn linked(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn linked(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -167,7 +175,7 @@ fn linked(v: Option<&Value>) -> Vec<String> {
 }
 
 /// The item ids of a dropdown value in the read format.
-fn items(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn items(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -732,15 +740,7 @@ impl Automation {
         };
         let mut merged = Map::new();
         for b in self.matching(&event).await {
-            let launch = Launch {
-                pid: new_pid(),
-                script: b.script.clone(),
-                input: record_input(&b, &event, false),
-                sync: true,
-                event: Some((EVENTS, b.id.clone())),
-                user: e.user_db_id,
-                deadline: Some(Instant::now() + crate::listeners::SYNC_LIMIT),
-            };
+            let launch = sync_launch(&b, &event);
             let vars = match self.run_at_depth(launch, e.depth).await {
                 Ending::Done(vars) => vars,
                 Ending::Refused(message) => {
@@ -753,13 +753,7 @@ impl Automation {
                     ))
                 }
             };
-            let status = vars
-                .get("$status")
-                .and_then(|s| {
-                    s.as_i64()
-                        .or_else(|| s.as_str().and_then(|t| t.parse().ok()))
-                })
-                .unwrap_or(200);
+            let status = status_of(&vars).unwrap_or(200);
             let body = vars.get("$body").and_then(Value::as_object);
             if !(200..300).contains(&status) {
                 let mut err = Error::new(ErrorCode::RejectedByEvent, "the write was refused");
@@ -846,15 +840,7 @@ impl Automation {
         };
         let (mut messages, mut values) = (Vec::new(), Map::new());
         for b in self.matching(&event).await {
-            let launch = Launch {
-                pid: new_pid(),
-                script: b.script.clone(),
-                input: record_input(&b, &event, false),
-                sync: true,
-                event: Some((EVENTS, b.id.clone())),
-                user: e.user_db_id,
-                deadline: Some(Instant::now() + crate::listeners::SYNC_LIMIT),
-            };
+            let launch = sync_launch(&b, &event);
             match self.run_at_depth(launch, e.depth).await {
                 Ending::Done(vars) => {
                     let body = vars.get("$body").and_then(Value::as_object);
@@ -907,6 +893,20 @@ fn ending_values(ending: &Ending, took_ms: i64) -> Map<String, Value> {
     values.insert("$result".into(), Value::String(text));
     values.insert("$duration".into(), json!(took_ms as f64 / 1000.0));
     values
+}
+
+/// A synchronous run of a subscription for a `before.*` or `updating` event: its caller
+/// waits, at most [`crate::listeners::SYNC_LIMIT`].
+fn sync_launch(b: &Binding, event: &DataEvent<'_>) -> Launch {
+    Launch {
+        pid: new_pid(),
+        script: b.script.clone(),
+        input: record_input(b, event, false),
+        sync: true,
+        event: Some((EVENTS, b.id.clone())),
+        user: event.user,
+        deadline: Some(Instant::now() + crate::listeners::SYNC_LIMIT),
+    }
 }
 
 /// A record event as scenarios see it, from a before-hook or an after-event.

@@ -12,7 +12,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// A fixed pool of worker threads. Jobs wait in the queue while every thread is busy.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    queue: Mutex<mpsc::Sender<Job>>,
+    queue: mpsc::Sender<Job>,
 }
 
 impl Pool {
@@ -43,9 +43,7 @@ impl Pool {
                 tracing::error!(error = %e, "could not start a scenario script thread");
             }
         }
-        Pool {
-            queue: Mutex::new(tx),
-        }
+        Pool { queue: tx }
     }
 
     /// Runs `f` on a worker and awaits its answer; `None` when the pool is gone or the job
@@ -58,11 +56,7 @@ impl Pool {
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
-        let sent = match self.queue.lock() {
-            Ok(q) => q.send(job).is_ok(),
-            Err(_) => false,
-        };
-        if !sent {
+        if self.queue.send(job).is_err() {
             return None;
         }
         rx.await.ok()

@@ -76,25 +76,21 @@ pub struct HookMessage {
 impl HookMessage {
     /// A message as hooks and scenarios write it: a string, or `{title, text}`.
     pub fn from_value(v: Option<&Value>) -> Option<HookMessage> {
-        hook_message(v)
-    }
-}
-
-fn hook_message(v: Option<&Value>) -> Option<HookMessage> {
-    match v? {
-        Value::String(s) => Some(HookMessage {
-            title: None,
-            text: s.clone(),
-        }),
-        Value::Object(m) => Some(HookMessage {
-            title: m.get("title").and_then(Value::as_str).map(str::to_string),
-            text: m
-                .get("text")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-        }),
-        _ => None,
+        match v? {
+            Value::String(s) => Some(HookMessage {
+                title: None,
+                text: s.clone(),
+            }),
+            Value::Object(m) => Some(HookMessage {
+                title: m.get("title").and_then(Value::as_str).map(str::to_string),
+                text: m
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -302,7 +298,7 @@ impl App {
         let mut values = Map::new();
         for r in &done {
             let body = r.json();
-            if let Some(m) = hook_message(body.get("message")) {
+            if let Some(m) = HookMessage::from_value(body.get("message")) {
                 messages.push(m);
             }
             if !r.ok() {
@@ -384,7 +380,7 @@ fn user_of(body: &str) -> Option<String> {
 
 /// The error a denying reply becomes: 400 with the receiver's message (spec 02 §4.6).
 fn deny(r: &CallResult) -> Error {
-    let m = hook_message(r.json().get("message"));
+    let m = HookMessage::from_value(r.json().get("message"));
     let text = m
         .as_ref()
         .map(|m| m.text.clone())
