@@ -215,6 +215,7 @@ async fn answer(auto: Arc<Automation>, call: WebCall) -> Result<WebReply, Error>
         event: Some(("$webRequests", id)),
         user: None,
         deadline: (!call.run_async).then(|| Instant::now() + SYNC_LIMIT),
+        hold: None,
     };
     if call.run_async {
         tokio::spawn(async move {

@@ -150,6 +150,7 @@ impl AppPorts {
             event: None,
             user: None,
             deadline: None,
+            hold: None,
         };
         let depth = kartoteka_core::events::cause_depth();
         if !wait {

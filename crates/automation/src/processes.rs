@@ -3,8 +3,12 @@
 //! step with the pacing of §4.4. A process's record writes go through the core as the system
 //! actor. Deleting a running process's record aborts it before its next component.
 //!
-//! Not yet durable: a run lives in this server's memory. A run found `$running` at start-up
-//! (the server stopped under it) is marked `$aborted`.
+//! Durable: an after-event a subscription waits for is journaled with its record change
+//! (`automation_events`) and forgotten once every run it started has recorded itself; a run
+//! saves its state after every step that leaves work (`process_runs`). After a restart the
+//! saved runs resume and the journaled events start the runs they had not started yet. A
+//! `$running` record with no saved state behind it (the server stopped in between) is marked
+//! `$aborted`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -69,6 +73,23 @@ pub struct Launch {
     pub user: Option<i64>,
     /// A synchronous run stops here (`$aborted`).
     pub deadline: Option<Instant>,
+    /// The journaled event that started the run, held until the run records itself.
+    pub hold: Option<Arc<Hold>>,
+}
+
+/// A journaled after-event's hold: the event is forgotten once every run it started has
+/// recorded itself (saved its state or written its process record) and dropped its clone.
+#[derive(Debug)]
+pub struct Hold {
+    id: i64,
+    done: tokio::sync::mpsc::UnboundedSender<i64>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        // The forgetter is gone only when the runner is: the event then waits for a restart.
+        let _ = self.done.send(self.id);
+    }
 }
 
 /// A run being driven: its process record and what a restart needs to resume it.
@@ -83,6 +104,8 @@ struct Run {
     depth: u32,
     started_ms: i64,
     deadline: Option<Instant>,
+    /// The journaled event behind the run, until the run has recorded itself.
+    hold: Option<Arc<Hold>>,
 }
 
 /// An `$events` subscription, as its record reads.
@@ -115,6 +138,10 @@ pub struct Automation {
     /// runs, not while it waits on a timer or its pacing; asynchronous runs queue for one,
     /// a synchronous launch finding none free is refused (429).
     slots: tokio::sync::Semaphore,
+    /// Where dropped [`Hold`]s send their event's id, and the receiving end until the
+    /// forgetter takes it.
+    done: tokio::sync::mpsc::UnboundedSender<i64>,
+    done_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<i64>>>,
 }
 
 /// `BPM_PROCESS_LIMIT` (a `BPIUM_` prefix wins): 100 when unset, as in the cloud.
@@ -149,6 +176,22 @@ pub(crate) fn status_of(vars: &Map<String, Value>) -> Option<i64> {
 /// A new run id (`$pid`): 16 hex digits.
 pub fn new_pid() -> String {
     format!("{:016x}", rand::random::<u64>())
+}
+
+/// The `$pid` of the run a journaled event starts for a subscription: the same after a
+/// restart, so that a replayed event finds the runs it started before (16 hex digits, mixed
+/// with splitmix64 so that it looks like any other).
+fn journaled_pid(journal_id: i64, binding: &str) -> String {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let h = binding
+        .bytes()
+        .fold(mix(journal_id as u64), |h, b| mix(h ^ u64::from(b)));
+    format!("{h:016x}")
 }
 
 fn now_iso() -> String {
@@ -201,6 +244,7 @@ impl Automation {
             .user_agent(concat!("Kartoteka/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
+        let (done, done_rx) = tokio::sync::mpsc::unbounded_channel();
         Ok(Arc::new_cyclic(|me| Automation {
             ports: AppPorts {
                 app: app.clone(),
@@ -215,6 +259,8 @@ impl Automation {
             bindings: Mutex::new(None),
             aborted: Mutex::new(HashSet::new()),
             slots: tokio::sync::Semaphore::new(process_limit()),
+            done,
+            done_rx: Mutex::new(Some(done_rx)),
         }))
     }
 
@@ -344,6 +390,7 @@ impl Automation {
             depth: kartoteka_core::events::cause_depth(),
             started_ms: kartoteka_model::time::now_ms(),
             deadline: launch.deadline,
+            hold: launch.hold.clone(),
         };
         let ending = match self.scenario(&launch.script).await {
             Ok(ir) => {
@@ -391,8 +438,12 @@ impl Automation {
             wake_at,
             started_ms: run.started_ms,
         };
-        if let Err(e) = self.app.save_process_run(saved).await {
-            tracing::error!(process = %record, error = %e.message, "could not save a process state");
+        match self.app.save_process_run(saved).await {
+            // The run can now resume after a restart: its event may be forgotten.
+            Ok(()) => run.hold = None,
+            Err(e) => {
+                tracing::error!(process = %record, error = %e.message, "could not save a process state")
+            }
         }
     }
 
@@ -472,6 +523,7 @@ impl Automation {
                 depth: u32::try_from(saved.depth).unwrap_or(MAX_DEPTH),
                 started_ms: saved.started_ms,
                 deadline: None,
+                hold: None,
             };
             if saved.sync {
                 let ending = Ending::Aborted("the server stopped during a synchronous run".into());
@@ -662,18 +714,23 @@ impl Automation {
     }
 
     /// Reacts to a committed write: a deleted process record aborts its run, and matching
-    /// `after.*` subscriptions start their scenarios.
-    pub async fn on_after(self: &Arc<Self>, e: &AfterEvent) {
+    /// `after.*` subscriptions start their scenarios. A journaled event is forgotten once
+    /// every run it started has recorded itself; when it is `replayed` after a restart, the
+    /// runs it already started (their `$pid` is derived from the event) are not started again.
+    pub async fn on_after(self: &Arc<Self>, e: &AfterEvent, replayed: bool) {
+        // Dropped at the end when no run takes a clone: the event is then forgotten at once.
+        let hold = e.journal_id.map(|id| {
+            Arc::new(Hold {
+                id,
+                done: self.done.clone(),
+            })
+        });
         if e.catalog_db_id == PROCESSES_DB_ID && e.action == RecordAction::Deleted {
             if let Ok(mut a) = self.aborted.lock() {
                 a.insert(e.record_id.clone());
             }
         }
-        let kind = match e.action {
-            RecordAction::Created => "$record.after.create",
-            RecordAction::Updated => "$record.after.update",
-            RecordAction::Deleted => "$record.after.delete",
-        };
+        let kind = after_kind(e.action);
         if !self.may_bind(e.catalog_db_id, kind) {
             return;
         }
@@ -694,14 +751,22 @@ impl Automation {
             user: e.user_db_id,
         };
         for b in self.matching(&event).await {
+            let pid = match e.journal_id {
+                Some(j) => journaled_pid(j, &b.id),
+                None => new_pid(),
+            };
+            if replayed && self.process_exists(&pid).await {
+                continue;
+            }
             let launch = Launch {
-                pid: new_pid(),
+                pid,
                 script: b.script.clone(),
                 input: record_input(&b, &event, true),
                 sync: false,
                 event: Some((EVENTS, b.id.clone())),
                 user: e.user_db_id,
                 deadline: None,
+                hold: hold.clone(),
             };
             let me = self.clone();
             let depth = e.depth;
@@ -771,6 +836,35 @@ impl Automation {
             }
         }
         Ok(merged)
+    }
+
+    /// Whether a `$processes` record with this `$pid` exists (a run a replayed event
+    /// already started). When the store cannot answer, it is taken as existing: a run is
+    /// rather missed than started twice, and the error is logged.
+    async fn process_exists(&self, pid: &str) -> bool {
+        let q = ListQuery {
+            limit: Some(1),
+            filters: Some(kartoteka_filter::Input {
+                root: "filters".into(),
+                value: json!({"$pid": pid}),
+                lenient: false,
+            }),
+            ..ListQuery::default()
+        };
+        match self
+            .app
+            .list_records(&Actor::System, PROCESSES, &q, &ReadOptions::default())
+            .await
+        {
+            Ok(page) => page
+                .records
+                .iter()
+                .any(|r| r.values.get("$pid") == Some(&json!(pid))),
+            Err(e) => {
+                tracing::error!(pid, error = %e.message, "could not look for a replayed event's process");
+                true
+            }
+        }
     }
 
     /// Marks `$running` the process records no saved run stands behind (a server stopped
@@ -895,6 +989,15 @@ fn ending_values(ending: &Ending, took_ms: i64) -> Map<String, Value> {
     values
 }
 
+/// The event type of `$events` an after-event is.
+fn after_kind(action: RecordAction) -> &'static str {
+    match action {
+        RecordAction::Created => "$record.after.create",
+        RecordAction::Updated => "$record.after.update",
+        RecordAction::Deleted => "$record.after.delete",
+    }
+}
+
 /// A synchronous run of a subscription for a `before.*` or `updating` event: its caller
 /// waits, at most [`crate::listeners::SYNC_LIMIT`].
 fn sync_launch(b: &Binding, event: &DataEvent<'_>) -> Launch {
@@ -906,6 +1009,7 @@ fn sync_launch(b: &Binding, event: &DataEvent<'_>) -> Launch {
         event: Some((EVENTS, b.id.clone())),
         user: event.user,
         deadline: Some(Instant::now() + crate::listeners::SYNC_LIMIT),
+        hold: None,
     }
 }
 
@@ -1001,6 +1105,12 @@ impl BeforeHook for SyncEvents {
             .is_some_and(|a| a.may_bind(catalog_db_id, kind))
     }
 
+    fn journals(&self, catalog_db_id: i64, action: RecordAction) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|a| a.may_bind(catalog_db_id, after_kind(action)))
+    }
+
     fn before<'a>(&'a self, event: &'a BeforeEvent) -> HookFuture<'a> {
         Box::pin(async move {
             match self.0.upgrade() {
@@ -1027,27 +1137,65 @@ impl BeforeHook for SyncEvents {
 }
 
 /// Installs the scenario compiler and starts the runner: after-events start the matching
-/// subscriptions' scenarios. Runs left `$running` by a stopped server are marked aborted.
+/// subscriptions' scenarios. Saved runs resume, runs left `$running` with nothing saved are
+/// marked aborted, and journaled events a stopped server had not acted on are replayed.
 pub fn start_automation(app: &Arc<App>) -> Result<Arc<Automation>, String> {
     crate::scenarios::install_scenarios(app);
     let auto = Automation::new(app.clone(), Settings::from_env())?;
+    // The consumer first: a write journaled once the hook is in is then seen too.
+    let mut rx = app.events.consume();
     app.set_web_listeners(Arc::new(crate::listeners::Listeners(Arc::downgrade(&auto))));
     app.events
         .add_before_hook(Arc::new(SyncEvents(Arc::downgrade(&auto))));
-    let mut rx = app.events.subscribe();
+    if let Some(done) = auto.done_rx.lock().ok().and_then(|mut d| d.take()) {
+        tokio::spawn(forget_acted_on(app.clone(), done));
+    }
     let me = auto.clone();
     tokio::spawn(async move {
+        // Read before anything runs: events written from now on also come through `rx`,
+        // and those read here are skipped there.
+        let journaled = match me.app.journaled_events().await {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e.message, "could not read the journaled events");
+                Vec::new()
+            }
+        };
+        let replayed: HashSet<i64> = journaled.iter().filter_map(|e| e.journal_id).collect();
         let resumed = me.resume().await;
         me.abort_leftovers(&resumed).await;
-        loop {
-            match rx.recv().await {
-                Ok(e) => me.on_after(&e).await,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "automation fell behind the record events");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        if !journaled.is_empty() {
+            tracing::info!(count = journaled.len(), "replaying journaled events");
+        }
+        for e in &journaled {
+            me.on_after(e, true).await;
+        }
+        drop(journaled);
+        while let Some(e) = rx.recv().await {
+            if e.journal_id.is_some_and(|id| replayed.contains(&id)) {
+                continue;
             }
+            me.on_after(&e, false).await;
         }
     });
     Ok(auto)
+}
+
+/// Forgets the journaled events whose runs have all recorded themselves, many in one write
+/// when they come faster than the writes.
+async fn forget_acted_on(app: Arc<App>, mut done: tokio::sync::mpsc::UnboundedReceiver<i64>) {
+    while let Some(id) = done.recv().await {
+        let mut ids = vec![id];
+        while ids.len() < 1000 {
+            match done.try_recv() {
+                Ok(id) => ids.push(id),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = app.forget_events(ids).await {
+            // Left in the journal: a restart replays them, and the runs they started are
+            // found by their `$pid` and not started again.
+            tracing::error!(error = %e.message, "could not forget acted-on events");
+        }
+    }
 }

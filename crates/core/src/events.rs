@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 
 /// What happened to a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RecordAction {
     Created,
     Updated,
@@ -47,7 +47,7 @@ pub struct BeforeEvent {
 }
 
 /// A committed write.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AfterEvent {
     pub action: RecordAction,
     pub catalog_id: String,
@@ -61,6 +61,10 @@ pub struct AfterEvent {
     pub user_db_id: Option<i64>,
     /// How many scenario runs led to this write (see [`cause_depth`]).
     pub depth: u32,
+    /// The event's row in `automation_events` when it was journaled with its write (see
+    /// [`BeforeHook::journals`]); the consumer forgets it once it has acted on it.
+    #[serde(skip)]
+    pub journal_id: Option<i64>,
 }
 
 /// A card being edited (the Changes call, spec 02 §4.9): nothing is written.
@@ -119,6 +123,12 @@ pub trait BeforeHook: Send + Sync {
 
     fn before<'a>(&'a self, event: &'a BeforeEvent) -> HookFuture<'a>;
 
+    /// Whether the after-event of this write must outlive a crash: it is then journaled in
+    /// the write's transaction (`automation_events`) and carries its `journal_id`.
+    fn journals(&self, _catalog_db_id: i64, _action: RecordAction) -> bool {
+        false
+    }
+
     /// Whether the hook answers Changes calls on this catalog.
     fn wants_updating(&self, _catalog_db_id: i64) -> bool {
         false
@@ -130,10 +140,52 @@ pub trait BeforeHook: Send + Sync {
     }
 }
 
-/// The registered hooks and the after-event channel.
+/// What a write does with its after-event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterWanted {
+    /// Nobody listens: no event is built.
+    No,
+    /// Published after the commit.
+    Publish,
+    /// Journaled in the write's transaction too (see [`BeforeHook::journals`]).
+    Journal,
+}
+
+impl AfterWanted {
+    /// Builds the event inside the write's transaction when it is wanted, journaling it
+    /// there when it must outlive a crash.
+    pub(crate) fn build(
+        self,
+        conn: &mut dyn kartoteka_store::Conn,
+        make: impl FnOnce() -> AfterEvent,
+    ) -> Result<Option<AfterEvent>> {
+        match self {
+            AfterWanted::No => Ok(None),
+            AfterWanted::Publish => Ok(Some(make())),
+            AfterWanted::Journal => {
+                let mut e = make();
+                let text = serde_json::to_string(&e).map_err(|err| {
+                    crate::error::Error::internal(format!("journaling an event: {err}"))
+                })?;
+                e.journal_id = Some(kartoteka_store::processes::journal_event(
+                    conn,
+                    &text,
+                    kartoteka_model::time::now_ms(),
+                )?);
+                Ok(Some(e))
+            }
+        }
+    }
+}
+
+/// The registered hooks and the after-event channels.
 pub struct Events {
     hooks: std::sync::RwLock<Vec<Arc<dyn BeforeHook>>>,
+    /// Listeners that may miss events when they fall behind (tests, caches).
     after: tokio::sync::broadcast::Sender<Arc<AfterEvent>>,
+    /// The one consumer that sees every event (the automation runner): unbounded, so that
+    /// an event is never dropped in memory; journaled events also wait in the store.
+    consumer: std::sync::RwLock<Option<tokio::sync::mpsc::UnboundedSender<Arc<AfterEvent>>>>,
     /// Bumped on every committed write of the automation catalogs (`$scripts`, `$events`,
     /// `$webRequests`) before the write returns: caches of them compare it.
     automation_generation: std::sync::atomic::AtomicU64,
@@ -147,6 +199,7 @@ impl Default for Events {
         Events {
             hooks: std::sync::RwLock::new(Vec::new()),
             after: tokio::sync::broadcast::channel(4096).0,
+            consumer: std::sync::RwLock::new(None),
             automation_generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -180,6 +233,25 @@ impl Events {
             }
         }
         Ok(merged)
+    }
+
+    /// True when some hook needs this write's after-event journaled.
+    pub fn journals(&self, catalog_db_id: i64, action: RecordAction) -> bool {
+        self.hooks
+            .read()
+            .map(|h| h.iter().any(|h| h.journals(catalog_db_id, action)))
+            .unwrap_or(false)
+    }
+
+    /// What a write must do with its after-event (asked before its transaction).
+    pub(crate) fn after_wanted(&self, catalog_db_id: i64, action: RecordAction) -> AfterWanted {
+        if self.journals(catalog_db_id, action) {
+            AfterWanted::Journal
+        } else if self.has_listeners() {
+            AfterWanted::Publish
+        } else {
+            AfterWanted::No
+        }
     }
 
     /// True when some hook answers Changes calls on this catalog.
@@ -223,9 +295,22 @@ impl Events {
         self.after.subscribe()
     }
 
+    /// Makes the caller the consumer that sees every after-event (replacing an earlier one).
+    pub fn consume(&self) -> tokio::sync::mpsc::UnboundedReceiver<Arc<AfterEvent>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut c) = self.consumer.write() {
+            *c = Some(tx);
+        }
+        rx
+    }
+
     /// True when anyone listens for after-events.
     pub fn has_listeners(&self) -> bool {
         self.after.receiver_count() > 0
+            || self
+                .consumer
+                .read()
+                .is_ok_and(|c| c.as_ref().is_some_and(|c| !c.is_closed()))
     }
 
     /// Notes a committed write (every one, whether anyone listens or not).
@@ -237,7 +322,14 @@ impl Events {
     }
 
     pub(crate) fn publish(&self, e: AfterEvent) {
+        let e = Arc::new(e);
+        if let Ok(c) = self.consumer.read() {
+            if let Some(c) = c.as_ref() {
+                // A consumer that is gone has stopped; its journaled events wait in the store.
+                let _ = c.send(e.clone());
+            }
+        }
         // No receiver is not an error: nothing listens yet.
-        let _ = self.after.send(Arc::new(e));
+        let _ = self.after.send(e);
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::{hash_password, MIN_PASSWORD};
 use crate::error::{Error, Result};
-use crate::events::{self, AfterEvent, BeforeEvent, RecordAction};
+use crate::events::{self, AfterEvent, AfterWanted, BeforeEvent, RecordAction};
 use crate::query::{nested_fields, nested_plans, nested_targets, NestedFields, NestedPlan};
 use crate::render::{self, keyed_values, render_history_value, render_value, title_of, Lookups};
 use crate::rights::{self, Access, FieldRight};
@@ -777,7 +777,11 @@ impl App {
             catalog.clone(),
             input.id.clone(),
         );
-        let (data, values, changed, enqueued) = self
+        let wanted = self
+            .events
+            .after_wanted(catalog.db_id, RecordAction::Created);
+        let depth = events::cause_depth();
+        let (data, after, enqueued) = self
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
@@ -844,6 +848,19 @@ impl App {
                         },
                         user.as_deref(),
                     )?;
+                let after = wanted.build(c, || AfterEvent {
+                    action: RecordAction::Created,
+                    catalog_id: cat2.id.clone(),
+                    catalog_db_id: cat2.db_id,
+                    record_id: public_id.clone(),
+                    record_db_id: db_id,
+                    changed_fields: changed,
+                    values: values_json(&schema2, &values),
+                    prev_values: Map::new(),
+                    user_db_id: actor2.user_db_id(),
+                    depth,
+                    journal_id: None,
+                })?;
                 let data = RecordData {
                     db_id,
                     id: custom_id,
@@ -851,23 +868,12 @@ impl App {
                     updated_at: now,
                     values: by_id,
                 };
-                Ok((data, values, changed, enqueued))
+                Ok((data, after, enqueued))
             })
             .await?;
         self.after_write(&catalog, enqueued);
-        if self.events.has_listeners() {
-            self.events.publish(AfterEvent {
-                action: RecordAction::Created,
-                catalog_id: catalog.id.clone(),
-                catalog_db_id: catalog.db_id,
-                record_id: data.public_id(),
-                record_db_id: data.db_id,
-                changed_fields: changed,
-                values: values_json(&schema, &values),
-                prev_values: Map::new(),
-                user_db_id: actor.user_db_id(),
-                depth: events::cause_depth(),
-            });
+        if let Some(e) = after {
+            self.events.publish(e);
         }
         self.render_written(actor, &catalog, data).await
     }
@@ -1006,7 +1012,11 @@ impl App {
         let user = webhooks::user_id(actor);
         let (actor2, schema2, cat2) = (actor.clone(), schema.clone(), catalog.clone());
         let has_password = password_hash.is_some();
-        let (data, values, prev, changed, enqueued) = self
+        let wanted = self
+            .events
+            .after_wanted(catalog.db_id, RecordAction::Updated);
+        let depth = events::cause_depth();
+        let (data, after, enqueued) = self
             .store
             .write(move |c| -> Result<_> {
                 let mut values = values;
@@ -1066,7 +1076,25 @@ impl App {
                         },
                         user.as_deref(),
                     )?;
-                let prev = plain_values(&old.values, &cat2);
+                // A write that changed nothing is no event.
+                let wanted = if changed.is_empty() {
+                    AfterWanted::No
+                } else {
+                    wanted
+                };
+                let after = wanted.build(c, || AfterEvent {
+                    action: RecordAction::Updated,
+                    catalog_id: cat2.id.clone(),
+                    catalog_db_id: cat2.db_id,
+                    record_id: public_id.clone(),
+                    record_db_id: db_id,
+                    changed_fields: changed,
+                    values: values_json(&schema2, &values),
+                    prev_values: values_json(&schema2, &plain_values(&old.values, &cat2)),
+                    user_db_id: actor2.user_db_id(),
+                    depth,
+                    journal_id: None,
+                })?;
                 let data = RecordData {
                     db_id,
                     id: old.id,
@@ -1074,26 +1102,15 @@ impl App {
                     updated_at: format_ms(now_ms()),
                     values: merged,
                 };
-                Ok((data, values, prev, changed, enqueued))
+                Ok((data, after, enqueued))
             })
             .await?;
         self.after_write(&catalog, enqueued);
         if has_password {
             self.auth.forget_user(db_id);
         }
-        if !changed.is_empty() && self.events.has_listeners() {
-            self.events.publish(AfterEvent {
-                action: RecordAction::Updated,
-                catalog_id: catalog.id.clone(),
-                catalog_db_id: catalog.db_id,
-                record_id: data.public_id(),
-                record_db_id: db_id,
-                changed_fields: changed,
-                values: values_json(&schema, &values),
-                prev_values: values_json(&schema, &prev),
-                user_db_id: actor.user_db_id(),
-                depth: events::cause_depth(),
-            });
+        if let Some(e) = after {
+            self.events.publish(e);
         }
         self.render_written(actor, &catalog, data).await
     }
@@ -1157,7 +1174,11 @@ impl App {
             .await?;
         let user = webhooks::user_id(actor);
         let (actor2, cat2, schema2) = (actor.clone(), catalog.clone(), schema.clone());
-        let (public_id, prev, enqueued) = self
+        let wanted = self
+            .events
+            .after_wanted(catalog.db_id, RecordAction::Deleted);
+        let depth = events::cause_depth();
+        let (after, enqueued) = self
             .store
             .write(move |c| -> Result<_> {
                 let old =
@@ -1205,28 +1226,29 @@ impl App {
                         },
                         user.as_deref(),
                     )?;
-                Ok((public_id, plain_values(&old.values, &cat2), enqueued))
+                let after = wanted.build(c, || AfterEvent {
+                    action: RecordAction::Deleted,
+                    catalog_id: cat2.id.clone(),
+                    catalog_db_id: cat2.db_id,
+                    record_id: public_id,
+                    record_db_id: db_id,
+                    changed_fields: vec![],
+                    values: Map::new(),
+                    prev_values: values_json(&schema2, &plain_values(&old.values, &cat2)),
+                    user_db_id: actor2.user_db_id(),
+                    depth,
+                    journal_id: None,
+                })?;
+                Ok((after, enqueued))
             })
             .await?;
         self.after_write(&catalog, enqueued);
         if catalog.db_id == USERS_CATALOG {
             self.auth.forget_user(db_id);
         }
-        if !self.events.has_listeners() {
-            return Ok(());
+        if let Some(e) = after {
+            self.events.publish(e);
         }
-        self.events.publish(AfterEvent {
-            action: RecordAction::Deleted,
-            catalog_id: catalog.id.clone(),
-            catalog_db_id: catalog.db_id,
-            record_id: public_id,
-            record_db_id: db_id,
-            changed_fields: vec![],
-            values: Map::new(),
-            prev_values: values_json(&schema, &prev),
-            user_db_id: actor.user_db_id(),
-            depth: events::cause_depth(),
-        });
         Ok(())
     }
 

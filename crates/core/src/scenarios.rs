@@ -189,4 +189,39 @@ impl App {
             .read(|c| kartoteka_store::processes::runs(c).map_err(Error::from))
             .await
     }
+
+    /// The journaled after-events not yet forgotten, oldest first (see
+    /// [`crate::events::BeforeHook::journals`]). A row that no longer reads as an event is
+    /// logged and forgotten.
+    pub async fn journaled_events(&self) -> Result<Vec<crate::events::AfterEvent>> {
+        let rows = self
+            .store
+            .read(|c| kartoteka_store::processes::journaled_events(c).map_err(Error::from))
+            .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        let mut unreadable = Vec::new();
+        for (id, text) in rows {
+            match serde_json::from_str::<crate::events::AfterEvent>(&text) {
+                Ok(mut e) => {
+                    e.journal_id = Some(id);
+                    events.push(e);
+                }
+                Err(err) => {
+                    tracing::error!(id, error = %err, "a journaled event cannot be read; it is dropped");
+                    unreadable.push(id);
+                }
+            }
+        }
+        if !unreadable.is_empty() {
+            self.forget_events(unreadable).await?;
+        }
+        Ok(events)
+    }
+
+    /// Forgets journaled after-events that have been acted on.
+    pub async fn forget_events(&self, ids: Vec<i64>) -> Result<()> {
+        self.store
+            .write(move |c| kartoteka_store::processes::forget_events(c, &ids).map_err(Error::from))
+            .await
+    }
 }

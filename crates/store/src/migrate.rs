@@ -137,6 +137,14 @@ const MIGRATIONS: &[Migration] = &[
             pg: include_str!("../migrations/pg/0050_process_runs.sql"),
         },
     },
+    Migration {
+        version: 51,
+        name: "automation_events",
+        step: Step::Sql {
+            sqlite: include_str!("../migrations/sqlite/0051_automation_events.sql"),
+            pg: include_str!("../migrations/pg/0051_automation_events.sql"),
+        },
+    },
 ];
 
 /// Gives the catalogs that existed before owner indexes theirs (see

@@ -1,5 +1,6 @@
 //! Scenario runs in progress (`process_runs`): the engine's state after each step, read back
-//! at start-up to resume the runs a stopped server left.
+//! at start-up to resume the runs a stopped server left; and the after-events scenarios wait
+//! for (`automation_events`), journaled with the change they report.
 
 use crate::conn::Conn;
 use crate::error::StoreError;
@@ -76,4 +77,32 @@ pub fn runs(conn: &mut dyn Conn) -> Result<Vec<ProcessRun>, StoreError> {
             })
         })
         .collect()
+}
+
+/// Journals an after-event (JSON) in the transaction of its change; answers its id.
+pub fn journal_event(conn: &mut dyn Conn, event: &str, now_ms: i64) -> Result<i64, StoreError> {
+    conn.query_one(
+        "INSERT INTO automation_events (event, \"createdMs\") VALUES (?, ?) RETURNING id",
+        &[event.into(), now_ms.into()],
+    )?
+    .int(0)
+}
+
+/// Every journaled after-event not yet forgotten, oldest first: (id, JSON).
+pub fn journaled_events(conn: &mut dyn Conn) -> Result<Vec<(i64, String)>, StoreError> {
+    let rows = conn.query("SELECT id, event FROM automation_events ORDER BY id", &[])?;
+    rows.iter().map(|r| Ok((r.int(0)?, r.text(1)?))).collect()
+}
+
+/// Forgets journaled after-events whose runs have all recorded themselves.
+pub fn forget_events(conn: &mut dyn Conn, ids: &[i64]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let params: Vec<DbValue> = chunk.iter().map(|i| DbValue::Int(*i)).collect();
+        conn.execute(
+            &format!("DELETE FROM automation_events WHERE id IN ({marks})"),
+            &params,
+        )?;
+    }
+    Ok(())
 }

@@ -263,6 +263,7 @@ async fn after_create_runs_the_scenario_and_records_the_process() {
     let result: Value =
         serde_json::from_str(v["$result"].as_str().unwrap_or("{}")).expect("result");
     assert_eq!(result["seen"], "seen Acme by 1", "{result}");
+    assert_eq!(v["$pid"].as_str().map(str::len), Some(16), "{p}");
 
     // The edit by the process raised an update; an update subscription tracking Amount only
     // does not fire for it (the process changed Note).
@@ -281,6 +282,46 @@ async fn after_create_runs_the_scenario_and_records_the_process() {
         runs_of_s2, 0,
         "a tracked-fields subscription fired for another field"
     );
+}
+
+/// A subscribed after-event is journaled with its record and forgotten once its run has
+/// recorded itself; writes no subscription watches are not journaled.
+#[tokio::test]
+async fn an_after_event_stays_journaled_until_its_run_records_itself() {
+    let t = TestApp::start().await;
+    let (_, cid, title, _, note) = deals(&t).await;
+    let s = scenario(
+        &t,
+        "slow",
+        &[
+            code("var t = Date.now(); while (Date.now() - t < 1000) {} return 1;"),
+            edit_own(&[(&note, "'done'")]),
+        ],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.after.create"], &s, "").await;
+    let rec = t.record(&cid, json!({title.clone(): "A"})).await;
+    let journaled = t.app.journaled_events().await.expect("journal");
+    assert_eq!(journaled.len(), 1, "{journaled:?}");
+    assert_eq!(journaled[0].record_id, id(&rec));
+    assert_eq!(journaled[0].catalog_id, cid);
+    assert_eq!(journaled[0].values[&title], json!("A"));
+    let path = format!("/api/v1/catalogs/{cid}/records/{}", id(&rec));
+    eventually("the scenario's edit", || async {
+        t.get(&path).await.json["values"][&note] == json!("done")
+    })
+    .await;
+    eventually("the journaled event to be forgotten", || async {
+        t.app.journaled_events().await.is_ok_and(|j| j.is_empty())
+    })
+    .await;
+    // The run's own edit (an update nothing subscribes to) and its process record left
+    // nothing behind; neither does an update by hand.
+    t.patch(&path, json!({"values": {title.clone(): "B"}}))
+        .await
+        .expect(200);
+    let left = t.app.journaled_events().await.expect("journal");
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]

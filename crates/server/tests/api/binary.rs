@@ -654,50 +654,14 @@ async fn a_waiting_scenario_run_survives_kill_9() {
     let mut s = spawn(&dir, free_port(), &db, &envs);
     wait_ready(&s.base);
     let c = reqwest::Client::new();
-    let (catalog, _) = make_catalog(&c, &s.base, auth).await;
-    // A text field the scenario fills in after its timer.
-    let patched: Value = c
-        .get(format!("{}/api/v1/catalogs/{catalog}", s.base))
-        .basic_auth(auth.0, Some(auth.1))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("catalog");
-    let mut fields = patched["fields"].as_array().cloned().unwrap_or_default();
-    fields.push(json!({"name": "Note", "type": "text"}));
-    let r = c
-        .patch(format!("{}/api/v1/catalogs/{catalog}", s.base))
-        .basic_auth(auth.0, Some(auth.1))
-        .json(&json!({"fields": fields}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 200);
-    let cat: Value = r.json().await.expect("catalog");
-    let note = crate::support::field_id(&cat, "Note");
+    let (catalog, note) = catalog_with_note(&c, &s.base, auth).await;
     let bpmn = chain(&[timer("PT2S"), edit_own(&[(&note, "'after the restart'")])]);
-    let script = store_scenario(&c, &s.base, auth, bpmn).await;
-    post_ok(
+    subscribe_after_create(&c, &s.base, auth, &catalog, bpmn).await;
+    let rec = post_ok(
         &c,
         &s.base,
         auth,
-        "/api/v1/catalogs/$events/records",
-        json!({"values": {
-            "$status": ["$on"], "$name": "wait",
-            "$catalog": [{"catalogId": "$catalogs", "recordId": catalog}],
-            "$eventTypes": ["$record.after.create"],
-            "$script": [{"catalogId": "$scripts", "recordId": script}],
-        }}),
-    )
-    .await;
-    let post = |path: String, body: Value| {
-        let (c, base) = (c.clone(), s.base.clone());
-        async move { post_ok(&c, &base, auth, &path, body).await }
-    };
-    let rec = post(
-        format!("/api/v1/catalogs/{catalog}/records"),
+        &format!("/api/v1/catalogs/{catalog}/records"),
         json!({"values": {}}),
     )
     .await;
@@ -708,14 +672,138 @@ async fn a_waiting_scenario_run_survives_kill_9() {
 
     let mut s = spawn(&dir, free_port(), &db, &envs);
     wait_ready(&s.base);
+    let id = rec["id"].as_str().unwrap_or_default();
+    wait_for_note(&c, &s.base, auth, &catalog, id, &note, "after the restart").await;
+    // Its process record says done (written just after that last component).
+    wait_for_statuses(&c, &s.base, auth, &[json!(["$done"])]).await;
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An after-event committed just before `kill -9`, whose run had recorded nothing yet (it
+/// was busy in its first step), starts that run after the restart, once: the event was
+/// journaled with the record. A later restart starts nothing again.
+#[tokio::test]
+async fn an_event_whose_run_was_cut_off_runs_after_kill_9() {
+    use crate::automation::{chain, code, edit_own};
+    let dir = temp_dir();
+    let db = Db::new();
+    let envs = [("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string())];
+    let auth = ("admin@example.com", "admin123");
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let c = reqwest::Client::new();
+    let (catalog, note) = catalog_with_note(&c, &s.base, auth).await;
+    let bpmn = chain(&[
+        code("var t = Date.now(); while (Date.now() - t < 3000) {} return 1;"),
+        edit_own(&[(&note, "'ran'")]),
+    ]);
+    subscribe_after_create(&c, &s.base, auth, &catalog, bpmn).await;
+    let rec = post_ok(
+        &c,
+        &s.base,
+        auth,
+        &format!("/api/v1/catalogs/{catalog}/records"),
+        json!({"values": {}}),
+    )
+    .await;
+    // The run is inside its first component, nothing of it recorded: kill the server.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.child.kill().expect("kill -9");
+    let _ = s.child.wait();
+    assert!(
+        processes(&c, &s.base, auth).await.is_none(),
+        "the killed server still answers"
+    );
+
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let id = rec["id"].as_str().unwrap_or_default();
+    wait_for_note(&c, &s.base, auth, &catalog, id, &note, "ran").await;
+    wait_for_statuses(&c, &s.base, auth, &[json!(["$done"])]).await;
+    // Forgotten once acted on: another restart starts no second run.
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    let all = processes(&c, &s.base, auth).await.unwrap_or_default();
+    assert_eq!(all.len(), 1, "one run for one event: {all:?}");
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A new catalog with a text field "Note" a scenario fills in: (catalog id, field id).
+async fn catalog_with_note(
+    c: &reqwest::Client,
+    base: &str,
+    auth: (&str, &str),
+) -> (String, String) {
+    let (catalog, _) = make_catalog(c, base, auth).await;
+    let got: Value = c
+        .get(format!("{base}/api/v1/catalogs/{catalog}"))
+        .basic_auth(auth.0, Some(auth.1))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("catalog");
+    let mut fields = got["fields"].as_array().cloned().unwrap_or_default();
+    fields.push(json!({"name": "Note", "type": "text"}));
+    let r = c
+        .patch(format!("{base}/api/v1/catalogs/{catalog}"))
+        .basic_auth(auth.0, Some(auth.1))
+        .json(&json!({"fields": fields}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let cat: Value = r.json().await.expect("catalog");
+    let note = crate::support::field_id(&cat, "Note");
+    (catalog, note)
+}
+
+/// Stores `bpmn` as a scenario and subscribes it to the catalog's `after.create`.
+async fn subscribe_after_create(
+    c: &reqwest::Client,
+    base: &str,
+    auth: (&str, &str),
+    catalog: &str,
+    bpmn: Vec<u8>,
+) {
+    let script = store_scenario(c, base, auth, bpmn).await;
+    post_ok(
+        c,
+        base,
+        auth,
+        "/api/v1/catalogs/$events/records",
+        json!({"values": {
+            "$status": ["$on"], "$name": "on create",
+            "$catalog": [{"catalogId": "$catalogs", "recordId": catalog}],
+            "$eventTypes": ["$record.after.create"],
+            "$script": [{"catalogId": "$scripts", "recordId": script}],
+        }}),
+    )
+    .await;
+}
+
+/// Waits (15 s at most) until the record's note reads `want`.
+async fn wait_for_note(
+    c: &reqwest::Client,
+    base: &str,
+    auth: (&str, &str),
+    catalog: &str,
+    record: &str,
+    note: &str,
+    want: &str,
+) {
     let started = Instant::now();
     loop {
         let got: Value = c
-            .get(format!(
-                "{}/api/v1/catalogs/{catalog}/records/{}",
-                s.base,
-                rec["id"].as_str().unwrap_or_default()
-            ))
+            .get(format!("{base}/api/v1/catalogs/{catalog}/records/{record}"))
             .basic_auth(auth.0, Some(auth.1))
             .send()
             .await
@@ -723,42 +811,47 @@ async fn a_waiting_scenario_run_survives_kill_9() {
             .json()
             .await
             .expect("record");
-        if got["values"][&note] == json!("after the restart") {
-            break;
+        if got["values"][note] == json!(want) {
+            return;
         }
         assert!(
             started.elapsed() < Duration::from_secs(15),
-            "the run did not resume: {got}"
+            "the run did not write {want:?}: {got}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Its process record says done (written just after that last component).
+}
+
+/// The `$processes` records; `None` when the server does not answer.
+async fn processes(c: &reqwest::Client, base: &str, auth: (&str, &str)) -> Option<Vec<Value>> {
+    let r = c
+        .get(format!("{base}/api/v1/catalogs/$processes/records"))
+        .basic_auth(auth.0, Some(auth.1))
+        .send()
+        .await
+        .ok()?;
+    r.json::<Value>().await.ok()?.as_array().cloned()
+}
+
+/// Waits (15 s at most) until the process records' statuses are exactly `want`.
+async fn wait_for_statuses(c: &reqwest::Client, base: &str, auth: (&str, &str), want: &[Value]) {
+    let started = Instant::now();
     loop {
-        let done = c
-            .get(format!("{}/api/v1/catalogs/$processes/records", s.base))
-            .basic_auth(auth.0, Some(auth.1))
-            .send()
+        let statuses: Vec<Value> = processes(c, base, auth)
             .await
-            .expect("send")
-            .json::<Value>()
-            .await
-            .expect("processes");
-        let statuses: Vec<Value> = done
-            .as_array()
-            .map(|a| a.iter().map(|p| p["values"]["$status"].clone()).collect())
-            .unwrap_or_default();
-        if statuses.contains(&json!(["$done"])) {
-            break;
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p["values"]["$status"].clone())
+            .collect();
+        if statuses == want {
+            return;
         }
         assert!(
             started.elapsed() < Duration::from_secs(15),
-            "no process is done: {statuses:?}"
+            "process statuses {statuses:?}, waiting for {want:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    sigterm(&s.child);
-    wait_exit(&mut s.child);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `--files s3://bucket/prefix` (here through `KARTOTEKA_FILES`) with the `AWS_*` settings: an
