@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+mod imap;
 pub mod listeners;
 mod mail;
 mod ports;

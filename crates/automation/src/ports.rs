@@ -27,7 +27,7 @@ pub struct AppPorts {
 }
 
 /// A core error as the component error codes of spec 03 §4.3 name it.
-fn port_error(e: Error) -> PortError {
+pub(crate) fn port_error(e: Error) -> PortError {
     let code = match e.code {
         ErrorCode::CatalogNotFound
         | ErrorCode::RecordNotFound
@@ -324,6 +324,13 @@ impl Ports for AppPorts {
 
     fn send_mail<'a>(&'a self, mail: kartoteka_engine::Mail) -> PortFuture<'a, Value> {
         Box::pin(self.mail(mail))
+    }
+
+    fn receive_mail<'a>(
+        &'a self,
+        query: kartoteka_engine::MailQuery,
+    ) -> PortFuture<'a, kartoteka_engine::Received> {
+        Box::pin(self.receive_mail_imap(query))
     }
 
     fn sql_query<'a>(&'a self, query: kartoteka_engine::SqlQuery) -> PortFuture<'a, Vec<Value>> {

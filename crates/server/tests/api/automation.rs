@@ -876,6 +876,499 @@ async fn send_mail_goes_out_over_smtp() {
     assert_eq!(r.status().as_u16(), 500);
 }
 
+/// The mailbox of [`fake_imap`], by UID: a plain message, a multipart one (text, HTML and a
+/// CSV attachment) and another plain one.
+fn mailbox() -> Vec<(u32, String)> {
+    let plain = |subject: &str, body: &str| {
+        format!(
+            "From: Ann <ann@example.com>\r\nTo: robot@example.com\r\nSubject: {subject}\r\nDate: Tue, 02 Jan 2024 09:00:00 +0000\r\nMessage-ID: <{subject}@example.com>\r\n\r\n{body}\r\n"
+        )
+    };
+    let multipart = "From: \"Bob, Sales\" <bob@example.com>\r\n\
+To: Robot <robot@example.com>\r\n\
+Subject: =?UTF-8?B?0KHRh9GR0YI=?= 7\r\n\
+Date: Wed, 03 Jan 2024 12:30:00 +0300\r\n\
+Message-ID: <invoice-7@example.com>\r\n\
+X-Kind: invoice\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\r\n\
+\r\n\
+--XX\r\n\
+Content-Type: multipart/alternative; boundary=\"YY\"\r\n\
+\r\n\
+--YY\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Invoice attached\r\n\
+--YY\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<p>Invoice attached</p>\r\n\
+--YY--\r\n\
+--XX\r\n\
+Content-Type: text/csv; name=\"list.csv\"\r\n\
+Content-Disposition: attachment; filename=\"list.csv\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+YSxiCjEsMgo=\r\n\
+--XX--\r\n";
+    vec![
+        (7, plain("first", "Hello")),
+        (12, multipart.to_string()),
+        (30, plain("third", "Bye")),
+    ]
+}
+
+/// An IMAP server on loopback (plain TCP, no STARTTLS) over [`mailbox`]: it logs in `robot`
+/// with `secret`, finds every message for any search (answering the UIDs out of order) and
+/// keeps each command it got, literals joined in, one string per command.
+async fn fake_imap() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let messages = mailbox();
+                let (r, mut w) = sock.into_split();
+                let mut r = BufReader::new(r);
+                let _ = w.write_all(b"* OK fake IMAP ready\r\n").await;
+                loop {
+                    // One command, with its synchronising literals read after a go-ahead.
+                    let mut command = Vec::new();
+                    loop {
+                        let mut line = Vec::new();
+                        if r.read_until(b'\n', &mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                            line.pop();
+                        }
+                        let literal = std::str::from_utf8(&line).ok().and_then(|l| {
+                            let open = l.rfind('{')?;
+                            l[open + 1..].strip_suffix('}')?.parse::<usize>().ok()
+                        });
+                        command.extend_from_slice(&line);
+                        let Some(n) = literal else { break };
+                        let _ = w.write_all(b"+ go ahead\r\n").await;
+                        let mut bytes = vec![0; n];
+                        if r.read_exact(&mut bytes).await.is_err() {
+                            return;
+                        }
+                        command.extend_from_slice(b"\r\n");
+                        command.extend_from_slice(&bytes);
+                    }
+                    let command = String::from_utf8_lossy(&command).to_string();
+                    log.lock().expect("log").push(command.clone());
+                    let (tag, rest) = command.split_once(' ').unwrap_or((&command, ""));
+                    let upper = rest.to_ascii_uppercase();
+                    let seq = |uid: u32| {
+                        messages
+                            .iter()
+                            .position(|(u, _)| *u == uid)
+                            .map_or(0, |i| i + 1)
+                    };
+                    let uid_arg = || {
+                        upper
+                            .split_whitespace()
+                            .nth(2)
+                            .and_then(|u| u.parse::<u32>().ok())
+                            .unwrap_or(0)
+                    };
+                    let reply: Vec<u8> = if upper.starts_with("CAPABILITY") {
+                        format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n")
+                            .into_bytes()
+                    } else if upper.starts_with("LOGIN") {
+                        if rest.ends_with(" \"secret\"") {
+                            format!("{tag} OK logged in\r\n").into_bytes()
+                        } else {
+                            format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n")
+                                .into_bytes()
+                        }
+                    } else if upper.starts_with("SELECT") || upper.starts_with("EXAMINE") {
+                        let mode = if upper.starts_with("SELECT") {
+                            "READ-WRITE"
+                        } else {
+                            "READ-ONLY"
+                        };
+                        format!("* 3 EXISTS\r\n* 0 RECENT\r\n* FLAGS (\\Seen \\Answered \\Flagged)\r\n* OK [UIDVALIDITY 1] ok\r\n{tag} OK [{mode}] done\r\n").into_bytes()
+                    } else if upper.starts_with("UID SEARCH") {
+                        format!("* SEARCH 30 7 12\r\n{tag} OK search done\r\n").into_bytes()
+                    } else if upper.starts_with("UID FETCH") && upper.contains("RFC822.SIZE") {
+                        let uid = uid_arg();
+                        let size = messages
+                            .iter()
+                            .find(|(u, _)| *u == uid)
+                            .map_or(0, |(_, m)| m.len());
+                        format!(
+                            "* {} FETCH (UID {uid} RFC822.SIZE {size})\r\n{tag} OK fetched\r\n",
+                            seq(uid)
+                        )
+                        .into_bytes()
+                    } else if upper.starts_with("UID FETCH") {
+                        let uid = uid_arg();
+                        let mut out = Vec::new();
+                        if let Some((_, m)) = messages.iter().find(|(u, _)| *u == uid) {
+                            out.extend_from_slice(
+                                format!(
+                                    "* {} FETCH (UID {uid} BODY[] {{{}}}\r\n",
+                                    seq(uid),
+                                    m.len()
+                                )
+                                .as_bytes(),
+                            );
+                            out.extend_from_slice(m.as_bytes());
+                            out.extend_from_slice(b")\r\n");
+                        }
+                        out.extend_from_slice(format!("{tag} OK fetched\r\n").as_bytes());
+                        out
+                    } else if upper.starts_with("UID STORE") {
+                        let uid = uid_arg();
+                        format!(
+                            "* {} FETCH (UID {uid} FLAGS (\\Seen))\r\n{tag} OK stored\r\n",
+                            seq(uid)
+                        )
+                        .into_bytes()
+                    } else if upper.starts_with("LOGOUT") {
+                        let _ = w
+                            .write_all(format!("* BYE\r\n{tag} OK bye\r\n").as_bytes())
+                            .await;
+                        return;
+                    } else {
+                        format!("{tag} BAD unknown command\r\n").into_bytes()
+                    };
+                    let _ = w.write_all(&reply).await;
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// A web listener `urlId` running `steps` and answering `$body`; answers the HTTP reply.
+async fn call_listener(t: &TestApp, url_id: &str, steps: &[(String, String)]) -> (u16, Value) {
+    let s = scenario(t, url_id, steps).await;
+    let listener = json!({"values": {
+        "$status": ["$on"], "$name": url_id, "$urlId": url_id,
+        "$script": [{"catalogId": "$scripts", "recordId": s}],
+    }});
+    t.post("/api/v1/catalogs/$webRequests/records", listener)
+        .await
+        .expect(200);
+    let r = reqwest::get(format!("{}/api/webrequest/{url_id}", t.base))
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A Receive mail step against the fake server on `port`, with these further parameters,
+/// its message into `mail` and its count into `count`.
+fn receive_mail(port: u16, password: &str, params: &[String]) -> (String, String) {
+    let mut body = vec![
+        list("connectionType", "parameters"),
+        input("host", "'127.0.0.1'"),
+        input("port", &port.to_string()),
+        list("encryption", "off"),
+        input("login", "'robot'"),
+        input("password", &format!("'{password}'")),
+    ];
+    body.extend(params.iter().cloned());
+    body.push(slot("mail", "output"));
+    body.push(slot("count", "outputCount"));
+    ("receiveMail".to_string(), body.concat())
+}
+
+/// The commands the fake server got that start with `prefix`.
+fn commands(seen: &std::sync::Mutex<Vec<String>>, prefix: &str) -> Vec<String> {
+    seen.lock()
+        .expect("log")
+        .iter()
+        .filter_map(|c| c.split_once(' ').map(|(_, rest)| rest.to_string()))
+        .filter(|c| c.starts_with(prefix))
+        .collect()
+}
+
+/// Receive mail reads an IMAP mailbox (spec 03 §7.4.1): the standard filter becomes the
+/// SEARCH (a Cyrillic subject as a UTF-8 literal), the found UIDs count oldest first, the
+/// chosen message is parsed into the mailparser shape and its attachment stored as a file;
+/// the extended filter passes node-imap criteria and `content` inlines the bytes.
+#[tokio::test]
+async fn receive_mail_reads_an_imap_mailbox() {
+    let t = TestApp::start().await;
+    let (port, seen) = fake_imap().await;
+    // The scenario files what it read: the subject and the stored attachments in a record.
+    let inbox = t
+        .catalog(
+            "Inbox",
+            json!([{"name": "Subject", "type": "text"}, {"name": "Files", "type": "file"}]),
+        )
+        .await;
+    let (inbox_id, subject, files) = (
+        id(&inbox),
+        field_id(&inbox, "Subject"),
+        field_id(&inbox, "Files"),
+    );
+    let file_it = (
+        "bpiumAdd".to_string(),
+        [
+            list("catalogFormat", "catalog"),
+            input("catalogId", &format!("'{inbox_id}'")),
+            list("format", "keyvalue"),
+            pairs(
+                "values1",
+                &[
+                    (&subject, "mail.subject"),
+                    (&files, "mail.attachments.map(a => ({id: a.fileId}))"),
+                ],
+            ),
+        ]
+        .concat(),
+    );
+    let step = receive_mail(
+        port,
+        "secret",
+        &[
+            list("filterType", "standard"),
+            list("category", "unseen"),
+            input("dateFrom", "'2024-01-01T10:00:00.000Z'"),
+            input("sender", "'bob@example.com'"),
+            input("subject", "'Счёт'"),
+            input("index", "1"),
+            list("attachments", "links"),
+            list("markRead", "no"),
+        ],
+    );
+    let (status, body) = call_listener(
+        &t,
+        "inbox",
+        &[
+            step,
+            file_it,
+            setvar(&[("$body", "{mail: mail, count: count}")]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mail = &body["mail"];
+    assert_eq!(body["count"], 3, "{body}");
+    assert_eq!(mail["subject"], "Счёт 7", "{mail}");
+    assert_eq!(mail["messageId"], "<invoice-7@example.com>");
+    assert_eq!(mail["date"], "2024-01-03T09:30:00.000Z");
+    assert_eq!(
+        mail["from"],
+        json!({"value": [{"address": "bob@example.com", "name": "Bob, Sales"}], "text": "\"Bob, Sales\" <bob@example.com>"})
+    );
+    assert_eq!(mail["to"]["value"][0]["address"], "robot@example.com");
+    assert_eq!(
+        mail["text"].as_str().map(str::trim),
+        Some("Invoice attached")
+    );
+    assert_eq!(
+        mail["html"].as_str().map(str::trim),
+        Some("<p>Invoice attached</p>")
+    );
+    assert_eq!(mail["headers"]["x-kind"], "invoice");
+    let att = &mail["attachments"][0];
+    assert_eq!(
+        mail["attachments"].as_array().map(Vec::len),
+        Some(1),
+        "{mail}"
+    );
+    assert_eq!(
+        (&att["filename"], &att["contentType"], &att["size"]),
+        (&json!("list.csv"), &json!("text/csv"), &json!(8)),
+        "{att}"
+    );
+    let file_id = att["fileId"].as_str().expect("a file id").to_string();
+    let url = att["url"].as_str().expect("a url").to_string();
+    assert!(url.ends_with(&format!("/api/v1/files/{file_id}")), "{url}");
+    // Saved into a record, the attachment downloads with its bytes.
+    let filed = t
+        .get(&format!("/api/v1/catalogs/{inbox_id}/records"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(filed[0]["values"][&subject], "Счёт 7", "{filed}");
+    let stored = &filed[0]["values"][&files][0];
+    assert_eq!(
+        stored["id"].to_string().trim_matches('"'),
+        file_id,
+        "{stored}"
+    );
+    assert_eq!(stored["title"], "list.csv", "{stored}");
+    let (status, _, bytes) = crate::files::fetch(&url).await;
+    assert_eq!(status, 200);
+    assert_eq!(bytes, b"a,b\n1,2\n");
+
+    // What the server was asked: read-only, the filter as SEARCH keys, the second-oldest
+    // UID fetched without setting \Seen, nothing stored.
+    assert_eq!(commands(&seen, "LOGIN"), ["LOGIN \"robot\" \"secret\""]);
+    assert_eq!(commands(&seen, "EXAMINE"), ["EXAMINE \"INBOX\""]);
+    assert!(commands(&seen, "SELECT").is_empty());
+    assert_eq!(
+        commands(&seen, "UID SEARCH"),
+        ["UID SEARCH CHARSET UTF-8 UNSEEN SINCE 1-Jan-2024 FROM \"bob@example.com\" SUBJECT {8}\r\nСчёт"]
+    );
+    assert_eq!(
+        commands(&seen, "UID FETCH"),
+        [
+            "UID FETCH 12 (UID RFC822.SIZE)",
+            "UID FETCH 12 (UID BODY.PEEK[])"
+        ]
+    );
+    assert!(commands(&seen, "UID STORE").is_empty());
+    assert_eq!(commands(&seen, "LOGOUT").len(), 1);
+
+    // The extended filter: node-imap criteria; attachments inlined as a Node Buffer.
+    seen.lock().expect("log").clear();
+    let step = receive_mail(
+        port,
+        "secret",
+        &[
+            list("filterType", "extended"),
+            input(
+                "criteria",
+                "['UNSEEN', ['SINCE', '2024-01-01'], ['FROM', 'a@b'], ['!HEADER', 'X-Kind', 'spam']]",
+            ),
+            input("index", "1"),
+            list("attachments", "content"),
+        ],
+    );
+    let (status, body) = call_listener(
+        &t,
+        "extended",
+        &[step, setvar(&[("$body", "{mail: mail, count: count}")])],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        commands(&seen, "UID SEARCH"),
+        ["UID SEARCH UNSEEN SINCE 1-Jan-2024 FROM \"a@b\" NOT HEADER \"X-Kind\" \"spam\""]
+    );
+    let att = &body["mail"]["attachments"][0];
+    assert_eq!(
+        att["content"],
+        json!({"type": "Buffer", "data": b"a,b\n1,2\n".to_vec()}),
+        "{att}"
+    );
+    assert_eq!(att["size"], 8);
+    assert!(att.get("fileId").is_none(), "{att}");
+
+    // Past the last found message: no message, still the count; no FETCH.
+    seen.lock().expect("log").clear();
+    let step = receive_mail(port, "secret", &[input("index", "5")]);
+    let (status, body) = call_listener(
+        &t,
+        "past",
+        &[step, setvar(&[("$body", "{mail: mail, count: count}")])],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"mail": null, "count": 3}));
+    assert_eq!(commands(&seen, "UID SEARCH"), ["UID SEARCH ALL"]);
+    assert!(commands(&seen, "UID FETCH").is_empty());
+
+    // Criteria the component cannot express fail before any connection.
+    seen.lock().expect("log").clear();
+    let step = receive_mail(
+        port,
+        "secret",
+        &[
+            list("filterType", "extended"),
+            input("criteria", "['SPAMMY']"),
+        ],
+    );
+    let (status, body) = call_listener(&t, "unknown", &[step]).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown search key \"SPAMMY\"")),
+        "{body}"
+    );
+    assert!(seen.lock().expect("log").is_empty());
+}
+
+/// `markRead` selects the mailbox read-write and sets `\Seen` on the message it returns.
+#[tokio::test]
+async fn receive_mail_marks_the_message_read() {
+    let t = TestApp::start().await;
+    let (port, seen) = fake_imap().await;
+    let step = receive_mail(
+        port,
+        "secret",
+        &[
+            list("category", "unseen"),
+            input("index", "0"),
+            list("markRead", "yes"),
+        ],
+    );
+    let (status, body) = call_listener(
+        &t,
+        "read",
+        &[
+            step,
+            setvar(&[(
+                "$body",
+                "{subject: mail.subject, count: count, attachments: mail.attachments}",
+            )]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"subject": "first", "count": 3, "attachments": []})
+    );
+    assert_eq!(commands(&seen, "SELECT"), ["SELECT \"INBOX\""]);
+    assert!(commands(&seen, "EXAMINE").is_empty());
+    assert_eq!(commands(&seen, "UID SEARCH"), ["UID SEARCH UNSEEN"]);
+    assert_eq!(
+        commands(&seen, "UID STORE"),
+        ["UID STORE 7 +FLAGS (\\Seen)"]
+    );
+}
+
+/// A refused login ends the process as an error that names the login failure.
+#[tokio::test]
+async fn receive_mail_with_a_wrong_password_fails_the_process() {
+    let t = TestApp::start().await;
+    let (port, seen) = fake_imap().await;
+    let step = receive_mail(port, "wrong", &[]);
+    let (status, body) = call_listener(&t, "denied", &[step]).await;
+    assert_eq!(status, 500, "{body}");
+    let message = body["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        message.contains("login failed: \"robot\" refused: ")
+            && message.contains("Invalid credentials"),
+        "{message}"
+    );
+    assert!(commands(&seen, "UID SEARCH").is_empty());
+    eventually("the error process", || async {
+        processes(&t).await.iter().any(|p| status_of(p) == "$error")
+    })
+    .await;
+    let p = processes(&t).await;
+    let failed = p
+        .iter()
+        .find(|p| status_of(p) == "$error")
+        .expect("an error process");
+    let result: Value =
+        serde_json::from_str(failed["values"]["$result"].as_str().unwrap_or("{}")).expect("result");
+    assert!(
+        result["$error"]
+            .as_str()
+            .is_some_and(|e| e.contains("login failed")),
+        "{result}"
+    );
+}
+
 /// SQL query against an external PostgreSQL database (the local test server): `:name`
 /// parameters bound, rows back as objects; skipped when no PostgreSQL answers on loopback.
 #[tokio::test]
