@@ -42,8 +42,20 @@ fn not_found(url_id: &str) -> Error {
     )
 }
 
-/// The active listener with this `$urlId`: (its record id, its scenario).
+/// The active listener with this `$urlId`: (its record id, its scenario), from memory
+/// while no automation record changed since it was read.
 async fn listener(auto: &Automation, url_id: &str) -> Result<(String, String), Error> {
+    if let Some(found) = auto.known_listener(url_id) {
+        return Ok(found);
+    }
+    let generation = auto.app().events.automation_generation();
+    let found = read_listener(auto, url_id).await?;
+    auto.remember_listener(generation, url_id, found.clone());
+    Ok(found)
+}
+
+/// Reads the active listener with this `$urlId`.
+async fn read_listener(auto: &Automation, url_id: &str) -> Result<(String, String), Error> {
     let filters = kartoteka_filter::Input {
         root: "filters".into(),
         value: json!({"$urlId": url_id}),

@@ -129,8 +129,10 @@ impl AppPorts {
 }
 
 impl AppPorts {
-    /// A child process (spec 03 §4.5): it sees only `input`; waited for, its variables or
-    /// its failure come back; otherwise it runs on and only its `$pid` is answered.
+    /// A child process (spec 03 §4.5): it sees `input` and, under any name `input` does not
+    /// take, `event` `{id: null, type: "$process", async}`, `script` `{id}`, the parent's
+    /// `user` and `parentProcess` `{id: parent $pid}`; waited for, its variables or its
+    /// failure come back; otherwise it runs on and only its `$pid` is answered.
     async fn child(
         &self,
         script: &str,
@@ -142,13 +144,28 @@ impl AppPorts {
             .upgrade()
             .ok_or_else(|| PortError::new("INTERNAL", "the scenario runner is stopping"))?;
         let pid = new_pid();
+        let (parent, user) = crate::processes::RUN
+            .try_with(|r| r.clone())
+            .unwrap_or_default();
+        let mut vars = Map::new();
+        vars.insert(
+            "event".into(),
+            json!({"id": null, "type": "$process", "async": !wait}),
+        );
+        vars.insert("script".into(), json!({"id": script}));
+        vars.insert("user".into(), json!({"id": user.map(|u| u.to_string())}));
+        vars.insert(
+            "parentProcess".into(),
+            json!({"id": Some(parent).filter(|p| !p.is_empty())}),
+        );
+        vars.extend(input);
         let launch = Launch {
             pid: pid.clone(),
             script: script.to_string(),
-            input,
+            input: vars,
             sync: wait,
             event: None,
-            user: None,
+            user,
             deadline: None,
             hold: None,
         };

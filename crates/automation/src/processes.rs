@@ -92,8 +92,18 @@ impl Drop for Hold {
     }
 }
 
+tokio::task_local! {
+    /// The run whose step is running: its `$pid` and the employee it runs for. A child
+    /// process (Run process) inherits the employee and learns its parent (spec 03 §4.5).
+    pub(crate) static RUN: (String, Option<i64>);
+}
+
 /// A run being driven: its process record and what a restart needs to resume it.
 struct Run {
+    /// Its `$pid` (empty when a resumed run's record no longer says).
+    pid: String,
+    /// The employee whose action started it (inherited by child processes).
+    user: Option<i64>,
     /// The `$processes` record; `None` until the run outlives its first step (a run that
     /// ends in its first step gets its record once, already finished).
     record: Option<String>,
@@ -119,6 +129,36 @@ struct Binding {
     script: String,
 }
 
+/// Values read from automation records, kept while the core's automation generation (see
+/// `Events::automation_generation`) stays the one they were read at.
+struct ByGeneration<V>(Mutex<(u64, HashMap<String, V>)>);
+
+impl<V> Default for ByGeneration<V> {
+    fn default() -> Self {
+        ByGeneration(Mutex::new((u64::MAX, HashMap::new())))
+    }
+}
+
+impl<V: Clone> ByGeneration<V> {
+    fn get(&self, generation: u64, key: &str) -> Option<V> {
+        let known = self.0.lock().ok()?;
+        (known.0 == generation)
+            .then(|| known.1.get(key).cloned())
+            .flatten()
+    }
+
+    /// Keeps `value`, read at `generation` (taken before the read: a change during it makes
+    /// the entry stale at once); entries of an older generation are dropped.
+    fn put(&self, generation: u64, key: &str, value: V) {
+        if let Ok(mut known) = self.0.lock() {
+            if known.0 != generation {
+                *known = (generation, HashMap::new());
+            }
+            known.1.insert(key.to_string(), value);
+        }
+    }
+}
+
 /// The scenario runner of one server.
 pub struct Automation {
     app: Arc<App>,
@@ -129,9 +169,12 @@ pub struct Automation {
     irs: Mutex<HashMap<i64, Arc<Ir>>>,
     /// Compiled scenarios by `$scripts` record, with the automation generation they were
     /// read at.
-    by_script: Mutex<(u64, HashMap<String, Arc<Ir>>)>,
+    by_script: ByGeneration<Arc<Ir>>,
     /// Active `$events` subscriptions, with the automation generation they were read at.
     bindings: Mutex<Option<(u64, Arc<Vec<Binding>>)>>,
+    /// Active web listeners found so far: `$urlId` → (record id, scenario), with the
+    /// automation generation they were read at.
+    listeners: ByGeneration<(String, String)>,
     /// `$processes` records deleted while their run was going.
     aborted: Mutex<HashSet<String>>,
     /// Steps running at once (`BPM_PROCESS_LIMIT`): a run holds a slot while a step of it
@@ -255,8 +298,9 @@ impl Automation {
             engine: Engine::new(settings),
             compiler: BpmnCompiler::new(script),
             irs: Mutex::new(HashMap::new()),
-            by_script: Mutex::new((u64::MAX, HashMap::new())),
+            by_script: ByGeneration::default(),
             bindings: Mutex::new(None),
+            listeners: ByGeneration::default(),
             aborted: Mutex::new(HashSet::new()),
             slots: tokio::sync::Semaphore::new(process_limit()),
             done,
@@ -264,24 +308,27 @@ impl Automation {
         }))
     }
 
+    /// An active web listener found before, while no automation record changed since.
+    pub(crate) fn known_listener(&self, url_id: &str) -> Option<(String, String)> {
+        self.listeners
+            .get(self.app.events.automation_generation(), url_id)
+    }
+
+    /// Remembers an active web listener read at `generation` (taken before the read, so a
+    /// change during it makes the entry stale at once).
+    pub(crate) fn remember_listener(&self, generation: u64, url_id: &str, found: (String, String)) {
+        self.listeners.put(generation, url_id, found);
+    }
+
     /// The compiled scenario of a `$scripts` record: from memory while no automation
     /// record changed since it was read.
     async fn scenario(&self, script: &str) -> Result<Arc<Ir>, String> {
         let generation = self.app.events.automation_generation();
-        if let Ok(known) = self.by_script.lock() {
-            if known.0 == generation {
-                if let Some(ir) = known.1.get(script) {
-                    return Ok(ir.clone());
-                }
-            }
+        if let Some(ir) = self.by_script.get(generation, script) {
+            return Ok(ir);
         }
         let ir = self.read_scenario(script).await?;
-        if let Ok(mut known) = self.by_script.lock() {
-            if known.0 != generation {
-                *known = (generation, HashMap::new());
-            }
-            known.1.insert(script.to_string(), ir.clone());
-        }
+        self.by_script.put(generation, script, ir.clone());
         Ok(ir)
     }
 
@@ -383,6 +430,8 @@ impl Automation {
             return Ending::Refused(message);
         }
         let mut run = Run {
+            pid: launch.pid.clone(),
+            user: launch.user,
             record: None,
             opening: Self::process_values(&launch),
             script: launch.script.clone(),
@@ -473,7 +522,12 @@ impl Automation {
                 return Ending::Aborted("the server is stopping".into());
             };
             let now = kartoteka_model::time::now_ms();
-            let outcome = self.engine.run_step(ir, &mut state, &self.ports, now).await;
+            let outcome = RUN
+                .scope(
+                    (run.pid.clone(), run.user),
+                    self.engine.run_step(ir, &mut state, &self.ports, now),
+                )
+                .await;
             drop(slot);
             match outcome {
                 Outcome::Done => return Ending::Done(state.vars),
@@ -516,6 +570,8 @@ impl Automation {
         for saved in runs {
             seen.insert(saved.process.clone());
             let mut run = Run {
+                pid: String::new(),
+                user: None,
                 record: Some(saved.process.clone()),
                 opening: Map::new(),
                 script: saved.script.clone(),
@@ -544,6 +600,7 @@ impl Automation {
             let me = self.clone();
             tokio::spawn(async move {
                 tracing::info!(process = %saved.process, "resuming a scenario run");
+                (run.pid, run.user) = me.pid_and_user(&saved.process).await;
                 if let Some(at) = saved.wake_at {
                     let wait = (at - kartoteka_model::time::now_ms()).max(0);
                     tokio::time::sleep(Duration::from_millis(wait as u64)).await;
@@ -564,6 +621,37 @@ impl Automation {
             });
         }
         seen
+    }
+
+    /// The `$pid` and initiator a process record keeps (for a resumed run).
+    async fn pid_and_user(&self, process: &str) -> (String, Option<i64>) {
+        let Ok(rec) = self
+            .app
+            .get_record(&Actor::System, PROCESSES, process, &ReadOptions::default())
+            .await
+        else {
+            return (String::new(), None);
+        };
+        let pid = rec
+            .values
+            .get("$pid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let user = rec
+            .values
+            .get("$initiator")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(|u| match u {
+                Value::Object(o) => o.get("id").cloned(),
+                v => Some(v.clone()),
+            })
+            .and_then(|id| match id {
+                Value::String(s) => s.parse().ok(),
+                v => v.as_i64(),
+            });
+        (pid, user)
     }
 
     /// Sleeps between steps, no later than the run's deadline or the end of its lifetime

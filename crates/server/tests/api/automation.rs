@@ -671,7 +671,14 @@ async fn child_processes_and_files_made_by_a_scenario() {
     let child = scenario(
         &t,
         "double",
-        &[setvar(&[("y", "x * 2"), ("seen", "typeof recordId")])],
+        &[setvar(&[
+            ("y", "x * 2"),
+            ("seen", "typeof recordId"),
+            (
+                "kin",
+                "event.type + ' ' + event.async + ' ' + user.id + ' ' + script.id + ' ' + parentProcess.id",
+            ),
+        ])],
     )
     .await;
     let run_child = (
@@ -708,7 +715,7 @@ async fn child_processes_and_files_made_by_a_scenario() {
             upload,
             edit_own(&[(
                 &note,
-                "childVars.y + ' ' + childVars.seen + ' ' + (childPid.length > 0) + ' ' + (fileUrl.indexOf('/api/v1/files/') > 0)",
+                "childVars.y + ' ' + childVars.seen + ' ' + (childPid.length > 0) + ' ' + (fileUrl.indexOf('/api/v1/files/') > 0) + ' ' + childVars.kin",
             )]),
         ],
     )
@@ -731,7 +738,17 @@ async fn child_processes_and_files_made_by_a_scenario() {
         .expect("the parent's process");
     assert_eq!(status_of(parent_run), "$done", "{parent_run}");
     let got = t.get(&path).await.expect(200).clone();
-    assert_eq!(got["values"][&note], "42 undefined true true", "{got}");
+    // The child sees its params, and (spec 03 §4.5, recommended) a `$process` event, its
+    // script, the parent's user and the parent's `$pid`.
+    let parent_pid = parent_run["values"]["$pid"].as_str().unwrap_or_default();
+    assert_eq!(parent_pid.len(), 16, "{parent_run}");
+    assert_eq!(
+        got["values"][&note],
+        json!(format!(
+            "42 undefined true true $process false 1 {child} {parent_pid}"
+        )),
+        "{got}"
+    );
     let url = got["values"][&report][0]["url"]
         .as_str()
         .expect("a stored file")
