@@ -420,7 +420,7 @@ impl Automation {
     }
 
     /// Runs a scenario to its end (the caller decides whether to wait for it).
-    pub async fn run(self: &Arc<Self>, launch: Launch) -> Ending {
+    pub async fn run(self: &Arc<Self>, mut launch: Launch) -> Ending {
         if launch.sync && self.slots.available_permits() == 0 {
             let message = format!(
                 "too many processes are running (BPM_PROCESS_LIMIT = {})",
@@ -439,7 +439,8 @@ impl Automation {
             depth: kartoteka_core::events::cause_depth(),
             started_ms: kartoteka_model::time::now_ms(),
             deadline: launch.deadline,
-            hold: launch.hold.clone(),
+            // Taken, not cloned: the run alone decides when its event may be forgotten.
+            hold: launch.hold.take(),
         };
         let ending = match self.scenario(&launch.script).await {
             Ok(ir) => {

@@ -353,18 +353,22 @@ fn apply_fields(
                 f.comment = spec.comment.clone().unwrap_or(f.comment);
                 f.visible = spec.visible.clone().unwrap_or(f.visible);
                 f.config = normalize_config(schema, spec, Some(&old.config))?;
-                if f.field_type == FieldType::User
+                if matches!(f.field_type, FieldType::User | FieldType::Dropdown)
                     && old.multiselect()
                     && !f.multiselect()
-                    && kartoteka_store::query::holds_several_users(conn, catalog.db_id, old)?
+                    && kartoteka_store::query::holds_several(conn, catalog.db_id, old)?
                 {
                     // Nothing is cut: the records are left for the user to reduce to one
-                    // employee (and a single-valued field's conditions rely on that).
+                    // value (and a single-valued field's conditions rely on that).
+                    let what = match f.field_type {
+                        FieldType::User => "employees",
+                        _ => "items",
+                    };
                     return Err(Error::field(
                         ErrorCode::InvalidConfig,
                         &old.id,
                         format!(
-                            "field {:?} cannot stop allowing several employees: some records hold more than one",
+                            "field {:?} cannot stop allowing several {what}: some records hold more than one",
                             old.id
                         ),
                     ));

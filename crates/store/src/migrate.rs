@@ -145,6 +145,11 @@ const MIGRATIONS: &[Migration] = &[
             pg: include_str!("../migrations/pg/0051_automation_events.sql"),
         },
     },
+    Migration {
+        version: 52,
+        name: "dropdown_owner_indexes",
+        step: Step::Code(dropdown_owner_indexes),
+    },
 ];
 
 /// Gives the catalogs that existed before owner indexes theirs (see
@@ -154,11 +159,24 @@ const MIGRATIONS: &[Migration] = &[
 /// single-valued user field whose records still do is marked `multiselect` again (its data
 /// says so), so that its conditions keep finding those records.
 pub fn owner_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    single_valued_indexes(conn, FieldType::User)
+}
+
+/// Gives the single-valued dropdowns of existing catalogs their owner indexes (a stage, a
+/// status: lists of one item sorted by a date or a number); as [`owner_indexes`] did for
+/// user fields, a dropdown whose records hold several items is marked `multiselect` again.
+fn dropdown_owner_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    single_valued_indexes(conn, FieldType::Dropdown)
+}
+
+/// Marks `multiselect` the fields of type `t` whose records hold several values though the
+/// field says one, then brings every catalog's owner indexes in line.
+fn single_valued_indexes(conn: &mut dyn Conn, t: FieldType) -> Result<(), StoreError> {
     for mut c in schema::load_catalogs(conn)? {
         for (i, f) in c.fields.iter_mut().enumerate() {
-            if f.field_type == FieldType::User
+            if f.field_type == t
                 && !f.multiselect()
-                && crate::query::holds_several_users(conn, c.db_id, f)?
+                && crate::query::holds_several(conn, c.db_id, f)?
             {
                 f.config.insert("multiselect".into(), Value::Bool(true));
                 schema::update_field(conn, c.db_id, f, i as i64 + 1)?;

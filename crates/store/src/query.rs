@@ -231,9 +231,12 @@ impl Compiler {
             }
             Cond::AnyItem(ids) => {
                 let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                if f.field_type == FieldType::Radiobutton {
-                    // A radiobutton holds at most one item: its stored list is exactly
-                    // `["<id>"]`, an equality an ordinary index answers.
+                if f.field_type == FieldType::Radiobutton
+                    || (f.field_type == FieldType::Dropdown && !f.multiple)
+                {
+                    // A radiobutton, or a dropdown without `multiselect`, holds at most one
+                    // item: its stored list is exactly `["<id>"]`, an equality an index
+                    // answers (a radiobutton's own, a dropdown's owner indexes).
                     let marks: Vec<&str> =
                         ids.iter().map(|i| self.param(json_items(&[*i]))).collect();
                     return format!("{cl} IN ({})", marks.join(", "));
@@ -753,14 +756,14 @@ pub fn probe_select(
             Some((f, s.descending))
         }
     };
-    // When every match belongs to one employee of a single-valued user field, the probe
-    // walks only that employee's records (an owner index), in the same order.
+    // When every match holds one value of a single-valued user or dropdown field, the
+    // probe walks only the records holding it (an owner index), in the same order.
     let owner = owner_conjunct(q, fields);
     let mut params = Vec::new();
     let mut conds = Vec::new();
-    if let Some((u, user)) = owner {
+    if let Some((u, stored)) = owner {
         conds.push(format!("{} = ?", ident(&u.column)));
-        params.push(DbValue::Text(format!("[{user}]")));
+        params.push(DbValue::Text(stored));
     }
     let order = match sort_field {
         None => "\"dbId\" DESC".to_string(),
@@ -795,24 +798,34 @@ pub fn probe_select(
     })
 }
 
-/// A condition every match of `q` meets that names one employee in a single-valued user
-/// field with owner indexes: the field and the employee's `dbId`.
-fn owner_conjunct<'a>(q: &RecordQuery, fields: &'a [FieldDef]) -> Option<(&'a FieldDef, i64)> {
+/// A condition every match of `q` meets that names one value of a single-valued field with
+/// owner indexes (one employee of a user field, one item of a dropdown): the field and its
+/// stored list (`[7]`, `["2"]`).
+fn owner_conjunct<'a>(q: &RecordQuery, fields: &'a [FieldDef]) -> Option<(&'a FieldDef, String)> {
     let parts: &[Filter] = match &q.filter {
         Filter::And(parts) => parts,
         one => std::slice::from_ref(one),
     };
     parts.iter().find_map(|p| {
-        let Filter::Field(fr, Cond::Users(users)) = p else {
-            return None;
-        };
-        let user = match users.as_slice() {
-            [UserRef::Current] => q.current_user?,
-            [UserRef::Id(s)] => as_db_id(s)?,
+        let (fr, stored) = match p {
+            Filter::Field(fr, Cond::Users(users)) => {
+                let user = match users.as_slice() {
+                    [UserRef::Current] => q.current_user?,
+                    [UserRef::Id(s)] => as_db_id(s)?,
+                    _ => return None,
+                };
+                (fr, format!("[{user}]"))
+            }
+            Filter::Field(fr, Cond::AnyItem(ids)) if fr.field_type == FieldType::Dropdown => {
+                match ids.as_slice() {
+                    [one] => (fr, json_items(&[one.as_str()])),
+                    _ => return None,
+                }
+            }
             _ => return None,
         };
         let f = fields.iter().find(|f| f.db_id == fr.db_id)?;
-        (owner_field(f) && !fr.multiple).then_some((f, user))
+        (owner_field(f) && !fr.multiple).then_some((f, stored))
     })
 }
 
@@ -1027,10 +1040,13 @@ fn owner_key_field(d: Dialect, catalog: i64, f: &FieldDef) -> bool {
         && field_index(d, catalog, f).is_some()
 }
 
-/// True when `f` is a user field that owner indexes are kept for: filterable and holding
-/// one employee per record.
-fn owner_field(f: &FieldDef) -> bool {
-    f.field_type == FieldType::User && f.filterable && !f.multiselect()
+/// True when `f` is a field that owner indexes are kept for: a user field holding one
+/// employee per record, or a dropdown holding one item (a status, a stage), filterable.
+/// Conditions on either compare the stored list whole.
+pub fn owner_field(f: &FieldDef) -> bool {
+    matches!(f.field_type, FieldType::User | FieldType::Dropdown)
+        && f.filterable
+        && !f.multiselect()
 }
 
 fn owner_prefix(catalog: i64) -> String {
@@ -1130,17 +1146,17 @@ pub fn drop_owner_indexes_of(
     Ok(())
 }
 
-/// True when a record of the catalog holds more than one employee in user field `f` (a
-/// field whose `multiselect` is to be switched off must not).
-pub fn holds_several_users(
-    conn: &mut dyn Conn,
-    catalog: i64,
-    f: &FieldDef,
-) -> Result<bool, StoreError> {
+/// True when a record of the catalog holds more than one value (employees, items) in the
+/// list field `f` (a field whose `multiselect` is to be switched off must not).
+pub fn holds_several(conn: &mut dyn Conn, catalog: i64, f: &FieldDef) -> Result<bool, StoreError> {
+    let c = ident(&f.column);
+    let several = match conn.dialect() {
+        Dialect::Sqlite => format!("json_array_length({c}) > 1"),
+        Dialect::Postgres => format!("jsonb_array_length({c}::jsonb) > 1"),
+    };
     let sql = format!(
-        "SELECT 1 FROM {} WHERE {} LIKE '%,%' LIMIT 1",
-        data_table(catalog),
-        ident(&f.column)
+        "SELECT 1 FROM {} WHERE {c} IS NOT NULL AND {several} LIMIT 1",
+        data_table(catalog)
     );
     Ok(conn.query_opt(&sql, &[])?.is_some())
 }

@@ -324,6 +324,31 @@ async fn an_after_event_stays_journaled_until_its_run_records_itself() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// A run waiting on a timer has saved its state: its event is forgotten while it waits.
+#[tokio::test]
+async fn a_waiting_run_lets_its_event_go() {
+    let t = TestApp::start().await;
+    let (_, cid, title, _, _) = deals(&t).await;
+    let s = scenario(&t, "waits", &[timer("PT30S")]).await;
+    subscribe(&t, &cid, &["$record.after.create"], &s, "").await;
+    t.record(&cid, json!({title.clone(): "A"})).await;
+    eventually("the run to wait on its timer", || async {
+        processes(&t)
+            .await
+            .iter()
+            .any(|p| status_of(p) == "$running")
+    })
+    .await;
+    eventually("the journaled event to be forgotten", || async {
+        t.app.journaled_events().await.is_ok_and(|j| j.is_empty())
+    })
+    .await;
+    assert!(processes(&t)
+        .await
+        .iter()
+        .all(|p| status_of(p) == "$running"));
+}
+
 #[tokio::test]
 async fn before_create_vetoes_or_fills_in_the_write() {
     let t = TestApp::start().await;

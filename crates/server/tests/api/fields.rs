@@ -2130,3 +2130,116 @@ async fn a_user_field_turns_single_only_when_no_record_holds_several() {
     .expect(200);
     assert_eq!(titles(t.get(&by_me("")).await.expect(200)), ["mine"]);
 }
+
+/// A dropdown may stop allowing several items only while every record holds at most one
+/// (its item conditions then compare the stored list whole, which the owner indexes serve):
+/// refused naming the field with nothing changed; once each record holds one item it goes
+/// through, and a filter by item finds the same records, sorted or not.
+#[tokio::test]
+async fn a_dropdown_turns_single_only_when_no_record_holds_several_items() {
+    let t = TestApp::start().await;
+    let items = json!([{"id": "1", "name": "new"}, {"id": "2", "name": "won"}]);
+    let cat = t
+        .catalog(
+            "Stages",
+            json!([
+                {"name": "Title", "type": "text"},
+                {"name": "Amount", "type": "number"},
+                {"name": "Stage", "type": "dropdown", "config": {"items": items.clone(), "multiselect": true}},
+            ]),
+        )
+        .await;
+    let cid = id(&cat);
+    let (title, amount, stage) = (
+        field_id(&cat, "Title"),
+        field_id(&cat, "Amount"),
+        field_id(&cat, "Stage"),
+    );
+    let both = t
+        .record(
+            &cid,
+            json!({title.clone(): "both", stage.clone(): ["1", "2"]}),
+        )
+        .await;
+    t.record(
+        &cid,
+        json!({title.clone(): "new", amount.clone(): 5, stage.clone(): ["1"]}),
+    )
+    .await;
+    t.record(
+        &cid,
+        json!({title.clone(): "won", amount.clone(): 7, stage.clone(): ["2"]}),
+    )
+    .await;
+    let fields = |multi: bool| {
+        json!({"fields": [
+            {"id": title, "name": "Title", "type": "text"},
+            {"id": amount, "name": "Amount", "type": "number"},
+            {"id": stage, "name": "Stage", "type": "dropdown", "config": {"items": items.clone(), "multiselect": multi}},
+        ]})
+    };
+    let of_new = |extra: &str| {
+        format!(
+            "/api/v1/catalogs/{cid}/records?filters[0][fieldId]={stage}&filters[0][value][0]=1{extra}"
+        )
+    };
+    let titles = |v: &Value| -> Vec<String> {
+        let mut out: Vec<String> = v
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|r| {
+                r["values"][title.as_str()]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(
+        titles(t.get(&of_new("")).await.expect(200)),
+        ["both", "new"]
+    );
+
+    t.patch(&format!("/api/v1/catalogs/{cid}"), fields(false))
+        .await
+        .expect_error(400, "invalid_field_config", Some(&stage));
+    let still = t
+        .get(&format!("/api/v1/catalogs/{cid}"))
+        .await
+        .expect(200)
+        .clone();
+    let cfg = still["fields"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["id"] == json!(stage)))
+        .map(|f| f["config"]["multiselect"].clone());
+    assert_eq!(cfg, Some(json!(true)), "{still}");
+
+    t.patch(
+        &format!("/api/v1/catalogs/{cid}/records/{}", id(&both)),
+        json!({"values": {stage.clone(): ["2"]}}),
+    )
+    .await
+    .expect(200);
+    t.patch(&format!("/api/v1/catalogs/{cid}"), fields(false))
+        .await
+        .expect(200);
+    assert_eq!(titles(t.get(&of_new("")).await.expect(200)), ["new"]);
+    assert_eq!(
+        titles(
+            t.get(&of_new(&format!("&sortField={amount}&sortType=-1")))
+                .await
+                .expect(200)
+        ),
+        ["new"]
+    );
+    let any = format!(
+        "/api/v1/catalogs/{cid}/records?filters[0][fieldId]={stage}&filters[0][value][0]=1&filters[0][value][1]=2&sortField={amount}&sortType=-1"
+    );
+    assert_eq!(
+        titles(t.get(&any).await.expect(200)),
+        ["both", "new", "won"]
+    );
+}
