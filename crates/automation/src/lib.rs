@@ -14,6 +14,7 @@ pub mod scenarios;
 mod sql;
 pub use processes::start_automation;
 pub use scenarios::install_scenarios;
+pub use sql::SqlConfig;
 
 use kartoteka_core::webhooks::{Outgoing, Reply, ReplyFuture, WebhookClient, MAX_REPLY};
 use kartoteka_core::App;

@@ -24,6 +24,8 @@ pub struct AppPorts {
     pub(crate) http: reqwest::Client,
     /// The runner, for child processes (weak: the runner owns these ports).
     pub(crate) runner: Weak<Automation>,
+    /// Settings of the SQL query component.
+    pub(crate) sql: crate::sql::SqlConfig,
 }
 
 /// A core error as the component error codes of spec 03 §4.3 name it.
@@ -351,7 +353,7 @@ impl Ports for AppPorts {
     }
 
     fn sql_query<'a>(&'a self, query: kartoteka_engine::SqlQuery) -> PortFuture<'a, Vec<Value>> {
-        Box::pin(crate::sql::run(query))
+        Box::pin(crate::sql::run(query, &self.sql))
     }
 
     fn download_file<'a>(&'a self, file: &'a str) -> PortFuture<'a, Vec<u8>> {

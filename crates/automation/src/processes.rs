@@ -281,7 +281,11 @@ impl Automation {
         &self.app
     }
 
-    pub fn new(app: Arc<App>, settings: Settings) -> Result<Arc<Automation>, String> {
+    pub fn new(
+        app: Arc<App>,
+        settings: Settings,
+        sql: crate::SqlConfig,
+    ) -> Result<Arc<Automation>, String> {
         let script = kartoteka_script::Engine::new(settings.script);
         let http = reqwest::Client::builder()
             .user_agent(concat!("Kartoteka/", env!("CARGO_PKG_VERSION")))
@@ -293,6 +297,7 @@ impl Automation {
                 app: app.clone(),
                 http,
                 runner: me.clone(),
+                sql,
             },
             app,
             engine: Engine::new(settings),
@@ -1228,9 +1233,10 @@ impl BeforeHook for SyncEvents {
 /// Installs the scenario compiler and starts the runner: after-events start the matching
 /// subscriptions' scenarios. Saved runs resume, runs left `$running` with nothing saved are
 /// marked aborted, and journaled events a stopped server had not acted on are replayed.
-pub fn start_automation(app: &Arc<App>) -> Result<Arc<Automation>, String> {
+/// `sql` holds the host settings of the SQL query component.
+pub fn start_automation(app: &Arc<App>, sql: crate::SqlConfig) -> Result<Arc<Automation>, String> {
     crate::scenarios::install_scenarios(app);
-    let auto = Automation::new(app.clone(), Settings::from_env())?;
+    let auto = Automation::new(app.clone(), Settings::from_env(), sql)?;
     // The consumer first: a write journaled once the hook is in is then seen too.
     let mut rx = app.events.consume();
     app.set_web_listeners(Arc::new(crate::listeners::Listeners(Arc::downgrade(&auto))));

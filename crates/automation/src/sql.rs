@@ -1,44 +1,117 @@
-//! SQL query (spec 03 §7.2.4) against an external PostgreSQL database. `:name` parameters
-//! are bound as quoted literals (numbers, booleans and `NULL` as themselves, everything
-//! else as a string literal with its quotes doubled), which PostgreSQL types from their
-//! place in the statement. A query that yields rows answers them as objects keyed by column
-//! (`row_to_json`, so numbers stay numbers); any other statement answers `[]`. Other database
-//! types are not supported yet.
+//! SQL query (spec 03 §7.2.4) against an external PostgreSQL, MySQL/MariaDB or SQLite
+//! database; `oracle` and `mssql` answer a `SQL` error (not supported).
+//!
+//! `:name` parameters are bound as literals of the database's dialect, outside quotes,
+//! comments and `::` casts: numbers, booleans and `NULL` as themselves, everything else as a
+//! string (arrays and objects as their JSON text). PostgreSQL and SQLite double the quotes of
+//! a string literal (SQLite writes a text holding NUL as a cast hex blob, since its parser
+//! stops at NUL); MySQL gets `_utf8mb4 X'…'`, a hex literal read the same whatever the
+//! `sql_mode` (backslash escapes or not). Rows come back as objects keyed by column name;
+//! a statement without rows answers `[]`.
+//!
+//! Values: numbers stay numbers, MySQL `DECIMAL` and PostgreSQL `numeric` included (as
+//! doubles: cast to text in SQL to keep every digit); MySQL dates and date-times as ISO 8601
+//! text (`2024-05-01`, `2024-05-01T10:20:30`), `TIME` as its text; binary values (MySQL
+//! binary strings and `BLOB`s, SQLite blobs) as base64; MySQL `BIT` as a number and `JSON`
+//! as the value it holds; `NULL` as null.
+//!
+//! Bounds: at most [`MAX_ROWS`] rows (more is a `SQL` error, not a silent cut); 30 s to
+//! connect and per read for MySQL (no TLS: the client is built without it), a 30 s
+//! connect and statement timeout for PostgreSQL, and an interrupt after 30 s for SQLite.
+//!
+//! SQLite opens only files inside the folder of `KARTOTEKA_SQL_SQLITE_DIR`
+//! ([`SqlConfig::sqlite_dir`]): the database is a relative path there (parameter `database`
+//! or `sqlite://name.db`), never absolute, never through `..`, and must resolve (symlinks
+//! followed) inside the folder; it is opened read-write but never created. Without the
+//! setting SQLite is refused, so a scenario cannot read Kartoteka's own store.
 
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
 use kartoteka_engine::{PortError, SqlConnection, SqlQuery};
 use serde_json::{Map, Value};
+
+/// Most rows one query may answer.
+pub const MAX_ROWS: usize = 10_000;
+
+/// Time to connect, and the time a query may run (per read for MySQL).
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The host's settings of the SQL query component.
+#[derive(Debug, Clone, Default)]
+pub struct SqlConfig {
+    /// The folder whose files SQLite queries may open (`KARTOTEKA_SQL_SQLITE_DIR`); `None`:
+    /// SQLite is refused.
+    pub sqlite_dir: Option<PathBuf>,
+}
 
 fn sql_error(e: impl std::fmt::Display) -> PortError {
     PortError::new("SQL", e.to_string())
 }
 
-/// A JSON value as a PostgreSQL literal.
-fn literal(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-        other => format!("'{}'", other.to_string().replace('\'', "''")),
+fn too_many_rows() -> PortError {
+    sql_error(format!(
+        "the query answers more than {MAX_ROWS} rows; narrow it (WHERE, LIMIT)"
+    ))
+}
+
+/// The SQL dialect a query is bound for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Dialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// A JSON value as a literal of the dialect.
+fn literal(v: &Value, dialect: Dialect) -> String {
+    let text = match v {
+        Value::Null => return "NULL".into(),
+        Value::Bool(b) => return if *b { "TRUE" } else { "FALSE" }.into(),
+        Value::Number(n) => return n.to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match dialect {
+        // A hex literal needs no escaping, so it means the same with or without
+        // NO_BACKSLASH_ESCAPES; the introducer makes it text rather than a binary string.
+        Dialect::MySql => format!("_utf8mb4 X'{}'", hex(text.as_bytes())),
+        // SQLite's tokenizer ends the statement at NUL.
+        Dialect::Sqlite if text.contains('\0') => {
+            format!("CAST(X'{}' AS TEXT)", hex(text.as_bytes()))
+        }
+        Dialect::Postgres | Dialect::Sqlite => format!("'{}'", text.replace('\'', "''")),
     }
 }
 
 /// Replaces `:name` outside quotes, comments and `::` casts by the parameter's literal. An
 /// unknown name is an error.
-fn bind(query: &str, params: &Map<String, Value>) -> Result<String, PortError> {
+fn bind(query: &str, params: &Map<String, Value>, dialect: Dialect) -> Result<String, PortError> {
     let chars: Vec<char> = query.chars().collect();
     let mut out = String::with_capacity(query.len());
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         match c {
-            '\'' | '"' => {
+            '\'' | '"' | '`' if c != '`' || dialect != Dialect::Postgres => {
                 out.push(c);
                 i += 1;
                 while i < chars.len() {
                     out.push(chars[i]);
                     if chars[i] == c {
                         break;
+                    }
+                    // MySQL reads a backslash in a string as an escape by default.
+                    if chars[i] == '\\' && dialect == Dialect::MySql && c != '`' {
+                        if let Some(&n) = chars.get(i + 1) {
+                            out.push(n);
+                            i += 1;
+                        }
                     }
                     i += 1;
                 }
@@ -48,6 +121,24 @@ fn bind(query: &str, params: &Map<String, Value>) -> Result<String, PortError> {
                 while i < chars.len() && chars[i] != '\n' {
                     out.push(chars[i]);
                     i += 1;
+                }
+            }
+            '#' if dialect == Dialect::MySql => {
+                while i < chars.len() && chars[i] != '\n' {
+                    out.push(chars[i]);
+                    i += 1;
+                }
+            }
+            '/' if chars.get(i + 1) == Some(&'*') => {
+                out.push_str("/*");
+                i += 2;
+                while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                    out.push(chars[i]);
+                    i += 1;
+                }
+                if i < chars.len() {
+                    out.push_str("*/");
+                    i += 2;
                 }
             }
             ':' if chars.get(i + 1) == Some(&':') => {
@@ -67,7 +158,7 @@ fn bind(query: &str, params: &Map<String, Value>) -> Result<String, PortError> {
                 let v = params
                     .get(&name)
                     .ok_or_else(|| sql_error(format!("no value for the parameter :{name}")))?;
-                out.push_str(&literal(v));
+                out.push_str(&literal(v, dialect));
                 i = end;
             }
             _ => {
@@ -79,8 +170,42 @@ fn bind(query: &str, params: &Map<String, Value>) -> Result<String, PortError> {
     Ok(out)
 }
 
-fn connection_string(c: &SqlConnection) -> String {
-    match c {
+/// Runs the query (on a blocking thread: the clients are synchronous).
+pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, PortError> {
+    let dialect = match q.db_type.to_ascii_lowercase().as_str() {
+        "postgres" | "postgresql" | "pg" => Dialect::Postgres,
+        "mysql" | "mariadb" => Dialect::MySql,
+        "sqlite" | "sqlite3" => Dialect::Sqlite,
+        other => {
+            return Err(sql_error(format!(
+                "database type not supported: {other} (supported: postgres, mysql, sqlite)"
+            )))
+        }
+    };
+    let sql = bind(&q.query, &q.params, dialect)?;
+    let job: Box<dyn FnOnce() -> Result<Vec<Value>, PortError> + Send> = match dialect {
+        Dialect::Postgres => {
+            let config = postgres_config(&q.connection)?;
+            Box::new(move || postgres_query(&config, &sql))
+        }
+        Dialect::MySql => {
+            let opts = mysql_opts(&q.connection)?;
+            Box::new(move || mysql_query(opts, &sql))
+        }
+        Dialect::Sqlite => {
+            let path = sqlite_path(&q.connection, config)?;
+            Box::new(move || sqlite_query(&path, &sql))
+        }
+    };
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| PortError::new("INTERNAL", e.to_string()))?
+}
+
+// PostgreSQL.
+
+fn postgres_config(c: &SqlConnection) -> Result<postgres::Config, PortError> {
+    let text = match c {
         SqlConnection::Url(u) => u.clone(),
         SqlConnection::Parameters {
             host,
@@ -99,44 +224,284 @@ fn connection_string(c: &SqlConnection) -> String {
                 q(password)
             )
         }
+    };
+    let mut config: postgres::Config = text.parse().map_err(sql_error)?;
+    config.connect_timeout(TIMEOUT);
+    Ok(config)
+}
+
+fn postgres_query(config: &postgres::Config, sql: &str) -> Result<Vec<Value>, PortError> {
+    let mut client = config.connect(postgres::NoTls).map_err(sql_error)?;
+    client
+        .batch_execute(&format!("SET statement_timeout = {}", TIMEOUT.as_millis()))
+        .map_err(sql_error)?;
+    let head = sql.trim_start().to_ascii_lowercase();
+    if ["select", "with", "values", "table"]
+        .iter()
+        .any(|k| head.starts_with(k))
+    {
+        let wrapped = format!(
+            "SELECT row_to_json(kt_row)::text FROM ({}) kt_row LIMIT {}",
+            sql.trim().trim_end_matches(';'),
+            MAX_ROWS + 1
+        );
+        let rows = client.query(wrapped.as_str(), &[]).map_err(sql_error)?;
+        if rows.len() > MAX_ROWS {
+            return Err(too_many_rows());
+        }
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get(0).map_err(sql_error)?;
+                serde_json::from_str(&text).map_err(sql_error)
+            })
+            .collect()
+    } else {
+        client.batch_execute(sql).map_err(sql_error)?;
+        Ok(Vec::new())
     }
 }
 
-/// Runs the query (on a blocking thread: the client is synchronous).
-pub(crate) async fn run(q: SqlQuery) -> Result<Vec<Value>, PortError> {
-    if !matches!(q.db_type.as_str(), "postgres" | "postgresql" | "pg") {
-        return Err(PortError::new(
-            "INTERNAL",
-            format!("component not supported: sql ({})", q.db_type),
-        ));
-    }
-    let sql = bind(&q.query, &q.params)?;
-    let url = connection_string(&q.connection);
-    tokio::task::spawn_blocking(move || -> Result<Vec<Value>, PortError> {
-        let mut client = postgres::Client::connect(&url, postgres::NoTls).map_err(sql_error)?;
-        let head = sql.trim_start().to_ascii_lowercase();
-        if ["select", "with", "values", "table"]
-            .iter()
-            .any(|k| head.starts_with(k))
-        {
-            let wrapped = format!(
-                "SELECT row_to_json(kt_row)::text FROM ({}) kt_row",
-                sql.trim().trim_end_matches(';')
-            );
-            let rows = client.query(wrapped.as_str(), &[]).map_err(sql_error)?;
-            rows.iter()
-                .map(|r| {
-                    let text: String = r.try_get(0).map_err(sql_error)?;
-                    serde_json::from_str(&text).map_err(sql_error)
-                })
-                .collect()
-        } else {
-            client.batch_execute(&sql).map_err(sql_error)?;
-            Ok(Vec::new())
+// MySQL and MariaDB.
+
+fn mysql_opts(c: &SqlConnection) -> Result<mysql::Opts, PortError> {
+    let builder = match c {
+        SqlConnection::Url(u) => {
+            let url = match u.strip_prefix("mariadb://") {
+                Some(rest) => format!("mysql://{rest}"),
+                None => u.clone(),
+            };
+            mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url).map_err(sql_error)?)
         }
-    })
-    .await
-    .map_err(|e| PortError::new("INTERNAL", e.to_string()))?
+        SqlConnection::Parameters {
+            host,
+            database,
+            login,
+            password,
+        } => {
+            let (h, port) = match host.rsplit_once(':') {
+                Some((h, p)) => (
+                    h,
+                    p.parse::<u16>()
+                        .map_err(|_| sql_error(format!("not a port: {p}")))?,
+                ),
+                None => (host.as_str(), 3306),
+            };
+            let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+            mysql::OptsBuilder::new()
+                .ip_or_hostname(Some(h))
+                .tcp_port(port)
+                .db_name(some(database))
+                .user(some(login))
+                .pass(some(password))
+        }
+    };
+    Ok(builder
+        // The address named, not a local socket the server reports.
+        .prefer_socket(false)
+        .tcp_connect_timeout(Some(TIMEOUT))
+        .read_timeout(Some(TIMEOUT))
+        .write_timeout(Some(TIMEOUT))
+        .into())
+}
+
+fn mysql_query(opts: mysql::Opts, sql: &str) -> Result<Vec<Value>, PortError> {
+    use mysql::prelude::Queryable;
+    let mut conn = mysql::Conn::new(opts).map_err(sql_error)?;
+    let mut result = conn.query_iter(sql).map_err(sql_error)?;
+    // Several statements: the rows of the last one that has columns.
+    let mut rows = Vec::new();
+    while let Some(set) = result.iter() {
+        let columns: Vec<mysql::Column> = set.columns().as_ref().to_vec();
+        if columns.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
+        rows.clear();
+        for row in set {
+            let row = row.map_err(sql_error)?;
+            if rows.len() == MAX_ROWS {
+                return Err(too_many_rows());
+            }
+            let mut obj = Map::new();
+            for (i, (name, column)) in names.iter().zip(&columns).enumerate() {
+                let v = row
+                    .as_ref(i)
+                    .map_or(Value::Null, |v| mysql_value(column, v));
+                obj.insert(name.clone(), v);
+            }
+            rows.push(Value::Object(obj));
+        }
+    }
+    Ok(rows)
+}
+
+/// The `binary` character set: the column holds bytes, not text.
+const BINARY_CHARSET: u16 = 63;
+
+/// A MySQL value as JSON. The text protocol sends every value as text; the column type tells
+/// what it is.
+fn mysql_value(column: &mysql::Column, v: &mysql::Value) -> Value {
+    use mysql::consts::ColumnType as T;
+    let bytes = match v {
+        mysql::Value::NULL => return Value::Null,
+        mysql::Value::Bytes(b) => b,
+        mysql::Value::Int(n) => return Value::from(*n),
+        mysql::Value::UInt(n) => return Value::from(*n),
+        mysql::Value::Float(f) => return number(f64::from(*f), &f.to_string()),
+        mysql::Value::Double(f) => return number(*f, &f.to_string()),
+        mysql::Value::Date(..) | mysql::Value::Time(..) => {
+            return Value::String(v.as_sql(true).trim_matches('\'').replace(' ', "T"))
+        }
+    };
+    let text = || String::from_utf8_lossy(bytes).into_owned();
+    match column.column_type() {
+        T::MYSQL_TYPE_TINY
+        | T::MYSQL_TYPE_SHORT
+        | T::MYSQL_TYPE_INT24
+        | T::MYSQL_TYPE_LONG
+        | T::MYSQL_TYPE_LONGLONG
+        | T::MYSQL_TYPE_YEAR => {
+            let t = text();
+            t.parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| t.parse::<u64>().map(Value::from))
+                .unwrap_or(Value::String(t))
+        }
+        T::MYSQL_TYPE_FLOAT
+        | T::MYSQL_TYPE_DOUBLE
+        | T::MYSQL_TYPE_DECIMAL
+        | T::MYSQL_TYPE_NEWDECIMAL => {
+            let t = text();
+            match t.parse::<f64>() {
+                Ok(f) => number(f, &t),
+                Err(_) => Value::String(t),
+            }
+        }
+        // Temporal columns report the binary character set, yet they are text.
+        T::MYSQL_TYPE_DATE | T::MYSQL_TYPE_NEWDATE | T::MYSQL_TYPE_TIME | T::MYSQL_TYPE_TIME2 => {
+            Value::String(text())
+        }
+        T::MYSQL_TYPE_DATETIME
+        | T::MYSQL_TYPE_DATETIME2
+        | T::MYSQL_TYPE_TIMESTAMP
+        | T::MYSQL_TYPE_TIMESTAMP2 => Value::String(text().replacen(' ', "T", 1)),
+        T::MYSQL_TYPE_BIT => Value::from(
+            bytes
+                .iter()
+                .fold(0u64, |n, b| n.wrapping_shl(8) | u64::from(*b)),
+        ),
+        T::MYSQL_TYPE_JSON => {
+            serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(text()))
+        }
+        T::MYSQL_TYPE_GEOMETRY => Value::String(base64(bytes)),
+        _ if column.character_set() == BINARY_CHARSET => Value::String(base64(bytes)),
+        _ => Value::String(text()),
+    }
+}
+
+/// A float as a JSON number; NaN and infinities (which JSON lacks) as their text.
+fn number(f: f64, text: &str) -> Value {
+    serde_json::Number::from_f64(f).map_or_else(|| Value::String(text.to_owned()), Value::Number)
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+// SQLite.
+
+/// The file a SQLite query may open: a relative path inside the configured folder, which
+/// must exist and resolve (symlinks followed) inside it.
+fn sqlite_path(c: &SqlConnection, config: &SqlConfig) -> Result<PathBuf, PortError> {
+    let Some(dir) = &config.sqlite_dir else {
+        return Err(sql_error(
+            "SQLite is not enabled: set KARTOTEKA_SQL_SQLITE_DIR to the folder whose database files scenarios may open",
+        ));
+    };
+    let name = match c {
+        SqlConnection::Url(u) => u
+            .strip_prefix("sqlite://")
+            .or_else(|| u.strip_prefix("sqlite:"))
+            .unwrap_or(u),
+        SqlConnection::Parameters { database, .. } => database,
+    }
+    .trim();
+    let rel = Path::new(name);
+    if name.is_empty()
+        || name.contains('\0')
+        || !rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(sql_error(format!(
+            "the SQLite database must be a path relative to KARTOTEKA_SQL_SQLITE_DIR, without `..`: {name}"
+        )));
+    }
+    let root = dir
+        .canonicalize()
+        .map_err(|e| sql_error(format!("KARTOTEKA_SQL_SQLITE_DIR {}: {e}", dir.display())))?;
+    let path = root.join(rel).canonicalize().map_err(|e| {
+        sql_error(format!(
+            "no SQLite database {name} in KARTOTEKA_SQL_SQLITE_DIR: {e}"
+        ))
+    })?;
+    if !path.starts_with(&root) || !path.is_file() {
+        return Err(sql_error(format!(
+            "the SQLite database {name} is not a file inside KARTOTEKA_SQL_SQLITE_DIR"
+        )));
+    }
+    Ok(path)
+}
+
+fn sqlite_query(path: &Path, sql: &str) -> Result<Vec<Value>, PortError> {
+    use rusqlite::{types::ValueRef, OpenFlags};
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql_error)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(sql_error)?;
+    // A watchdog interrupts the query when it runs too long; dropping `_done` stops it.
+    let interrupt = conn.get_interrupt_handle();
+    let (_done, done) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(TIMEOUT) {
+            interrupt.interrupt();
+        }
+    });
+    let mut stmt = conn.prepare(sql).map_err(sql_error)?;
+    if stmt.column_count() == 0 {
+        drop(stmt);
+        // Statements without rows may come several at once.
+        conn.execute_batch(sql).map_err(sql_error)?;
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = stmt
+        .column_names()
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect();
+    let mut rows = stmt.query([]).map_err(sql_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        if out.len() == MAX_ROWS {
+            return Err(too_many_rows());
+        }
+        let mut obj = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = match row.get_ref(i).map_err(sql_error)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(n) => Value::from(n),
+                ValueRef::Real(f) => number(f, &f.to_string()),
+                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::String(base64(b)),
+            };
+            obj.insert(name.clone(), v);
+        }
+        out.push(Value::Object(obj));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -144,16 +509,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn params(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
     #[test]
     fn parameters_become_literals_outside_quotes_and_casts() {
-        let p = json!({"id": 7, "name": "O'Hara", "on": true, "none": null})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let p = params(json!({"id": 7, "name": "O'Hara", "on": true, "none": null}));
         assert_eq!(
             bind(
                 "select ':id', x::int from t where id = :id and n = :name and b = :on and z is :none -- :nope",
-                &p
+                &p,
+                Dialect::Postgres
             )
             .ok(),
             Some(
@@ -161,6 +528,96 @@ mod tests {
                     .to_string()
             )
         );
-        assert!(bind("select :missing", &p).is_err());
+        assert!(bind("select :missing", &p, Dialect::Postgres).is_err());
+        assert_eq!(
+            bind("select /* :id */ :id", &p, Dialect::Postgres).ok(),
+            Some("select /* :id */ 7".to_string())
+        );
+    }
+
+    #[test]
+    fn postgres_and_sqlite_double_quotes() {
+        let s = json!("a'b\\c");
+        assert_eq!(literal(&s, Dialect::Postgres), "'a''b\\c'");
+        assert_eq!(literal(&s, Dialect::Sqlite), "'a''b\\c'");
+        assert_eq!(literal(&json!([1, "x"]), Dialect::Postgres), "'[1,\"x\"]'");
+        // SQLite's parser would stop at NUL: such text is a hex blob cast to text.
+        assert_eq!(
+            literal(&json!("a\0'"), Dialect::Sqlite),
+            "CAST(X'610027' AS TEXT)"
+        );
+        assert_eq!(literal(&json!(1.5), Dialect::Sqlite), "1.5");
+    }
+
+    #[test]
+    fn mysql_strings_are_hex_literals() {
+        // Quote, backslash and NUL: nothing is left for the server to unescape.
+        assert_eq!(
+            literal(&json!("O'H\\a\0"), Dialect::MySql),
+            "_utf8mb4 X'4F27485C6100'"
+        );
+        assert_eq!(literal(&json!(""), Dialect::MySql), "_utf8mb4 X''");
+        assert_eq!(literal(&json!("я"), Dialect::MySql), "_utf8mb4 X'D18F'");
+        assert_eq!(literal(&json!(false), Dialect::MySql), "FALSE");
+        assert_eq!(literal(&json!(null), Dialect::MySql), "NULL");
+        assert_eq!(literal(&json!(-3), Dialect::MySql), "-3");
+    }
+
+    #[test]
+    fn mysql_skips_escaped_quotes_backticks_and_hash_comments() {
+        let p = params(json!({"a": 1}));
+        assert_eq!(
+            bind(
+                "select 'it\\'s :a', `:a`, :a # :nope\nfrom t",
+                &p,
+                Dialect::MySql
+            )
+            .ok(),
+            Some("select 'it\\'s :a', `:a`, 1 # :nope\nfrom t".to_string())
+        );
+        // In PostgreSQL a backslash is an ordinary character of a string.
+        assert_eq!(
+            bind("select 'a\\', :a", &p, Dialect::Postgres).ok(),
+            Some("select 'a\\', 1".to_string())
+        );
+    }
+
+    fn dir_config(dir: &Path) -> SqlConfig {
+        SqlConfig {
+            sqlite_dir: Some(dir.to_path_buf()),
+        }
+    }
+
+    #[test]
+    fn sqlite_opens_only_files_inside_the_folder() {
+        let base = std::env::temp_dir().join(format!("kt-sql-unit-{}", std::process::id()));
+        let inside = base.join("dbs");
+        std::fs::create_dir_all(&inside).expect("dir");
+        std::fs::write(base.join("secret.db"), b"").expect("file");
+        std::fs::write(inside.join("ok.db"), b"").expect("file");
+        let config = dir_config(&inside);
+        let url = |s: &str| SqlConnection::Url(s.to_owned());
+        assert!(sqlite_path(&url("sqlite://ok.db"), &config).is_ok());
+        assert!(sqlite_path(&url("./ok.db"), &config).is_ok());
+        for bad in [
+            "sqlite://../secret.db",
+            "/etc/passwd",
+            "sqlite:///etc/passwd",
+            "missing.db",
+            "",
+        ] {
+            let e = sqlite_path(&url(bad), &config).err();
+            assert_eq!(e.map(|e| e.code), Some("SQL".to_string()), "{bad}");
+        }
+        #[cfg(unix)]
+        {
+            let link = inside.join("link.db");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(base.join("secret.db"), &link).expect("symlink");
+            assert!(sqlite_path(&url("link.db"), &config).is_err());
+        }
+        let e = sqlite_path(&url("ok.db"), &SqlConfig::default()).err();
+        assert!(e.is_some_and(|e| e.message.contains("KARTOTEKA_SQL_SQLITE_DIR")));
+        let _ = std::fs::remove_dir_all(&base);
     }
 }

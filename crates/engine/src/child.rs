@@ -67,8 +67,14 @@ pub(crate) async fn sql(args: &Args, ports: &dyn Ports) -> Result<Slots, Failure
                 .ok_or_else(|| required("connectionString"))?,
         )
     } else {
+        // A SQLite database is a file: it has no server to name.
+        let sqlite = db_type.to_ascii_lowercase().starts_with("sqlite");
         SqlConnection::Parameters {
-            host: args.text("host").ok_or_else(|| required("host"))?,
+            host: match args.text("host") {
+                Some(host) => host,
+                None if sqlite => String::new(),
+                None => return Err(required("host")),
+            },
             database: args.text("database").unwrap_or_default(),
             login: args.text("login").unwrap_or_default(),
             password: args.text("password").unwrap_or_default(),

@@ -88,6 +88,9 @@ struct ServeArgs {
     /// How long finished deliveries stay in the delivery log.
     #[arg(long, env = "KARTOTEKA_WEBHOOK_LOG_RETENTION", default_value = "7d", value_parser = duration)]
     webhook_log_retention: std::time::Duration,
+    /// The folder whose SQLite files the SQL query component may open (unset: none).
+    #[arg(long, env = "KARTOTEKA_SQL_SQLITE_DIR")]
+    sql_sqlite_dir: Option<std::path::PathBuf>,
 }
 
 /// Retry delays (a newtype: clap would read a `Vec` as a repeated option).
@@ -171,8 +174,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, backend = app.backend_name(), files = %app.file_storage().describe(), "kartoteka is ready");
-    kartoteka_automation::start_automation(&app)
-        .map_err(|e| anyhow::anyhow!("starting automation: {e}"))?;
+    kartoteka_automation::start_automation(
+        &app,
+        kartoteka_automation::SqlConfig {
+            sqlite_dir: args
+                .sql_sqlite_dir
+                .clone()
+                .filter(|d| !d.as_os_str().is_empty()),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("starting automation: {e}"))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let dispatcher = kartoteka_automation::start_webhooks(&app, async {
         let _ = stopped.await;

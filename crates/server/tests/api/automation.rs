@@ -1469,6 +1469,265 @@ async fn sql_query_reads_an_external_postgresql() {
     assert_eq!(got["values"][&note], "42 O'Hara 1.5 1", "{got}");
 }
 
+/// A SQL query step on `db_type` with these connection and query parameters, its rows into
+/// `into`.
+fn sql_step(
+    db_type: &str,
+    connection: &[String],
+    query: &str,
+    params: &[(&str, &str)],
+    into: &str,
+) -> (String, String) {
+    let mut body = vec![list("dbType", db_type)];
+    body.extend(connection.iter().cloned());
+    body.push(input("query", &json!(query).to_string()));
+    body.push(pairs("params", params));
+    body.push(slot(into, "output"));
+    ("sql".to_string(), body.concat())
+}
+
+/// SQL query against the local MariaDB/MySQL (root without a password, database `test`):
+/// text with quotes and backslashes bound as `:name` parameters matches what the server
+/// stored, numbers (`DECIMAL` included) stay numbers, dates come back as ISO text, NULL as
+/// null, binary as base64; a statement without rows answers `[]` and its bound text is stored
+/// as given. Skipped when no MariaDB answers on loopback.
+#[tokio::test]
+async fn sql_query_reads_and_writes_an_external_mariadb() {
+    use mysql::prelude::Queryable;
+    if std::net::TcpStream::connect("127.0.0.1:3306").is_err() {
+        println!("skipped: no MariaDB/MySQL on 127.0.0.1:3306");
+        return;
+    }
+    let opts = mysql::OptsBuilder::new()
+        .ip_or_hostname(Some("127.0.0.1"))
+        .user(Some("root"))
+        .db_name(Some("test"))
+        .prefer_socket(false);
+    let mut db = match mysql::Conn::new(opts) {
+        Ok(db) => db,
+        Err(e) => {
+            println!("skipped: MariaDB on 127.0.0.1:3306 refused root@test: {e}");
+            return;
+        }
+    };
+    let table = crate::support::unique("kt_sql").replace('-', "_");
+    db.query_drop(format!(
+        "CREATE TABLE {table} (id INT PRIMARY KEY, name VARCHAR(100), amount DECIMAL(10,2), \
+         n INT, note TEXT NULL, born DATE, at DATETIME, raw VARBINARY(8))"
+    ))
+    .expect("create table");
+    let rows = [
+        (
+            1,
+            r#"O'Hara \ "q""#,
+            "12.50",
+            7,
+            None,
+            "2024-05-01",
+            "2024-05-01 10:20:30",
+            Some(vec![0u8, 255]),
+        ),
+        (
+            2,
+            r"back\slash",
+            "3.25",
+            -2,
+            Some("x"),
+            "1999-12-31",
+            "1999-12-31 23:59:59",
+            None,
+        ),
+        (
+            3,
+            "other",
+            "0",
+            0,
+            Some("y"),
+            "2000-01-01",
+            "2000-01-01 00:00:00",
+            None,
+        ),
+    ];
+    for row in rows {
+        db.exec_drop(format!("INSERT INTO {table} VALUES (?,?,?,?,?,?,?,?)"), row)
+            .expect("insert a row");
+    }
+    let t = TestApp::start().await;
+    let by_parameters = [
+        input("host", "'127.0.0.1'"),
+        input("database", "'test'"),
+        input("login", "'root'"),
+        input("password", "''"),
+    ];
+    let select = sql_step(
+        "mysql",
+        &[&[list("connectionType", "parameters")], &by_parameters[..]].concat(),
+        &format!("select id, name, amount, n, note, born, at, raw from {table} where name = :who or name = :back order by id"),
+        &[("who", r#"'O\'Hara \\ "q"'"#), ("back", r"'back\\slash'")],
+        "rows",
+    );
+    let update = sql_step(
+        "mysql",
+        &[
+            list("connectionType", "connectionString"),
+            input("connectionString", "'mysql://root@127.0.0.1:3306/test'"),
+        ],
+        &format!("update {table} set note = :note where id = 3"),
+        &[("note", r"'it\'s \\ 0'")],
+        "changed",
+    );
+    let (status, body) = call_listener(
+        &t,
+        "mariadb",
+        &[
+            select,
+            update,
+            setvar(&[("$body", "{rows: rows, changed: changed}")]),
+        ],
+    )
+    .await;
+    let stored: Option<Option<String>> = db
+        .query_first(format!("SELECT note FROM {table} WHERE id = 3"))
+        .expect("read back");
+    db.query_drop(format!("DROP TABLE {table}"))
+        .expect("drop table");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "rows": [
+                {"id": 1, "name": r#"O'Hara \ "q""#, "amount": 12.5, "n": 7, "note": null,
+                 "born": "2024-05-01", "at": "2024-05-01T10:20:30", "raw": "AP8="},
+                {"id": 2, "name": r"back\slash", "amount": 3.25, "n": -2, "note": "x",
+                 "born": "1999-12-31", "at": "1999-12-31T23:59:59", "raw": null},
+            ],
+            "changed": [],
+        })
+    );
+    assert_eq!(stored, Some(Some(r"it's \ 0".to_string())));
+}
+
+/// SQL query on SQLite opens only files inside `KARTOTEKA_SQL_SQLITE_DIR`: a file there
+/// answers rows (by parameters and by `sqlite://`), while `..`, an absolute path and a
+/// missing file (which is not created) are refused, and without the setting SQLite is
+/// refused with a message naming it.
+#[tokio::test]
+async fn sql_query_on_sqlite_stays_inside_its_folder() {
+    let base = std::env::temp_dir().join(crate::support::unique("kt-sql-sqlite"));
+    let dir = base.join("dbs");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let secret = base.join("secret.db");
+    for (path, name) in [
+        (dir.join("data.db"), "O'Hara \\ \"q\""),
+        (secret.clone(), "secret"),
+    ] {
+        let db = rusqlite::Connection::open(path).expect("sqlite file");
+        db.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL, raw BLOB)",
+        )
+        .expect("table");
+        db.execute(
+            "INSERT INTO t VALUES (1, ?1, 1.5, x'00ff'), (2, 'plain', NULL, NULL), (3, 'other', 2, NULL)",
+            [name],
+        )
+        .expect("rows");
+    }
+    let t = TestApp::start_with_sql(kartoteka_automation::SqlConfig {
+        sqlite_dir: Some(dir.clone()),
+    })
+    .await;
+    let by_name = |name: &str| {
+        vec![
+            list("connectionType", "parameters"),
+            input("database", &json!(name).to_string()),
+        ]
+    };
+    let select = "select id, name, score, raw from t where name = :who or id = :id order by id";
+    let who = [("who", r#"'O\'Hara \\ "q"'"#), ("id", "2")];
+    let (status, body) = call_listener(
+        &t,
+        "sqlite-ok",
+        &[
+            sql_step("sqlite", &by_name("data.db"), select, &who, "rows"),
+            sql_step(
+                "sqlite",
+                &[
+                    list("connectionType", "connectionString"),
+                    input("connectionString", "'sqlite://data.db'"),
+                ],
+                "update t set name = :name where id = 3",
+                &[("name", r"'it\'s'")],
+                "changed",
+            ),
+            setvar(&[("$body", "{rows: rows, changed: changed}")]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "rows": [
+                {"id": 1, "name": "O'Hara \\ \"q\"", "score": 1.5, "raw": "AP8="},
+                {"id": 2, "name": "plain", "score": null, "raw": null},
+            ],
+            "changed": [],
+        })
+    );
+    let check = rusqlite::Connection::open(dir.join("data.db")).expect("reopen");
+    let renamed: String = check
+        .query_row("SELECT name FROM t WHERE id = 3", [], |r| r.get(0))
+        .expect("read back");
+    assert_eq!(renamed, "it's");
+    let absolute = secret.to_string_lossy().into_owned();
+    for (i, (name, why)) in [
+        ("../secret.db", "without `..`"),
+        (absolute.as_str(), "without `..`"),
+        ("missing.db", "no SQLite database missing.db"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, body) = call_listener(
+            &t,
+            &format!("sqlite-bad-{i}"),
+            &[sql_step("sqlite", &by_name(name), select, &who, "rows")],
+        )
+        .await;
+        assert_eq!(status, 500, "{name}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(why) && message.contains("KARTOTEKA_SQL_SQLITE_DIR"),
+            "{name}: {body}"
+        );
+    }
+    assert!(
+        !dir.join("missing.db").exists(),
+        "a missing database is not created"
+    );
+    let unset = TestApp::start().await;
+    let (status, body) = call_listener(
+        &unset,
+        "sqlite-unset",
+        &[sql_step(
+            "sqlite",
+            &by_name("data.db"),
+            select,
+            &who,
+            "rows",
+        )],
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("SQLite is not enabled: set KARTOTEKA_SQL_SQLITE_DIR")),
+        "{body}"
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 /// The other record events and their input variables (spec 03 §3.3): after.update gives the
 /// changed fields and every previous value, after.delete the record's last values,
 /// before.update can refuse an edit, before.delete a deletion.
