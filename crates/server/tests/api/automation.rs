@@ -185,6 +185,18 @@ fn status_of(p: &Value) -> String {
 }
 
 /// Polls until `done` holds (at most ~10 s).
+/// The (first) `$error` process and its `$result`.
+async fn error_result(t: &TestApp) -> (Value, Value) {
+    let failed = processes(t)
+        .await
+        .into_iter()
+        .find(|p| status_of(p) == "$error")
+        .expect("an error process");
+    let result =
+        serde_json::from_str(failed["values"]["$result"].as_str().unwrap_or("{}")).expect("result");
+    (failed, result)
+}
+
 async fn eventually<F, Fut>(what: &str, mut done: F)
 where
     F: FnMut() -> Fut,
@@ -412,13 +424,7 @@ async fn a_failing_scenario_denies_a_before_write_and_is_an_error_process() {
     let message = r.json["message"].as_str().unwrap_or_default().to_string();
     assert!(message.starts_with("Scenario error: "), "{message}");
     assert!(message.contains("err0r"), "{message}");
-    let p = processes(&t).await;
-    let failed = p
-        .iter()
-        .find(|p| status_of(p) == "$error")
-        .expect("an error process");
-    let result: Value =
-        serde_json::from_str(failed["values"]["$result"].as_str().unwrap_or("{}")).expect("result");
+    let (failed, result) = error_result(&t).await;
     assert!(
         result["$error"]
             .as_str()
@@ -1396,13 +1402,7 @@ async fn receive_mail_with_a_wrong_password_fails_the_process() {
         processes(&t).await.iter().any(|p| status_of(p) == "$error")
     })
     .await;
-    let p = processes(&t).await;
-    let failed = p
-        .iter()
-        .find(|p| status_of(p) == "$error")
-        .expect("an error process");
-    let result: Value =
-        serde_json::from_str(failed["values"]["$result"].as_str().unwrap_or("{}")).expect("result");
+    let (_, result) = error_result(&t).await;
     assert!(
         result["$error"]
             .as_str()

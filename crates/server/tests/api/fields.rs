@@ -2076,16 +2076,7 @@ async fn a_user_field_turns_single_only_when_no_record_holds_several() {
     t.patch(&format!("/api/v1/catalogs/{cid}"), fields(false))
         .await
         .expect_error(400, "invalid_field_config", Some(&team));
-    let still = t
-        .get(&format!("/api/v1/catalogs/{cid}"))
-        .await
-        .expect(200)
-        .clone();
-    let cfg = still["fields"]
-        .as_array()
-        .and_then(|fs| fs.iter().find(|f| f["id"] == json!(team)))
-        .map(|f| f["config"]["multiselect"].clone());
-    assert_eq!(cfg, Some(json!(true)), "{still}");
+    assert_eq!(multiselect_of(&t, &cid, &team).await, json!(true));
 
     t.patch(
         &format!("/api/v1/catalogs/{cid}/records/{}", id(&both)),
@@ -2206,16 +2197,7 @@ async fn a_dropdown_turns_single_only_when_no_record_holds_several_items() {
     t.patch(&format!("/api/v1/catalogs/{cid}"), fields(false))
         .await
         .expect_error(400, "invalid_field_config", Some(&stage));
-    let still = t
-        .get(&format!("/api/v1/catalogs/{cid}"))
-        .await
-        .expect(200)
-        .clone();
-    let cfg = still["fields"]
-        .as_array()
-        .and_then(|fs| fs.iter().find(|f| f["id"] == json!(stage)))
-        .map(|f| f["config"]["multiselect"].clone());
-    assert_eq!(cfg, Some(json!(true)), "{still}");
+    assert_eq!(multiselect_of(&t, &cid, &stage).await, json!(true));
 
     t.patch(
         &format!("/api/v1/catalogs/{cid}/records/{}", id(&both)),
@@ -2242,4 +2224,18 @@ async fn a_dropdown_turns_single_only_when_no_record_holds_several_items() {
         titles(t.get(&any).await.expect(200)),
         ["both", "new", "won"]
     );
+}
+
+/// The `multiselect` of a field as the catalog reads now.
+async fn multiselect_of(t: &TestApp, cid: &str, field: &str) -> Value {
+    let cat = t
+        .get(&format!("/api/v1/catalogs/{cid}"))
+        .await
+        .expect(200)
+        .clone();
+    cat["fields"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["id"] == json!(field)))
+        .map(|f| f["config"]["multiselect"].clone())
+        .unwrap_or(Value::Null)
 }
