@@ -163,7 +163,7 @@ async fn run(args: Args) -> Result<()> {
         .iter()
         .any(|p| matches!(p, Phase::Webhook | Phase::Beforehook | Phase::Outbox))
     {
-        Some(receiver::Receiver::start(epoch, fixture.f[0].clone()).await?)
+        Some(receiver::Receiver::start(epoch, fixture.f[0].clone())?)
     } else {
         None
     };

@@ -43,14 +43,24 @@ pub fn stamp(epoch: Instant) -> String {
 impl Receiver {
     /// Starts on a free loopback port. `title_field` is the field whose value carries the
     /// send time written by [`stamp`].
-    pub async fn start(epoch: Instant, title_field: String) -> Result<Receiver> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding the webhook receiver")?;
+    ///
+    /// It runs on its own thread with its own single-threaded runtime, as a receiver in
+    /// another process would: its answers do not wait behind the load generator's clients.
+    pub fn start(epoch: Instant, title_field: String) -> Result<Receiver> {
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").context("binding the webhook receiver")?;
+        listener.set_nonblocking(true)?;
         let url = format!("http://{}/hook", listener.local_addr()?);
         let seen: Arc<Mutex<Seen>> = Arc::default();
         let (seen2, field) = (seen.clone(), Arc::new(title_field));
-        tokio::spawn(async move {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("the receiver's runtime")?;
+        let serve = async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
@@ -85,7 +95,11 @@ impl Receiver {
                         .await;
                 });
             }
-        });
+        };
+        std::thread::Builder::new()
+            .name("receiver".into())
+            .spawn(move || rt.block_on(serve))
+            .context("the receiver's thread")?;
         Ok(Receiver { url, seen })
     }
 }
