@@ -203,28 +203,12 @@ pub fn catalog(
     })
 }
 
-/// A record in the read format (spec 01 §2.4). Takes the view by value: the values map moves
-/// into the answer instead of being copied.
+/// A record in the read format (spec 01 §2.4) as a JSON value, for answers that hold it
+/// inside other JSON. The shape is `RecordView`'s `Serialize`, which the HTTP answers of
+/// record reads and writes use directly.
 pub fn record(r: RecordView) -> Value {
-    let mut o = Map::with_capacity(7);
-    o.insert("id".into(), Value::String(r.id));
-    o.insert("catalogId".into(), Value::String(r.catalog_id));
-    o.insert("title".into(), Value::String(r.title));
-    o.insert(
-        "privilegeCode".into(),
-        Value::String(r.privilege.code().into()),
-    );
-    o.insert("values".into(), Value::Object(r.values));
-    o.insert(
-        "chat".into(),
-        json!({
-            "messagesCount": r.chat.messages_count,
-            "newMessages": r.chat.new_messages,
-            "subscribe": r.chat.subscribe,
-        }),
-    );
-    o.insert("created".into(), Value::String(r.created));
-    Value::Object(o)
+    // Strings, numbers and maps always convert.
+    serde_json::to_value(&r).unwrap_or(Value::Null)
 }
 
 /// The answer of a Changes call: `{messages: [{title?, text}], values}`.

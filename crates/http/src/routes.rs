@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kartoteka_core::catalogs::{CatalogInput, SectionInput};
 use kartoteka_core::files::FilePart;
-use kartoteka_core::records::{ChangesInput, ListQuery, ReadOptions, RecordInput};
+use kartoteka_core::records::{ChangesInput, ListQuery, ReadOptions, RecordInput, RecordView};
 use kartoteka_core::{Actor, App};
 use kartoteka_model::ids::id_from_json;
 use kartoteka_model::ErrorCode;
@@ -425,8 +425,7 @@ pub async fn list_records(
     } else {
         ("x-total-count", page.total)
     };
-    let body = Value::Array(page.records.into_iter().map(render::record).collect());
-    let mut resp = Json(body).into_response();
+    let mut resp = Json(page.records).into_response();
     if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
         resp.headers_mut().insert(header, v);
     }
@@ -438,13 +437,13 @@ pub async fn get_record(
     Extension(who): Who,
     Path((cat, rec)): Path<(String, String)>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     let p = Params::parse(q.as_deref());
     let r = app.get_record(&who, &cat, &rec, &read_options(&p)?).await?;
-    Ok(Json(render::record(r)))
+    Ok(Json(r))
 }
 
-fn skip_prev(r: &mut kartoteka_core::records::RecordView, app: &App, p: &Params) {
+fn skip_prev(r: &mut RecordView, app: &App, p: &Params) {
     if p.flag("skipPrevId") {
         if let Ok(c) = app.schema().catalog(&r.catalog_id) {
             for f in c.fields.iter().filter(|f| f.duplicate && f.prev_id != f.id) {
@@ -460,13 +459,13 @@ pub async fn create_record(
     Path(cat): Path<String>,
     RawQuery(q): RawQuery,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     let p = Params::parse(q.as_deref());
     let mut r = app
         .create_record(&who, &cat, record_input(body, &p)?)
         .await?;
     skip_prev(&mut r, &app, &p);
-    Ok(Json(render::record(r)))
+    Ok(Json(r))
 }
 
 pub async fn update_record(
@@ -475,13 +474,13 @@ pub async fn update_record(
     Path((cat, rec)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     let p = Params::parse(q.as_deref());
     let mut r = app
         .update_record(&who, &cat, &rec, record_input(body, &p)?)
         .await?;
     skip_prev(&mut r, &app, &p);
-    Ok(Json(render::record(r)))
+    Ok(Json(r))
 }
 
 pub async fn delete_record(
