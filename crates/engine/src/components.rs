@@ -111,7 +111,16 @@ pub(crate) fn inputs_read(task: &Task) -> Result<Vec<&'static str>, Failure> {
         "bpiumFileUpload" | "convertDoc" | "generateDoc" => files::inputs(task, &mut names),
         "ai" | "telegram" => bots::inputs(task, &mut names),
         "parser" => names.extend([
-            "data", "method", "query", "value", "attr", "group", "return",
+            "data",
+            "method",
+            "query",
+            "value",
+            "returnValue",
+            "attr",
+            "attribute",
+            "attrName",
+            "group",
+            "return",
         ]),
         "sql" => {
             names.extend(["dbType", "connectionType", "query", "params", "async"]);

@@ -274,7 +274,7 @@ fn data(args: &Args) -> Result<Map<String, Value>, Failure> {
 
 /// Runs CPU-bound work on a blocking thread; a panic inside (a malformed file tripping a
 /// parser) is an `INTERNAL` failure, not a crash.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, Failure> {
     match tokio::task::spawn_blocking(f).await {
@@ -407,10 +407,10 @@ fn column(mut c: u32) -> String {
 }
 
 /// XML nesting deeper than this is refused before parsing (the tree is recursive).
-const MAX_XML_DEPTH: usize = 500;
+pub(crate) const MAX_XML_DEPTH: usize = 500;
 
 /// A cheap upper bound of the element nesting of XML text.
-fn xml_depth(bytes: &[u8]) -> usize {
+pub(crate) fn xml_depth(bytes: &[u8]) -> usize {
     let (mut depth, mut max) = (0usize, 0usize);
     for (i, b) in bytes.iter().enumerate() {
         match (b, bytes.get(i + 1)) {

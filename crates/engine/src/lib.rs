@@ -175,9 +175,15 @@
 //!   `silent`, `buttons` (`resize` → `resize_keyboard`). POSTs JSON to
 //!   `<Settings::telegram_api>/bot<token>/<method>`; `ok: false` is `HTTP` with Telegram's
 //!   description. `output` is the first call's `result`.
-//! - Parser (proposed names): `data`, `method` `jsonpath` (default) | `regex` (xpath and
-//!   jquery are not supported), `query`, `group` (regex capture group, default 0), `return`
-//!   `first` (default) | `last` | `all`. No match is `null` (first/last) or `[]`. JSONPath
+//! - Parser (proposed names): `data`, `method` `jsonpath` (default) | `regex` | `jquery` |
+//!   `xpath`, `query`, `group` (regex capture group, default 0), `value` (alias
+//!   `returnValue`; jquery: `text` (default) | `html` | `val` | `element` | `attr` with the
+//!   attribute name in `attr`, aliases `attribute`, `attrName`; xpath: `html` | `element`
+//!   give an element's markup instead of its text), `return` `first` (default) | `last` |
+//!   `all`. No match is `null` (first/last) or `[]`. jQuery is CSS selectors over html5ever's
+//!   HTML plus trailing `:first`, `:last`, `:eq(n)`, `:gt(n)`, `:lt(n)`, `:even`, `:odd`;
+//!   XPath 1.0 runs over well-formed XML, else over the HTML parse; a bad selector or
+//!   expression, or a non-string `data`, is `EXPRESSION` (details in `parser.rs`). JSONPath
 //!   covers `$`, `.name`, `.*`, `..`, `[n]`, `[-n]`, `['a','b']`, `[n,m]`, `[*]` and slices;
 //!   a string `data` is parsed as JSON; filters are not supported. A regex is a
 //!   `/pattern/flags` string or a bare pattern, run by the JavaScript engine (at most 10 000

@@ -834,9 +834,114 @@ async fn parser_jsonpath_and_regex() {
     assert_eq!(state.vars["found"], json!([]));
     let (out, _) = run(&parse("regex", "'/(/'", "all"), text.clone(), &Fake::new()).await;
     assert_eq!(failure(&out).code, "EXPRESSION");
-    let (out, _) = run(&parse("xpath", "'/a'", "all"), text, &Fake::new()).await;
+    let (out, _) = run(&parse("css", "'/a'", "all"), text, &Fake::new()).await;
     assert_eq!(
         failure(&out).message,
-        "component not supported: parser (xpath)"
+        "component not supported: parser (css)"
     );
+}
+
+#[tokio::test]
+async fn parser_jquery_and_xpath() {
+    let parse =
+        |method: &'static str, query: &'static str, extra: Vec<(&'static str, P<'static>)>| {
+            let mut inputs = vec![
+                ("data", P::E("data")),
+                ("method", P::L(method)),
+                ("query", P::E(query)),
+            ];
+            inputs.extend(extra);
+            one("parser", &inputs, &[("found", "output")])
+        };
+    let html = json!({"data": "<ul><li class='price' data-id='7'>1500 ₽</li><li class='price'><b>300</b> ₽</li></ul>"});
+    let (out, state) = run(
+        &parse(
+            "jquery",
+            "'.price'",
+            vec![("value", P::L("text")), ("return", P::L("first"))],
+        ),
+        html.clone(),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(out, Outcome::Done);
+    assert_eq!(state.vars["found"], "1500 ₽");
+    let (_, state) = run(
+        &parse(
+            "jquery",
+            "'li:last'",
+            vec![("value", P::L("html")), ("return", P::L("all"))],
+        ),
+        html.clone(),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(state.vars["found"], json!(["<b>300</b> ₽"]));
+    let (_, state) = run(
+        &parse(
+            "jquery",
+            "'li'",
+            vec![
+                ("value", P::L("attr")),
+                ("attr", P::L("data-id")),
+                ("return", P::L("all")),
+            ],
+        ),
+        html.clone(),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(state.vars["found"], json!(["7", null]));
+    let (_, state) = run(
+        &parse("jquery", "'table'", vec![("return", P::L("all"))]),
+        html.clone(),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(state.vars["found"], json!([]));
+    let (_, state) = run(
+        &parse("jquery", "'table'", vec![("return", P::L("last"))]),
+        html.clone(),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(state.vars["found"], Value::Null);
+    let (out, _) = run(
+        &parse("jquery", "'li['", vec![]),
+        html.clone(),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(failure(&out).code, "EXPRESSION");
+    let (_, state) = run(
+        &parse("xpath", "'//li[2]/b'", vec![("return", P::L("first"))]),
+        html,
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(state.vars["found"], "300");
+    let xml = json!({"data": "<catalog><book id='1'/><book id='2'/></catalog>"});
+    let (_, state) = run(
+        &parse("xpath", "'//book/@id'", vec![("return", P::L("all"))]),
+        xml.clone(),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(state.vars["found"], json!(["1", "2"]));
+    let (_, state) = run(
+        &parse("xpath", "'count(//book)'", vec![]),
+        xml.clone(),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(state.vars["found"], json!(2));
+    let (out, _) = run(&parse("xpath", "'//book['", vec![]), xml, &Fake::new()).await;
+    assert_eq!(failure(&out).code, "EXPRESSION");
+    let (out, _) = run(
+        &parse("xpath", "'//a'", vec![]),
+        json!({"data": 42}),
+        &Fake::new(),
+    )
+    .await;
+    assert_eq!(failure(&out).code, "EXPRESSION");
 }
