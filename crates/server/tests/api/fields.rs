@@ -2053,21 +2053,8 @@ async fn a_user_field_turns_single_only_when_no_record_holds_several() {
             "/api/v1/catalogs/{cid}/records?filters[0][fieldId]={team}&filters[0][value][0]=CURRENT_USER{extra}"
         )
     };
-    let titles = |v: &Value| -> Vec<String> {
-        let mut out: Vec<String> = v
-            .as_array()
-            .expect("a list")
-            .iter()
-            .map(|r| {
-                r["values"][field_id(&cat, "Title").as_str()]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string()
-            })
-            .collect();
-        out.sort();
-        out
-    };
+    let title = field_id(&cat, "Title");
+    let titles = |v: &Value| sorted_texts(v, &title);
     assert_eq!(
         titles(t.get(&by_me("")).await.expect(200)),
         ["both", "mine"]
@@ -2174,21 +2161,7 @@ async fn a_dropdown_turns_single_only_when_no_record_holds_several_items() {
             "/api/v1/catalogs/{cid}/records?filters[0][fieldId]={stage}&filters[0][value][0]=1{extra}"
         )
     };
-    let titles = |v: &Value| -> Vec<String> {
-        let mut out: Vec<String> = v
-            .as_array()
-            .expect("a list")
-            .iter()
-            .map(|r| {
-                r["values"][title.as_str()]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string()
-            })
-            .collect();
-        out.sort();
-        out
-    };
+    let titles = |v: &Value| sorted_texts(v, &title);
     assert_eq!(
         titles(t.get(&of_new("")).await.expect(200)),
         ["both", "new"]
@@ -2224,6 +2197,18 @@ async fn a_dropdown_turns_single_only_when_no_record_holds_several_items() {
         titles(t.get(&any).await.expect(200)),
         ["both", "new", "won"]
     );
+}
+
+/// The text values of `field` in a list of records, sorted.
+fn sorted_texts(records: &Value, field: &str) -> Vec<String> {
+    let mut out: Vec<String> = records
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| r["values"][field].as_str().unwrap_or("").to_string())
+        .collect();
+    out.sort();
+    out
 }
 
 /// The `multiselect` of a field as the catalog reads now.
