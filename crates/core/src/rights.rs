@@ -374,7 +374,24 @@ impl RecordScope {
             .iter()
             .any(|s| !s.records.is_empty() || !s.views.is_empty())
         {
-            return None;
+            // Rules on views or records decide nothing when another subject already gives
+            // everything on every record and field (an administrator who is also in a group
+            // with a "my records" view) and none of them denies.
+            let denies = subjects.iter().any(|s| {
+                s.records
+                    .values()
+                    .chain(s.views.values())
+                    .any(|p| *p == Privilege::Deny)
+            });
+            let gives_all = subjects.iter().any(|s| {
+                s.base.is_some_and(|b| b.includes(Privilege::Access))
+                    && s.records.is_empty()
+                    && s.views.is_empty()
+                    && s.view_fields.is_empty()
+                    && s.record_fields.is_empty()
+                    && s.catalog_fields.values().all(|c| *c == FieldRight::Edit)
+            });
+            return (gives_all && !denies).then_some(Privilege::Access);
         }
         Some(
             subjects

@@ -2712,3 +2712,43 @@ async fn contacts_search_only_visible_records() {
     let all = x.t.get("/api/v1/contacts?searchText=900%20111").await;
     assert_eq!(all.expect(200).as_array().map(Vec::len), Some(2));
 }
+
+/// An employee given `access` on a catalog, who is also in a group with a rights-view rule
+/// there, reaches every record alike: each shows `access`, whatever the view matches. A
+/// `deny` on the view still hides its records from them.
+#[tokio::test]
+async fn full_access_outweighs_another_groups_view_rule_but_not_its_deny() {
+    let x = fixture().await;
+    x.set(cat(&x.c), vec![rule(user(&x.andrey.id), "access")])
+        .await;
+    let vip = x
+        .rights_view(
+            &x.c,
+            "VIP",
+            json!([{"attr": x.c_category, "value": [x.vip]}]),
+        )
+        .await;
+    x.set(view_obj(&x.c, &vip), vec![rule(all_users(), "view")])
+        .await;
+    let everyone = sorted(&[&x.alpha, &x.beta, &x.gamma, &x.delta]);
+    assert_eq!(x.listed(&x.andrey, &x.c).await, everyone);
+    let list = x.list_json(&x.andrey, &x.c).await;
+    for r in [&x.alpha, &x.beta, &x.gamma, &x.delta] {
+        assert_eq!(code_in(&list, r).as_deref(), Some("access"), "record {r}");
+        assert_eq!(x.record_code(&x.andrey, &x.c, r).await, "access");
+    }
+    // The view alone gives Ivan its records, read-only.
+    assert_eq!(x.listed(&x.ivan, &x.c).await, sorted(&[&x.beta, &x.delta]));
+    assert_eq!(x.record_code(&x.ivan, &x.c, &x.beta).await, "view");
+
+    x.set(view_obj(&x.c, &vip), vec![rule(all_users(), "deny")])
+        .await;
+    assert_eq!(
+        x.listed(&x.andrey, &x.c).await,
+        sorted(&[&x.alpha, &x.gamma])
+    );
+    assert_eq!(x.record_code(&x.andrey, &x.c, &x.alpha).await, "access");
+    x.get_record(&x.andrey, &x.c, &x.beta)
+        .await
+        .expect_error(403, "forbidden", None);
+}
