@@ -5,7 +5,7 @@
 //! one hook in `seq` order, sends them, and records each try here. Requests and actions are
 //! sent at once by the write path; they are logged here after the fact. Times are Unix ms.
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Dialect};
 use crate::error::StoreError;
 use crate::value::DbValue;
 use crate::value::Row;
@@ -78,6 +78,55 @@ pub enum Next {
 /// The columns of a delivery with its payload (`d` joined with `p`).
 const COLS: &str = "d.id, d.\"hookId\", d.seq, d.kind, d.event, d.\"catalogDbId\", d.\"recordDbId\", p.payload, d.state, d.attempts, d.\"createdAt\", d.\"nextAt\", d.\"doneAt\", d.\"lastStatus\", d.\"lastError\", d.\"resendOf\", d.\"userId\"";
 const FROM: &str = "webhook_deliveries d JOIN webhook_payloads p ON p.\"deliveryId\" = d.id";
+
+/// How a query of pending deliveries names the table, alias included: on SQLite with the
+/// index of the pending ones named. Without statistics SQLite serves `"hookId" = ? AND
+/// state = 'pending' ORDER BY id` from the log index `("hookId", id)` instead, which walks
+/// every delivery the hook ever had, sent ones included, on each look at its queue.
+/// PostgreSQL picks the partial index by itself.
+fn pending_table(d: Dialect, alias: &str) -> String {
+    match d {
+        Dialect::Sqlite => {
+            format!("webhook_deliveries {alias} INDEXED BY webhook_deliveries_pending")
+        }
+        Dialect::Postgres => format!("webhook_deliveries {alias}"),
+    }
+}
+
+/// The first `LIMIT ?` pending deliveries of the hook `"hookId" = ?`, in the order they must
+/// arrive: `columns` of `d`, and of its payload `p` when `with_payload`.
+fn pending_sql(d: Dialect, columns: &str, with_payload: bool) -> String {
+    let join = if with_payload {
+        " JOIN webhook_payloads p ON p.\"deliveryId\" = d.id"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {columns} FROM {}{join} WHERE d.\"hookId\" = ? AND d.state = 'pending' ORDER BY d.id LIMIT ?",
+        pending_table(d, "d")
+    )
+}
+
+/// The backend's plans of the dispatcher's two looks at a hook's queue (its head, then a
+/// batch), one text each, for tests that check the index they use.
+pub fn explain_pending(conn: &mut dyn Conn) -> Result<Vec<String>, StoreError> {
+    let d = conn.dialect();
+    [
+        pending_sql(d, "d.\"nextAt\"", false),
+        pending_sql(d, COLS, true),
+    ]
+    .into_iter()
+    .map(|sql| {
+        crate::query::explain_statement(
+            conn,
+            &crate::query::Statement {
+                sql,
+                params: vec![DbValue::Int(1), DbValue::Int(256)],
+            },
+        )
+    })
+    .collect()
+}
 
 fn delivery(r: &Row) -> Result<Delivery, StoreError> {
     Ok(Delivery {
@@ -157,10 +206,8 @@ pub fn insert_done(
 pub fn pending_heads(conn: &mut dyn Conn, hook_ids: &[i64]) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut out = Vec::new();
     for id in hook_ids {
-        if let Some(r) = conn.query_opt(
-            "SELECT \"nextAt\" FROM webhook_deliveries WHERE \"hookId\" = ? AND state = 'pending' ORDER BY id LIMIT 1",
-            &[(*id).into()],
-        )? {
+        let sql = pending_sql(conn.dialect(), "d.\"nextAt\"", false);
+        if let Some(r) = conn.query_opt(&sql, &[(*id).into(), 1.into()])? {
             out.push((*id, r.int(0)?));
         }
     }
@@ -170,7 +217,10 @@ pub fn pending_heads(conn: &mut dyn Conn, hook_ids: &[i64]) -> Result<Vec<(i64, 
 /// Gives up pending deliveries of hooks that no longer exist (all but `live`).
 pub fn drop_orphans(conn: &mut dyn Conn, live: &[i64], now: i64) -> Result<u64, StoreError> {
     let rows = conn.query(
-        "SELECT DISTINCT \"hookId\" FROM webhook_deliveries WHERE state = 'pending'",
+        &format!(
+            "SELECT DISTINCT d.\"hookId\" FROM {} WHERE d.state = 'pending'",
+            pending_table(conn.dialect(), "d")
+        ),
         &[],
     )?;
     let mut n = 0;
@@ -189,19 +239,29 @@ pub fn pending_of(
     hook_id: i64,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
-    let rows = conn.query(
-        &format!("SELECT {COLS} FROM {FROM} WHERE d.\"hookId\" = ? AND d.state = 'pending' ORDER BY d.id LIMIT ?"),
-        &[hook_id.into(), limit.into()],
-    )?;
+    let sql = pending_sql(conn.dialect(), COLS, true);
+    let rows = conn.query(&sql, &[hook_id.into(), limit.into()])?;
     rows.iter().map(delivery).collect()
 }
 
-/// Gives a delivery its number (once; retries and resends keep it).
-pub fn number(conn: &mut dyn Conn, delivery_id: i64, seq: i64) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE webhook_deliveries SET seq = ? WHERE id = ?",
-        &[seq.into(), delivery_id.into()],
-    )?;
+/// Gives deliveries their numbers, `first`, `first + 1`, … in the order of `delivery_ids`
+/// (once; retries and resends keep them): one statement per hundred deliveries.
+pub fn number(conn: &mut dyn Conn, delivery_ids: &[i64], first: i64) -> Result<(), StoreError> {
+    for (k, chunk) in delivery_ids.chunks(100).enumerate() {
+        let base = first + (k * 100) as i64;
+        let mut params = Vec::with_capacity(chunk.len() * 3);
+        for (n, id) in chunk.iter().enumerate() {
+            params.push(DbValue::Int(*id));
+            params.push(DbValue::Int(base + n as i64));
+        }
+        params.extend(chunk.iter().map(|id| DbValue::Int(*id)));
+        let cases = vec!["WHEN ? THEN CAST(? AS BIGINT)"; chunk.len()].join(" ");
+        let ids = vec!["?"; chunk.len()].join(", ");
+        conn.execute(
+            &format!("UPDATE webhook_deliveries SET seq = CASE id {cases} END WHERE id IN ({ids})"),
+            &params,
+        )?;
+    }
     Ok(())
 }
 
@@ -285,7 +345,10 @@ pub fn record_delivered(conn: &mut dyn Conn, done: &[(i64, Attempt)]) -> Result<
 /// Gives up the pending deliveries of a hook that no longer exists.
 pub fn drop_pending_of(conn: &mut dyn Conn, hook_id: i64, now: i64) -> Result<u64, StoreError> {
     conn.execute(
-        "UPDATE webhook_deliveries SET state = 'failed', \"doneAt\" = ?, \"lastError\" = 'the subscription was deleted' WHERE \"hookId\" = ? AND state = 'pending'",
+        &format!(
+            "UPDATE webhook_deliveries SET state = 'failed', \"doneAt\" = ?, \"lastError\" = 'the subscription was deleted' WHERE id IN (SELECT d.id FROM {} WHERE d.\"hookId\" = ? AND d.state = 'pending')",
+            pending_table(conn.dialect(), "d")
+        ),
         &[now.into(), hook_id.into()],
     )
 }

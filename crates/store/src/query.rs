@@ -1003,7 +1003,7 @@ pub fn explain_probe(
     }
 }
 
-fn explain_statement(conn: &mut dyn Conn, st: &Statement) -> Result<String, StoreError> {
+pub(crate) fn explain_statement(conn: &mut dyn Conn, st: &Statement) -> Result<String, StoreError> {
     let d = conn.dialect();
     let prefix = match d {
         Dialect::Sqlite => "EXPLAIN QUERY PLAN ",

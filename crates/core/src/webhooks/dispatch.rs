@@ -245,9 +245,7 @@ async fn number(
             let Some(last) = outbox::increment(c, WEBHOOKS_CATALOG, &column, hook, k)? else {
                 return Ok(None);
             };
-            for (n, id) in ids.iter().enumerate() {
-                outbox::number(c, *id, last - k + 1 + n as i64)?;
-            }
+            outbox::number(c, &ids, last - k + 1)?;
             Ok(Some(last - k + 1))
         })
         .await?;
