@@ -588,7 +588,7 @@ pub(crate) async fn generate(
     let ext = extension(&name).unwrap_or_else(|| "txt".to_owned());
     let escape = match ext.as_str() {
         "html" | "htm" | "xml" | "svg" => true,
-        "txt" | "csv" | "json" | "md" | "ics" | "tsv" => false,
+        "txt" | "csv" | "json" | "md" | "ics" | "tsv" | "docx" => false,
         other => {
             return Err(Failure::internal(format!(
                 "component not supported: generateDoc ({other})"
@@ -596,6 +596,24 @@ pub(crate) async fn generate(
         }
     };
     let bytes = download(engine, ports, &file).await?;
+    if ext == "docx" {
+        if args.text("output_format").as_deref() == Some("content") {
+            return Err(Failure::internal(
+                "a .docx document cannot be returned as content: save it as a URL or into a record",
+            ));
+        }
+        let data = Value::Object(data(args)?);
+        let doc = blocking(move || crate::docx::fill(&bytes, &data)).await?;
+        let out_name = result_name(args, &name, &ext);
+        return store(
+            engine,
+            ports,
+            out_name,
+            FileContent::Bytes(doc),
+            target(args)?,
+        )
+        .await;
+    }
     let template = String::from_utf8(bytes)
         .map_err(|_| Failure::internal(format!("the template {name} is not UTF-8 text")))?;
     let data = Value::Object(data(args)?);

@@ -152,8 +152,10 @@
 //!   `output_*`) | `content` (the text into `output_content`); `output_filename` else the
 //!   template's name. Only text templates (`txt`, `csv`, `tsv`, `json`, `md`, `ics`, and
 //!   `html`, `htm`, `xml`, `svg` with markup escaping) are filled: `{{path}}`,
-//!   `{{#list}}…{{/list}}`, `{{^x}}…{{/x}}` (see `template.rs`). `.docx`/`.xlsx` templates are
-//!   `component not supported: generateDoc (docx)`.
+//!   `{{#list}}…{{/list}}`, `{{^x}}…{{/x}}` (see `template.rs`); so are Word templates
+//!   (`.docx`, see `docx.rs`: tags split over runs, a table row or list item repeated over an
+//!   array of objects), which cannot be returned as `content`. `.xlsx` templates are
+//!   `component not supported: generateDoc (xlsx)`.
 //! - AI (proposed names): `service`, `model` (or `modelFromVar` with `modelFormat=var`, else
 //!   `Settings::ai_model`), `token` (else `Settings::ai_token`; sent as `Bearer`), `url` (the
 //!   chat-completions endpoint; else `Settings::ai_url`; else the service's public endpoint
@@ -192,6 +194,7 @@
 mod bots;
 mod child;
 mod components;
+mod docx;
 mod engine;
 mod files;
 mod mail;

@@ -591,18 +591,107 @@ async fn generate_document_fills_a_text_template() {
                 .to_vec()
         )
     );
-    let docx = one(
+    let xlsx = one(
         "generateDoc",
         &[
             ("template_format", P::L("url")),
-            ("template_url", P::E("'https://x.test/t.docx'")),
+            ("template_url", P::E("'https://x.test/t.xlsx'")),
         ],
         &[],
     );
-    let (out, _) = run(&docx, json!({}), &fake).await;
+    let (out, _) = run(&xlsx, json!({}), &fake).await;
     assert_eq!(
         failure(&out).message,
-        "component not supported: generateDoc (docx)"
+        "component not supported: generateDoc (xlsx)"
+    );
+}
+
+/// A one-paragraph-and-one-table Word package, its tags split over runs as Word writes them.
+fn word_template() -> Vec<u8> {
+    use std::io::Write;
+    let run = |t: &str| format!("<w:r><w:t>{t}</w:t></w:r>");
+    let body = format!(
+        "<w:p>{}{}</w:p><w:tbl><w:tr><w:tc><w:p>{}</w:p></w:tc><w:tc><w:p>{}{}</w:p></w:tc></w:tr></w:tbl>",
+        run("Invoice for {{exec"),
+        run("utor.name}}"),
+        run("{{executor.table.number}}"),
+        run("{{executor.table."),
+        run("price}}"),
+    );
+    let doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"
+    );
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default();
+    w.start_file("word/document.xml", o).unwrap();
+    w.write_all(doc.as_bytes()).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn generate_document_fills_a_word_template_into_a_record() {
+    use std::io::Read;
+    let fake = Fake::new()
+        .with_records(
+            "12",
+            &[("5", json!({"3": [{"id": "77", "title": "template.docx"}]}))],
+        )
+        .with_file("77", &word_template());
+    let ir = one(
+        "generateDoc",
+        &[
+            ("template_format", P::L("catalog")),
+            ("template_catalogId", P::E("'12'")),
+            ("template_recordId", P::E("'5'")),
+            ("template_fieldId", P::E("'3'")),
+            ("data_format", P::L("json")),
+            (
+                "data_json",
+                P::E("{executor: {name: 'Роговский и партнеры', table: [{number: 'one', price: '12'}, {number: 'two', price: '42'}]}}"),
+            ),
+            ("output_format", P::L("catalog")),
+            ("output_catalogId", P::E("'12'")),
+            ("output_recordId", P::E("'5'")),
+            ("output_fieldId", P::E("'4'")),
+            ("output_filename", P::E("'invoice.docx'")),
+        ],
+        &[],
+    );
+    let (out, _) = run(&ir, json!({}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    let up = fake.uploads.lock().unwrap()[0].clone();
+    assert_eq!(up.name, "invoice.docx");
+    let FileContent::Bytes(b) = up.content else {
+        panic!("bytes expected")
+    };
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(b)).unwrap();
+    let mut doc = String::new();
+    z.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut doc)
+        .unwrap();
+    fn texts(e: &kartoteka_bpmn::xml::XElem, out: &mut Vec<String>) {
+        for c in e.elems() {
+            if c.name == "w:t" {
+                out.push(c.text());
+            } else {
+                texts(c, out);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    texts(
+        &kartoteka_bpmn::xml::parse(doc.as_bytes()).unwrap().root,
+        &mut found,
+    );
+    let texts: Vec<&str> = found
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["Invoice for Роговский и партнеры", "one", "12", "two", "42"]
     );
 }
 
