@@ -14,61 +14,27 @@
 //!   breaks in a value become Word line breaks.
 //! - Every other part of the package is copied unchanged.
 
-use std::io::{Cursor, Read, Write};
-
 use kartoteka_bpmn::xml::{self, XElem, XNode};
 use serde_json::Value;
 
+use crate::office::{self, set_text, Edit};
 use crate::Failure;
 
-/// The most one XML part of a template may hold unpacked (a zip bomb is refused here).
-const MAX_PART_BYTES: u64 = 64 << 20;
 /// Repetitions nest at most this deep.
 const MAX_DEPTH: usize = 20;
 
 /// Fills a `.docx` template with `data`; returns the new document's bytes.
 pub(crate) fn fill(template: &[u8], data: &Value) -> Result<Vec<u8>, Failure> {
-    let bad = |e: &dyn std::fmt::Display| Failure::internal(format!("the .docx template: {e}"));
-    let mut zip = zip::ZipArchive::new(Cursor::new(template)).map_err(|e| bad(&e))?;
-    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for i in 0..zip.len() {
-        let name = zip
-            .by_index_raw(i)
-            .map_err(|e| bad(&e))?
-            .name()
-            .map_err(|e| bad(&e))?
-            .into_owned();
-        if !filled_part(&name) {
-            let raw = zip.by_index_raw(i).map_err(|e| bad(&e))?;
-            out.raw_copy_file(raw).map_err(|e| bad(&e))?;
-            continue;
-        }
-        let mut entry = zip.by_index(i).map_err(|e| bad(&e))?;
-        if entry.size() > MAX_PART_BYTES {
-            return Err(Failure::new(
-                "LIMIT",
-                format!("{name} of the template is larger than {MAX_PART_BYTES} bytes"),
-            ));
-        }
-        let mut bytes = Vec::new();
-        entry
-            .by_ref()
-            .take(MAX_PART_BYTES)
-            .read_to_end(&mut bytes)
-            .map_err(|e| bad(&e))?;
-        drop(entry);
-        let mut doc = xml::parse(&bytes).map_err(|e| bad(&format!("{name}: {}", e.0)))?;
+    office::rewrite(template, "docx", filled_part, |name, bytes| {
+        let Some(bytes) = bytes else {
+            return Ok(Edit::Keep);
+        };
+        let mut doc = office::parse(&bytes, name, "docx")?;
         merge_tags(&mut doc.root);
         let children = std::mem::take(&mut doc.root.children);
         doc.root.children = render(children, data, 0)?;
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        out.start_file(name.as_str(), options)
-            .map_err(|e| bad(&e))?;
-        out.write_all(xml::write(&doc).as_bytes())
-            .map_err(|e| bad(&e))?;
-    }
-    Ok(out.finish().map_err(|e| bad(&e))?.into_inner())
+        Ok(Edit::Write(xml::write(&doc).into_bytes()))
+    })
 }
 
 /// The parts whose text is filled: the body, headers, footers, footnotes and endnotes.
@@ -134,15 +100,6 @@ fn set_paragraph_texts(e: &mut XElem, texts: &mut impl Iterator<Item = String>) 
     }
 }
 
-/// Replaces a `w:t`'s text, keeping its spaces.
-fn set_text(t: &mut XElem, text: String) {
-    if t.get("xml:space").is_none() {
-        t.attrs
-            .push(("xml:space".to_owned(), Some("preserve".to_owned())));
-    }
-    t.children = vec![XNode::Text(text)];
-}
-
 /// The texts with each `{{…}}` that crosses from one text into the next moved whole into the
 /// first; `None` when no tag crosses.
 fn merged(texts: &[String]) -> Option<Vec<String>> {
@@ -197,7 +154,7 @@ fn render(nodes: Vec<XNode>, scope: &Value, depth: usize) -> Result<Vec<XNode>, 
                     ));
                 }
                 for item in items {
-                    let scoped = with_item(scope, &path, item);
+                    let scoped = crate::template::with_item(scope, &path, item);
                     out.push(XNode::Elem(render_elem(e.clone(), &scoped, depth + 1)?));
                 }
                 continue;
@@ -242,36 +199,11 @@ fn fill_text(mut t: XElem, scope: &Value) -> Result<Vec<XNode>, Failure> {
     Ok(out)
 }
 
-/// The array of objects the first tag of `e` that goes through one names, and the path to it:
-/// `{{table.number}}` with `table` an array gives `["table"]` and its items.
+/// The array of objects the first tag of `e` that goes through one names, and the path to it.
 fn repeated<'v>(e: &XElem, scope: &'v Value) -> Option<(Vec<String>, &'v Vec<Value>)> {
     let mut text = String::new();
     all_text(e, &mut text);
-    let mut from = 0;
-    while let Some(start) = text[from..].find("{{").map(|p| p + from) {
-        let end = text[start..].find("}}").map(|p| p + start)?;
-        from = end + 2;
-        let tag = text[start + 2..end].trim();
-        if tag.is_empty() || tag.starts_with(['#', '^', '/', '.']) {
-            continue;
-        }
-        let segs: Vec<&str> = tag.split('.').map(str::trim).collect();
-        let mut v = scope;
-        for (i, seg) in segs.iter().enumerate() {
-            let Some(next) = v.as_object().and_then(|o| o.get(*seg)) else {
-                break;
-            };
-            v = next;
-            if let Value::Array(items) = v {
-                if i + 1 < segs.len() {
-                    let path = segs[..=i].iter().map(|s| (*s).to_owned()).collect();
-                    return Some((path, items));
-                }
-                break;
-            }
-        }
-    }
-    None
+    crate::template::repetition(&text, scope)
 }
 
 /// The text of every `w:t` under `e`, nested paragraphs included.
@@ -287,29 +219,12 @@ fn all_text(e: &XElem, out: &mut String) {
     }
 }
 
-/// `scope` with the value at `path` replaced by `item`, so that the tags of a repeated copy
-/// read the item.
-fn with_item(scope: &Value, path: &[String], item: &Value) -> Value {
-    let mut scoped = scope.clone();
-    let mut at = &mut scoped;
-    for (i, seg) in path.iter().enumerate() {
-        let Some(next) = at.as_object_mut().and_then(|o| o.get_mut(seg)) else {
-            break;
-        };
-        if i + 1 == path.len() {
-            *next = item.clone();
-            break;
-        }
-        at = next;
-    }
-    scoped
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::io::{Cursor, Read, Write};
 
     /// A package with the given body XML and one part that must pass unchanged.
     fn package(body: &str) -> Vec<u8> {

@@ -588,7 +588,7 @@ pub(crate) async fn generate(
     let ext = extension(&name).unwrap_or_else(|| "txt".to_owned());
     let escape = match ext.as_str() {
         "html" | "htm" | "xml" | "svg" => true,
-        "txt" | "csv" | "json" | "md" | "ics" | "tsv" | "docx" => false,
+        "txt" | "csv" | "json" | "md" | "ics" | "tsv" | "docx" | "xlsx" => false,
         other => {
             return Err(Failure::internal(format!(
                 "component not supported: generateDoc ({other})"
@@ -596,14 +596,22 @@ pub(crate) async fn generate(
         }
     };
     let bytes = download(engine, ports, &file).await?;
-    if ext == "docx" {
+    if ext == "docx" || ext == "xlsx" {
         if args.text("output_format").as_deref() == Some("content") {
-            return Err(Failure::internal(
-                "a .docx document cannot be returned as content: save it as a URL or into a record",
-            ));
+            return Err(Failure::internal(format!(
+                "a .{ext} document cannot be returned as content: save it as a URL or into a record"
+            )));
         }
         let data = Value::Object(data(args)?);
-        let doc = blocking(move || crate::docx::fill(&bytes, &data)).await?;
+        let word = ext == "docx";
+        let doc = blocking(move || {
+            if word {
+                crate::docx::fill(&bytes, &data)
+            } else {
+                crate::xlsx::fill(&bytes, &data)
+            }
+        })
+        .await?;
         let out_name = result_name(args, &name, &ext);
         return store(
             engine,

@@ -154,8 +154,9 @@
 //!   `html`, `htm`, `xml`, `svg` with markup escaping) are filled: `{{path}}`,
 //!   `{{#list}}…{{/list}}`, `{{^x}}…{{/x}}` (see `template.rs`); so are Word templates
 //!   (`.docx`, see `docx.rs`: tags split over runs, a table row or list item repeated over an
-//!   array of objects), which cannot be returned as `content`. `.xlsx` templates are
-//!   `component not supported: generateDoc (xlsx)`.
+//!   array of objects) and Excel templates (`.xlsx`, see `xlsx.rs`: a row repeated, the rows,
+//!   formulas and merges below moved), neither of which can be returned as `content`. Other
+//!   extensions are `component not supported: generateDoc (<ext>)`.
 //! - AI (proposed names): `service`, `model` (or `modelFromVar` with `modelFormat=var`, else
 //!   `Settings::ai_model`), `token` (else `Settings::ai_token`; sent as `Bearer`), `url` (the
 //!   chat-completions endpoint; else `Settings::ai_url`; else the service's public endpoint
@@ -198,6 +199,7 @@ mod docx;
 mod engine;
 mod files;
 mod mail;
+mod office;
 mod parser;
 mod pool;
 mod ports;
@@ -206,6 +208,7 @@ mod state;
 mod template;
 mod values;
 mod web;
+mod xlsx;
 
 pub use engine::Engine;
 pub use ports::{

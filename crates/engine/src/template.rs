@@ -101,7 +101,60 @@ pub(crate) fn render(src: &str, data: &Value, escape: bool) -> Result<String, Fa
     Ok(out)
 }
 
-fn walk<'v>(mut v: &'v Value, path: &[&str]) -> Option<&'v Value> {
+/// The array of objects that the first tag of `text` going through one names, and the path
+/// to it: `{{table.number}}` with `table` an array of objects gives `["table"]` and its items.
+/// Section tags (`#`, `^`, `/`) and `{{.}}` are not looked at. Office templates repeat a table
+/// row (or a paragraph) whose tags give one.
+pub(crate) fn repetition<'v>(
+    text: &str,
+    scope: &'v Value,
+) -> Option<(Vec<String>, &'v Vec<Value>)> {
+    let mut from = 0;
+    while let Some(start) = text[from..].find("{{").map(|p| p + from) {
+        let end = text[start..].find("}}").map(|p| p + start)?;
+        from = end + 2;
+        let tag = text[start + 2..end].trim();
+        if tag.is_empty() || tag.starts_with(['#', '^', '/', '.']) {
+            continue;
+        }
+        let segs: Vec<&str> = tag.split('.').map(str::trim).collect();
+        let mut v = scope;
+        for (i, seg) in segs.iter().enumerate() {
+            let Some(next) = v.as_object().and_then(|o| o.get(*seg)) else {
+                break;
+            };
+            v = next;
+            if let Value::Array(items) = v {
+                if i + 1 < segs.len() {
+                    let path = segs[..=i].iter().map(|s| (*s).to_owned()).collect();
+                    return Some((path, items));
+                }
+                break;
+            }
+        }
+    }
+    None
+}
+
+/// `scope` with the value at `path` replaced by `item`, so that the tags of a repeated copy
+/// read the item.
+pub(crate) fn with_item(scope: &Value, path: &[String], item: &Value) -> Value {
+    let mut scoped = scope.clone();
+    let mut at = &mut scoped;
+    for (i, seg) in path.iter().enumerate() {
+        let Some(next) = at.as_object_mut().and_then(|o| o.get_mut(seg)) else {
+            break;
+        };
+        if i + 1 == path.len() {
+            *next = item.clone();
+            break;
+        }
+        at = next;
+    }
+    scoped
+}
+
+pub(crate) fn walk<'v>(mut v: &'v Value, path: &[&str]) -> Option<&'v Value> {
     for seg in path {
         v = match v {
             Value::Object(o) => o.get(*seg)?,

@@ -591,18 +591,18 @@ async fn generate_document_fills_a_text_template() {
                 .to_vec()
         )
     );
-    let xlsx = one(
+    let pdf = one(
         "generateDoc",
         &[
             ("template_format", P::L("url")),
-            ("template_url", P::E("'https://x.test/t.xlsx'")),
+            ("template_url", P::E("'https://x.test/t.pdf'")),
         ],
         &[],
     );
-    let (out, _) = run(&xlsx, json!({}), &fake).await;
+    let (out, _) = run(&pdf, json!({}), &fake).await;
     assert_eq!(
         failure(&out).message,
-        "component not supported: generateDoc (xlsx)"
+        "component not supported: generateDoc (pdf)"
     );
 }
 
@@ -1033,4 +1033,64 @@ async fn parser_jquery_and_xpath() {
     )
     .await;
     assert_eq!(failure(&out).code, "EXPRESSION");
+}
+
+/// An invoice sheet written by another library (shared strings, a formula per row, a total).
+fn invoice_template() -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "Счёт для {{client}}").unwrap();
+    sheet.write_string(2, 0, "{{data.orders.name}}").unwrap();
+    sheet.write_string(2, 1, "{{data.orders.price}}").unwrap();
+    sheet.write_string(2, 2, "{{data.orders.qty}}").unwrap();
+    sheet.write_formula(2, 3, "=B3*C3").unwrap();
+    sheet.write_string(3, 0, "Итого").unwrap();
+    sheet.write_formula(3, 3, "=SUM(D3:D3)").unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+#[tokio::test]
+async fn generate_document_fills_an_excel_template_and_moves_the_total() {
+    use calamine::{Data, Reader, Xlsx};
+    let fake = Fake::new().with_file("https://x.test/invoice.xlsx", &invoice_template());
+    let ir = one(
+        "generateDoc",
+        &[
+            ("template_format", P::L("url")),
+            ("template_url", P::E("'https://x.test/invoice.xlsx'")),
+            ("data_format", P::L("keyvalue")),
+            (
+                "data_values",
+                P::M(&[
+                    ("client", "'Ромашка'"),
+                    ("data", "{orders: [{name: 'Чай', price: 12.5, qty: 2}, {name: 'Сахар', price: 3, qty: 10}]}"),
+                ]),
+            ),
+            ("output_format", P::L("url")),
+        ],
+        &[("url", "output_url")],
+    );
+    let (out, state) = run(&ir, json!({}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    assert_eq!(state.vars["url"], "https://files.test/f1");
+    let up = fake.uploads.lock().unwrap()[0].clone();
+    assert_eq!(up.name, "invoice.xlsx");
+    let FileContent::Bytes(b) = up.content else {
+        panic!("bytes expected")
+    };
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(b)).unwrap();
+    let name = book.sheet_names()[0].clone();
+    let cells = book.worksheet_range(&name).unwrap();
+    let at = |r: u32, c: u32| cells.get_value((r, c)).cloned();
+    assert_eq!(at(0, 0), Some(Data::String("Счёт для Ромашка".into())));
+    assert_eq!(at(2, 0), Some(Data::String("Чай".into())));
+    assert_eq!(at(2, 1), Some(Data::Float(12.5)));
+    assert_eq!(at(3, 0), Some(Data::String("Сахар".into())));
+    assert_eq!(at(3, 2), Some(Data::Float(10.0)));
+    assert_eq!(at(4, 0), Some(Data::String("Итого".into())));
+    let formulas = book.worksheet_formula(&name).unwrap();
+    let f = |r: u32, c: u32| formulas.get_value((r, c)).cloned().unwrap_or_default();
+    assert_eq!(f(2, 3), "B3*C3");
+    assert_eq!(f(3, 3), "B4*C4");
+    assert_eq!(f(4, 3), "SUM(D3:D4)");
 }

@@ -1,0 +1,673 @@
+//! Generate document for Excel templates (`.xlsx`, spec 03 §7.3.8): the `{{ }}` tags of the
+//! text templates (`template.rs`) in the cells of every sheet, and Bpium's repetition of a
+//! row over an array of objects.
+//!
+//! - A cell whose text (a shared or inline string) holds tags is filled as a text template.
+//!   A cell that is exactly one tag of a number or a boolean becomes that number or boolean,
+//!   so sums and formats work; anything else becomes text. The cell keeps its style.
+//! - A row whose tags go through an array of objects (`{{orders.price}}` with `orders:
+//!   [{price: …}, …]`) is repeated once per item, and the rows below move down. An empty
+//!   array leaves the row once with those tags empty, so that the formulas over it stay
+//!   valid (`SUM` of an empty row is 0). Formulas follow: a reference below a repeated row moves with it, a
+//!   range that ends on it (`SUM(C5:C5)`) grows to its last copy, and a copy's references to
+//!   its own row point at the copy. Merged cells, the sheet's dimension, conditional formats,
+//!   data validations and hyperlinks below move too; a merge inside a repeated row is
+//!   repeated. Excel recalculates every formula on opening (`fullCalcOnLoad`), and the
+//!   calculation chain, which may name moved cells, is left out.
+//! - Not followed: references from other sheets, defined names, tables, charts and pivot
+//!   tables over the moved rows; nested arrays inside one row.
+
+use kartoteka_bpmn::xml::{self, XElem, XNode};
+use serde_json::Value;
+
+use crate::office::{self, local, set_attr, set_text, Edit};
+use crate::template;
+use crate::Failure;
+
+const KIND: &str = "xlsx";
+/// Excel's last row.
+const MAX_ROW: i64 = 1_048_576;
+
+/// Fills a `.xlsx` template with `data`; returns the new workbook's bytes.
+pub(crate) fn fill(template: &[u8], data: &Value) -> Result<Vec<u8>, Failure> {
+    let shared = match office::part(template, "xl/sharedStrings.xml", KIND)? {
+        Some(bytes) => shared_strings(&office::parse(&bytes, "xl/sharedStrings.xml", KIND)?.root),
+        None => Vec::new(),
+    };
+    office::rewrite(template, KIND, unpacked, |name, bytes| {
+        if name == "xl/calcChain.xml" {
+            return Ok(Edit::Drop);
+        }
+        let Some(bytes) = bytes else {
+            return Ok(Edit::Keep);
+        };
+        let mut doc = office::parse(&bytes, name, KIND)?;
+        if name == "xl/workbook.xml" {
+            recalculate_on_load(&mut doc.root);
+        } else if name == "[Content_Types].xml" || name == "xl/_rels/workbook.xml.rels" {
+            doc.root.children.retain(|c| !names_calc_chain(c));
+        } else {
+            fill_sheet(&mut doc.root, &shared, data)?;
+        }
+        Ok(Edit::Write(xml::write(&doc).into_bytes()))
+    })
+}
+
+/// The parts read and rewritten: the sheets, the workbook, and the two lists that name the
+/// calculation chain.
+fn unpacked(name: &str) -> bool {
+    name == "xl/workbook.xml"
+        || name == "[Content_Types].xml"
+        || name == "xl/_rels/workbook.xml.rels"
+        || name
+            .strip_prefix("xl/worksheets/")
+            .is_some_and(|f| !f.contains('/') && f.ends_with(".xml"))
+}
+
+/// The plain text of each shared string, rich-text runs joined (phonetic hints left out).
+fn shared_strings(sst: &XElem) -> Vec<String> {
+    sst.elems()
+        .filter(|e| local(&e.name) == "si")
+        .map(|si| {
+            let mut s = String::new();
+            string_text(si, &mut s);
+            s
+        })
+        .collect()
+}
+
+fn string_text(e: &XElem, out: &mut String) {
+    for c in e.elems() {
+        match local(&c.name) {
+            "t" => out.push_str(&c.text()),
+            "rPh" => {}
+            _ => string_text(c, out),
+        }
+    }
+}
+
+/// Asks Excel to recalculate every formula when it opens the workbook.
+fn recalculate_on_load(wb: &mut XElem) {
+    if let Some(calc) = wb.children.iter_mut().find_map(|c| match c {
+        XNode::Elem(e) if local(&e.name) == "calcPr" => Some(e),
+        _ => None,
+    }) {
+        set_attr(calc, "fullCalcOnLoad", "1".to_owned());
+        return;
+    }
+    // `calcPr` follows these in the schema's order.
+    let before = [
+        "sheets",
+        "functionGroups",
+        "externalReferences",
+        "definedNames",
+    ];
+    let at = wb
+        .children
+        .iter()
+        .rposition(|c| matches!(c, XNode::Elem(e) if before.contains(&local(&e.name))))
+        .map_or(wb.children.len(), |i| i + 1);
+    let prefix = wb.name.rsplit_once(':').map(|(p, _)| format!("{p}:"));
+    let name = format!("{}calcPr", prefix.unwrap_or_default());
+    wb.children.insert(
+        at,
+        XNode::Elem(XElem::new(name).attr("fullCalcOnLoad", "1")),
+    );
+}
+
+/// True for the content-type override or relationship of the calculation chain.
+fn names_calc_chain(n: &XNode) -> bool {
+    let XNode::Elem(e) = n else { return false };
+    e.get("PartName") == Some("/xl/calcChain.xml")
+        || e.get("Type").is_some_and(|t| t.ends_with("/calcChain"))
+}
+
+// ----- rows ------------------------------------------------------------------------------
+
+/// Where the rows of a sheet go: each repeated row (by its number in the template) and how
+/// many copies it has.
+struct Moves(Vec<(i64, i64)>);
+
+impl Moves {
+    /// The new number of the first copy of the template's row `r`.
+    fn first(&self, r: i64) -> i64 {
+        r + self
+            .0
+            .iter()
+            .filter(|(t, _)| *t < r)
+            .map(|(_, n)| n - 1)
+            .sum::<i64>()
+    }
+
+    /// The new number of the last copy of row `r`.
+    fn last(&self, r: i64) -> i64 {
+        let n = self.0.iter().find(|(t, _)| *t == r).map_or(1, |(_, n)| *n);
+        self.first(r) + n - 1
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|(_, n)| *n == 1)
+    }
+}
+
+/// A row of the template, its number and, when it repeats, the path to its array and the
+/// items.
+struct Row<'v> {
+    number: i64,
+    elem: XElem,
+    repeat: Option<(Vec<String>, &'v Vec<Value>)>,
+}
+
+fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Failure> {
+    let Some(sheet_data) = ws.children.iter_mut().find_map(|c| match c {
+        XNode::Elem(e) if local(&e.name) == "sheetData" => Some(e),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    let mut rows = Vec::new();
+    let mut others = Vec::new();
+    let mut number = 0;
+    for c in std::mem::take(&mut sheet_data.children) {
+        match c {
+            XNode::Elem(e) if local(&e.name) == "row" => {
+                number = e
+                    .get("r")
+                    .and_then(|r| r.parse::<i64>().ok())
+                    .unwrap_or(number + 1);
+                let mut text = String::new();
+                for cell in e.elems() {
+                    if let Some(t) = cell_text(cell, shared) {
+                        text.push_str(&t);
+                    }
+                }
+                let repeat = template::repetition(&text, data);
+                rows.push(Row {
+                    number,
+                    elem: e,
+                    repeat,
+                });
+            }
+            other => others.push(other),
+        }
+    }
+    let moves = Moves(
+        rows.iter()
+            .filter_map(|r| {
+                r.repeat
+                    .as_ref()
+                    .map(|(_, items)| (r.number, items.len().max(1) as i64))
+            })
+            .collect(),
+    );
+    let mut out = others;
+    for row in rows {
+        let copies: Vec<(i64, Value)> = match &row.repeat {
+            Some((path, items)) if items.is_empty() => {
+                let none = Value::Object(serde_json::Map::new());
+                vec![(0, template::with_item(data, path, &none))]
+            }
+            Some((path, items)) => items
+                .iter()
+                .enumerate()
+                .map(|(k, item)| (k as i64, template::with_item(data, path, item)))
+                .collect(),
+            None => vec![(0, data.clone())],
+        };
+        for (k, scope) in copies {
+            let mut e = row.elem.clone();
+            let at = moves.first(row.number) + k;
+            set_attr(&mut e, "r", at.to_string());
+            for c in &mut e.children {
+                if let XNode::Elem(cell) = c {
+                    if local(&cell.name) == "c" {
+                        fill_cell(cell, shared, &scope, &moves, row.number, k)?;
+                    }
+                }
+            }
+            out.push(XNode::Elem(e));
+        }
+    }
+    sheet_data.children = out;
+    if !moves.is_empty() {
+        move_sheet_refs(ws, &moves);
+    }
+    Ok(())
+}
+
+/// The text of a cell that holds a string (shared or inline).
+fn cell_text(cell: &XElem, shared: &[String]) -> Option<String> {
+    match cell.get("t") {
+        Some("s") => {
+            let v = cell.elems().find(|e| local(&e.name) == "v")?.text();
+            shared.get(v.trim().parse::<usize>().ok()?).cloned()
+        }
+        Some("inlineStr") => {
+            let is = cell.elems().find(|e| local(&e.name) == "is")?;
+            let mut s = String::new();
+            string_text(is, &mut s);
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+/// Fills one cell of copy `k` of the template's row `row`, and moves its formula.
+fn fill_cell(
+    cell: &mut XElem,
+    shared: &[String],
+    scope: &Value,
+    moves: &Moves,
+    row: i64,
+    k: i64,
+) -> Result<(), Failure> {
+    if let Some(r) = cell.get("r").and_then(split_ref) {
+        set_attr(cell, "r", format!("{}{}", r.0, moves.first(row) + k));
+    }
+    if let Some(text) = cell_text(cell, shared).filter(|t| t.contains("{{")) {
+        let prefix = cell
+            .name
+            .rsplit_once(':')
+            .map(|(p, _)| format!("{p}:"))
+            .unwrap_or_default();
+        let whole = text
+            .trim()
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+            .filter(|t| !t.contains("{{") && !t.contains("}}"))
+            .map(|t| t.trim())
+            .filter(|t| !t.starts_with(['#', '^', '/']));
+        let value = whole.and_then(|t| {
+            let segs: Vec<&str> = t.split('.').map(str::trim).collect();
+            template::walk(scope, &segs)
+        });
+        cell.attrs.retain(|(n, _)| n != "t");
+        match value {
+            Some(Value::Number(n)) => {
+                cell.children = vec![XNode::Elem(
+                    XElem::new(format!("{prefix}v")).child(XNode::Text(n.to_string())),
+                )];
+            }
+            Some(Value::Bool(b)) => {
+                set_attr(cell, "t", "b".to_owned());
+                cell.children = vec![XNode::Elem(
+                    XElem::new(format!("{prefix}v"))
+                        .child(XNode::Text(if *b { "1" } else { "0" }.to_owned())),
+                )];
+            }
+            _ => {
+                let filled = template::render(&text, scope, false)?;
+                set_attr(cell, "t", "inlineStr".to_owned());
+                let mut t = XElem::new(format!("{prefix}t"));
+                set_text(&mut t, filled);
+                cell.children = vec![XNode::Elem(
+                    XElem::new(format!("{prefix}is")).child(XNode::Elem(t)),
+                )];
+            }
+        }
+        return Ok(());
+    }
+    let mut has_formula = false;
+    for c in &mut cell.children {
+        if let XNode::Elem(f) = c {
+            if local(&f.name) == "f" {
+                has_formula = true;
+                let text = f.text();
+                if !text.is_empty() {
+                    f.children = vec![XNode::Text(move_formula(&text, moves, Some((row, k))))];
+                }
+                if let Some(r) = f.get("ref").map(|r| move_ranges(r, moves)) {
+                    set_attr(f, "ref", r);
+                }
+            }
+        }
+    }
+    if has_formula && !moves.is_empty() {
+        // The cached result may be stale; Excel computes it again on opening.
+        cell.children
+            .retain(|c| !matches!(c, XNode::Elem(v) if local(&v.name) == "v"));
+    }
+    Ok(())
+}
+
+/// Moves the references of the sheet's other parts: the dimension, merged cells (a merge
+/// within a repeated row repeats), conditional formats, data validations and hyperlinks.
+fn move_sheet_refs(ws: &mut XElem, moves: &Moves) {
+    for c in &mut ws.children {
+        let XNode::Elem(e) = c else { continue };
+        match local(&e.name) {
+            "dimension" => move_attr(e, "ref", moves),
+            "mergeCells" => {
+                let mut merges = Vec::new();
+                for m in std::mem::take(&mut e.children) {
+                    let XNode::Elem(mut m) = m else {
+                        merges.push(m);
+                        continue;
+                    };
+                    let within = m.get("ref").and_then(range_rows).and_then(|(a, b)| {
+                        (a == b)
+                            .then(|| moves.0.iter().find(|(t, _)| *t == a).copied())
+                            .flatten()
+                    });
+                    match (within, m.get("ref").map(str::to_owned)) {
+                        (Some((row, n)), Some(r)) => {
+                            for k in 0..n {
+                                let mut copy = m.clone();
+                                set_attr(&mut copy, "ref", set_rows(&r, moves.first(row) + k));
+                                merges.push(XNode::Elem(copy));
+                            }
+                        }
+                        _ => {
+                            move_attr(&mut m, "ref", moves);
+                            merges.push(XNode::Elem(m));
+                        }
+                    }
+                }
+                let count = merges
+                    .iter()
+                    .filter(|m| matches!(m, XNode::Elem(_)))
+                    .count();
+                set_attr(e, "count", count.to_string());
+                e.children = merges;
+            }
+            "conditionalFormatting" | "dataValidations" | "hyperlinks" => {
+                move_attr(e, "sqref", moves);
+                for child in &mut e.children {
+                    if let XNode::Elem(child) = child {
+                        move_attr(child, "sqref", moves);
+                        move_attr(child, "ref", moves);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn move_attr(e: &mut XElem, name: &str, moves: &Moves) {
+    if let Some(v) = e.get(name).map(|v| move_ranges(v, moves)) {
+        set_attr(e, name, v);
+    }
+}
+
+/// A space-separated list of cells and ranges (`A1:C5 E7`) with its rows moved.
+fn move_ranges(list: &str, moves: &Moves) -> String {
+    list.split(' ')
+        .map(|r| move_formula(r, moves, None))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The rows of a range `A5:C7` (or a cell).
+fn range_rows(r: &str) -> Option<(i64, i64)> {
+    let (a, b) = r.split_once(':').unwrap_or((r, r));
+    Some((split_ref(a)?.1, split_ref(b)?.1))
+}
+
+/// A range (or cell) with both ends on row `row`.
+fn set_rows(r: &str, row: i64) -> String {
+    r.split(':')
+        .map(|end| match split_ref(end) {
+            Some((col, _)) => format!("{col}{row}"),
+            None => end.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// `B12` → (`B`, 12); `$B$12` → (`$B$`, 12).
+fn split_ref(r: &str) -> Option<(&str, i64)> {
+    let digits = r.len() - r.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (col, row) = r.split_at(r.len() - digits);
+    let letters = col.trim_matches('$');
+    let ok = !letters.is_empty()
+        && letters.len() <= 3
+        && letters.chars().all(|c| c.is_ascii_uppercase())
+        && col.strip_prefix('$').unwrap_or(col).trim_end_matches('$') == letters;
+    let row: i64 = row.parse().ok()?;
+    (ok && (1..=MAX_ROW).contains(&row)).then_some((col, row))
+}
+
+/// A formula with the rows of its same-sheet cell references moved. In copy `k` of the
+/// template's row `own`, references to that row point at the copy. The end of a range moves
+/// to the last copy of its row.
+fn move_formula(f: &str, moves: &Moves, own: Option<(i64, i64)>) -> String {
+    let chars: Vec<char> = f.chars().collect();
+    let mut out = String::with_capacity(f.len());
+    let mut i = 0;
+    let mut in_string = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' {
+            in_string = !in_string;
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let starts_token = !in_string
+            && (c == '$' || c.is_ascii_uppercase())
+            && (i == 0 || !is_name_char(chars[i - 1]));
+        if !starts_token {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < chars.len() && (chars[j] == '$' || chars[j].is_ascii_alphanumeric()) {
+            j += 1;
+        }
+        let token: String = chars[i..j].iter().collect();
+        let next = chars.get(j).copied();
+        let is_ref = !matches!(next, Some('(' | '!' | '_' | '.')) && split_ref(&token).is_some();
+        match split_ref(&token).filter(|_| is_ref) {
+            Some((col, row)) => {
+                let range_end = i > 0 && chars[i - 1] == ':';
+                let moved = match own {
+                    Some((r, k)) if row == r => moves.first(r) + k,
+                    _ if range_end => moves.last(row),
+                    _ => moves.first(row),
+                };
+                out.push_str(col);
+                out.push_str(&moved.to_string());
+            }
+            None => out.push_str(&token),
+        }
+        i = j;
+    }
+    out
+}
+
+/// Characters that continue a name, a sheet name (`Sheet2!`) or a number before a token.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '!' | '\'' | '$')
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn moves() -> Moves {
+        // Row 5 repeats 3 times, row 8 twice.
+        Moves(vec![(5, 3), (8, 2)])
+    }
+
+    #[test]
+    fn formulas_follow_the_rows() {
+        let m = moves();
+        assert_eq!(move_formula("SUM(C5:C5)", &m, None), "SUM(C5:C7)");
+        assert_eq!(
+            move_formula("SUM($C$2:C5)*B9+A1", &m, None),
+            "SUM($C$2:C7)*B12+A1"
+        );
+        assert_eq!(move_formula("B5*C5", &m, Some((5, 2))), "B7*C7");
+        assert_eq!(
+            move_formula("IF(A6=\"C5\",LOG10(D6),Sheet2!C9)", &m, None),
+            "IF(A8=\"C5\",LOG10(D8),Sheet2!C9)"
+        );
+        assert_eq!(move_ranges("A1:C5 E9", &m), "A1:C7 E12");
+        assert_eq!(move_formula("SUM(A8:A8)", &m, None), "SUM(A10:A11)");
+    }
+
+    fn cell(r: &str, xml: &str) -> String {
+        format!("<c r=\"{r}\"{xml}</c>")
+    }
+
+    /// A workbook of one sheet over `rows`, with `strings` as its shared strings and a
+    /// calculation chain.
+    fn workbook(strings: &[&str], rows: &str, extra: &str) -> Vec<u8> {
+        use std::io::{Cursor, Write};
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default();
+        let mut put = |name: &str, body: String| {
+            w.start_file(name, o).unwrap();
+            w.write_all(body.as_bytes()).unwrap();
+        };
+        put("[Content_Types].xml", "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Override PartName=\"/xl/workbook.xml\" ContentType=\"a\"/><Override PartName=\"/xl/calcChain.xml\" ContentType=\"b\"/></Types>".into());
+        put("xl/_rels/workbook.xml.rels", "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/><Relationship Id=\"rId9\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/calcChain\" Target=\"calcChain.xml\"/></Relationships>".into());
+        put("xl/workbook.xml", "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheets><sheet name=\"Лист1\" sheetId=\"1\"/></sheets></workbook>".into());
+        put("xl/calcChain.xml", "<calcChain/>".into());
+        let si: String = strings
+            .iter()
+            .map(|s| format!("<si><t>{s}</t></si>"))
+            .collect();
+        put("xl/sharedStrings.xml", format!("<sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">{si}</sst>"));
+        put("xl/worksheets/sheet1.xml", format!("<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><dimension ref=\"A1:C4\"/><sheetData>{rows}</sheetData>{extra}</worksheet>"));
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn rows_repeat_cells_fill_and_the_rows_below_move() {
+        let strings = [
+            "Счёт для {{client.name}}",
+            "{{orders.name}}",
+            "{{orders.price}}",
+            "Итого",
+            "{{orders.note}}!",
+        ];
+        let rows = [
+            format!("<row r=\"1\">{}</row>", cell("A1", " t=\"s\"><v>0</v>")),
+            format!(
+                "<row r=\"3\">{}{}{}{}</row>",
+                cell("A3", " t=\"s\"><v>1</v>"),
+                cell("B3", " t=\"s\" s=\"4\"><v>2</v>"),
+                cell("C3", "><f>B3*2</f><v>0</v>"),
+                cell("D3", " t=\"s\"><v>4</v>"),
+            ),
+            format!(
+                "<row r=\"4\">{}{}</row>",
+                cell("A4", " t=\"s\"><v>3</v>"),
+                cell("B4", "><f>SUM(B3:B3)</f><v>0</v>"),
+            ),
+        ]
+        .concat();
+        let extra = "<mergeCells count=\"2\"><mergeCell ref=\"D3:E3\"/><mergeCell ref=\"A4:A5\"/></mergeCells>";
+        let data = json!({
+            "client": {"name": "Ромашка"},
+            "orders": [{"name": "Чай", "price": 12.5, "note": true}, {"name": "Сахар", "price": 3}],
+        });
+        let out = fill(&workbook(&strings, &rows, extra), &data).unwrap();
+        let sheet = office::part(&out, "xl/worksheets/sheet1.xml", KIND)
+            .unwrap()
+            .unwrap();
+        let ws = xml::parse(&sheet).unwrap().root;
+        let mut cells = Vec::new();
+        for row in ws.elems().find(|e| e.name == "sheetData").unwrap().elems() {
+            for c in row.elems() {
+                let mut value = String::new();
+                string_text(c, &mut value);
+                let f = c.elems().find(|e| e.name == "f").map(XElem::text);
+                let v = c.elems().find(|e| e.name == "v").map(XElem::text);
+                cells.push(format!(
+                    "{} {} {}",
+                    c.get("r").unwrap(),
+                    c.get("t").unwrap_or("n"),
+                    f.map(|f| format!("={f}")).or(v).unwrap_or(value)
+                ));
+            }
+        }
+        assert_eq!(
+            cells,
+            vec![
+                "A1 inlineStr Счёт для Ромашка",
+                "A3 inlineStr Чай",
+                "B3 n 12.5",
+                "C3 n =B3*2",
+                "D3 inlineStr true!",
+                "A4 inlineStr Сахар",
+                "B4 n 3",
+                "C4 n =B4*2",
+                "D4 inlineStr !",
+                // No tag: the shared string stays.
+                "A5 s 3",
+                "B5 n =SUM(B3:B4)",
+            ]
+        );
+        let styled = ws
+            .elems()
+            .find(|e| e.name == "sheetData")
+            .unwrap()
+            .elems()
+            .nth(1)
+            .unwrap();
+        assert_eq!(styled.elems().nth(1).unwrap().get("s"), Some("4"));
+        let merges: Vec<&str> = ws
+            .elems()
+            .find(|e| e.name == "mergeCells")
+            .unwrap()
+            .elems()
+            .filter_map(|m| m.get("ref"))
+            .collect();
+        assert_eq!(merges, vec!["D3:E3", "D4:E4", "A5:A6"]);
+        assert_eq!(
+            ws.elems()
+                .find(|e| e.name == "dimension")
+                .unwrap()
+                .get("ref"),
+            Some("A1:C5")
+        );
+        let wb = office::part(&out, "xl/workbook.xml", KIND)
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8(wb)
+            .unwrap()
+            .contains("fullCalcOnLoad=\"1\""));
+        assert!(office::part(&out, "xl/calcChain.xml", KIND)
+            .unwrap()
+            .is_none());
+        for part in ["[Content_Types].xml", "xl/_rels/workbook.xml.rels"] {
+            let text = String::from_utf8(office::part(&out, part, KIND).unwrap().unwrap()).unwrap();
+            assert!(!text.contains("calcChain"), "{part}: {text}");
+        }
+    }
+
+    #[test]
+    fn an_empty_array_leaves_its_row_once_with_empty_tags() {
+        let rows = [
+            format!("<row r=\"1\">{}</row>", cell("A1", " t=\"s\"><v>0</v>")),
+            format!(
+                "<row r=\"2\">{}</row>",
+                cell("A2", "><f>COUNTA(A1:A1)</f><v>1</v>")
+            ),
+        ]
+        .concat();
+        let out = fill(
+            &workbook(&["{{items.x}}"], &rows, ""),
+            &json!({"items": []}),
+        )
+        .unwrap();
+        let sheet = office::part(&out, "xl/worksheets/sheet1.xml", KIND)
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(sheet).unwrap();
+        assert!(!text.contains("{{"), "{text}");
+        assert!(text.contains("<row r=\"1\">"), "{text}");
+        assert!(text.contains("COUNTA(A1:A1)"), "{text}");
+        assert!(
+            text.contains("<t xml:space=\"preserve\" />")
+                || text.contains("<t xml:space=\"preserve\"></t>"),
+            "{text}"
+        );
+    }
+}
