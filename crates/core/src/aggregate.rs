@@ -627,7 +627,7 @@ impl App {
         let cat = catalog.clone();
         let (groups, titles) = self
             .store
-            .read(move |c| -> Result<_> {
+            .read_many(move |c| -> Result<_> {
                 let groups = agg::values(c, cat.db_id, &cat.fields, &a)?;
                 let refs = title_refs(&groups, axis, split);
                 let titles = if refs.is_empty() {
@@ -699,7 +699,7 @@ impl App {
         let cat = catalog.clone();
         let t = self
             .store
-            .read(move |c| agg::totals(c, cat.db_id, &cat.fields, &a).map_err(Error::from))
+            .read_many(move |c| agg::totals(c, cat.db_id, &cat.fields, &a).map_err(Error::from))
             .await?;
         let sum = match number(&t.sum) {
             Value::Null => Value::from(0),

@@ -1691,45 +1691,49 @@ impl App {
         let user = actor.user_db_id();
         let plans2 = plans.clone();
         let exact_total = opts.exact_total;
-        let (data, nested, lookups, total, chats) = self
-            .store
-            .read(move |c| -> Result<_> {
-                let data = rec::fetch_records(c, cat.db_id, &cat.fields, &sel)?;
-                let total = match (&sel, count) {
-                    (_, false) => data.len() as i64,
-                    // A page that is not full tells the total without counting, unless it is
-                    // empty past the end.
-                    (Selector::Query(q), true) => {
-                        let n = data.len() as i64;
-                        if n < q.limit && (n > 0 || q.offset == 0) {
-                            q.offset + n
-                        } else if exact_total {
-                            rq::count(c, cat.db_id, &cat.fields, q)?
-                        } else {
-                            rq::count_upto(c, cat.db_id, &cat.fields, q, TOTAL_CAP)?
-                        }
-                    }
-                    (_, true) => rec::count_records(c, cat.db_id)?,
-                };
-                let mut nested: HashMap<(i64, i64), RecordData> = HashMap::new();
-                if !plans2.is_empty() {
-                    let wanted = nested_fields(&plans2);
-                    for (linked, ids) in nested_targets(&plans2, &data) {
-                        let Some((_, fields)) = wanted.get(&linked) else {
-                            continue;
-                        };
-                        for d in rec::fetch_records(c, linked, fields, &Selector::Ids(ids))? {
-                            nested.insert((linked, d.db_id), d);
-                        }
+        // A filtered or paged list may walk many rows; records by id are a short read.
+        let many = !matches!(sel, Selector::Ids(_) | Selector::Public(_));
+        let read = move |c: &mut dyn kartoteka_store::Conn| -> Result<_> {
+            let data = rec::fetch_records(c, cat.db_id, &cat.fields, &sel)?;
+            let total = match (&sel, count) {
+                (_, false) => data.len() as i64,
+                // A page that is not full tells the total without counting, unless it is
+                // empty past the end.
+                (Selector::Query(q), true) => {
+                    let n = data.len() as i64;
+                    if n < q.limit && (n > 0 || q.offset == 0) {
+                        q.offset + n
+                    } else if exact_total {
+                        rq::count(c, cat.db_id, &cat.fields, q)?
+                    } else {
+                        rq::count_upto(c, cat.db_id, &cat.fields, q, TOTAL_CAP)?
                     }
                 }
-                let refs: Vec<&RecordData> = data.iter().chain(nested.values()).collect();
-                let look = Lookups::gather(c, &refs)?;
-                let ids: Vec<i64> = data.iter().map(|d| d.db_id).collect();
-                let chats = chat::summaries(c, cat.db_id, &ids, user)?;
-                Ok((data, nested, look, total, chats))
-            })
-            .await?;
+                (_, true) => rec::count_records(c, cat.db_id)?,
+            };
+            let mut nested: HashMap<(i64, i64), RecordData> = HashMap::new();
+            if !plans2.is_empty() {
+                let wanted = nested_fields(&plans2);
+                for (linked, ids) in nested_targets(&plans2, &data) {
+                    let Some((_, fields)) = wanted.get(&linked) else {
+                        continue;
+                    };
+                    for d in rec::fetch_records(c, linked, fields, &Selector::Ids(ids))? {
+                        nested.insert((linked, d.db_id), d);
+                    }
+                }
+            }
+            let refs: Vec<&RecordData> = data.iter().chain(nested.values()).collect();
+            let look = Lookups::gather(c, &refs)?;
+            let ids: Vec<i64> = data.iter().map(|d| d.db_id).collect();
+            let chats = chat::summaries(c, cat.db_id, &ids, user)?;
+            Ok((data, nested, look, total, chats))
+        };
+        let (data, nested, lookups, total, chats) = if many {
+            self.store.read_many(read).await?
+        } else {
+            self.store.read(read).await?
+        };
         let ids: Vec<i64> = data.iter().map(|d| d.db_id).collect();
         let rights = self.record_rights(&access, catalog, &ids).await?;
         let records = data

@@ -123,7 +123,7 @@ impl App {
     ) -> Result<Vec<(String, String)>> {
         let hits = self
             .store
-            .read(move |c| {
+            .read_many(move |c| {
                 search::records_by_title(
                     c,
                     &[USERS_CATALOG],
@@ -208,7 +208,7 @@ impl App {
         let srcs = sources.clone();
         let (hits, data, look) = self
             .store
-            .read(move |c| -> Result<_> {
+            .read_many(move |c| -> Result<_> {
                 let hits = search::records_by_title(
                     c,
                     &ids,
@@ -334,7 +334,7 @@ impl App {
         let pairs2 = pairs.clone();
         let found = self
             .store
-            .read(move |c| -> Result<_> {
+            .read_many(move |c| -> Result<_> {
                 let rec_db =
                     rec::find_record(c, t, &r)?.ok_or_else(|| Error::record_not_found(&r))?;
                 let mut out = Vec::with_capacity(pairs2.len());
@@ -400,7 +400,7 @@ impl App {
         }
         let (hits, titles) = self
             .store
-            .read(move |c| -> Result<_> {
+            .read_many(move |c| -> Result<_> {
                 let mut hits = Vec::new();
                 for (cat, only) in &cats {
                     for h in search::contacts_matching(c, cat.db_id, only.as_ref(), &needle)? {

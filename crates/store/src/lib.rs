@@ -196,7 +196,8 @@ impl Store {
         }
     }
 
-    /// Runs `f` against a read connection (autocommit; each statement sees committed data).
+    /// Runs `f` against a read connection, in one read transaction (a consistent snapshot).
+    /// For the short reads of most requests; see [`Store::read_many`].
     pub async fn read<T, E>(
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
@@ -205,8 +206,34 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.read_as(sqlite::ReadMode::Cached, f).await
+    }
+
+    /// Like [`Store::read`], for reads over many rows (a list, an aggregate, a search): on
+    /// SQLite a connection that maps the file. Short reads do better on the other kind while
+    /// writes go on, so they should not use this.
+    pub async fn read_many<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.read_as(sqlite::ReadMode::Mapped, f).await
+    }
+
+    async fn read_as<T, E>(
+        &self,
+        mode: sqlite::ReadMode,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         match &*self.backend {
-            Backend::Sqlite(s) => s.read(f)?,
+            Backend::Sqlite(s) => s.read(mode, f)?,
             Backend::Postgres(pg) => {
                 let pg = pg.clone();
                 let _permit = pg
