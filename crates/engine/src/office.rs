@@ -9,6 +9,8 @@ use crate::Failure;
 
 /// The most one XML part of a template may hold unpacked (a zip bomb is refused here).
 const MAX_PART_BYTES: u64 = 64 << 20;
+/// The most all the parts a package rewrite unpacks may hold together.
+const MAX_UNPACKED_BYTES: usize = 256 << 20;
 
 /// What becomes of a part when a package is copied.
 pub(crate) enum Edit {
@@ -65,6 +67,7 @@ pub(crate) fn rewrite(
 ) -> Result<Vec<u8>, Failure> {
     let mut zip = zip::ZipArchive::new(Cursor::new(package)).map_err(|e| bad(kind, &e))?;
     let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let mut unpacked = 0usize;
     for i in 0..zip.len() {
         let name = zip
             .by_index_raw(i)
@@ -73,7 +76,15 @@ pub(crate) fn rewrite(
             .map_err(|e| bad(kind, &e))?
             .into_owned();
         let bytes = if unpack(&name) {
-            Some(read(&mut zip, i, kind)?)
+            let bytes = read(&mut zip, i, kind)?;
+            unpacked += bytes.len();
+            if unpacked > MAX_UNPACKED_BYTES {
+                return Err(Failure::new(
+                    "LIMIT",
+                    format!("the .{kind} template unpacks to more than {MAX_UNPACKED_BYTES} bytes"),
+                ));
+            }
+            Some(bytes)
         } else {
             None
         };
@@ -95,12 +106,23 @@ pub(crate) fn rewrite(
     Ok(out.finish().map_err(|e| bad(kind, &e))?.into_inner())
 }
 
-/// An XML part parsed, with its name in the error.
+/// An XML part parsed, with its name in the error. Nesting deeper than
+/// [`MAX_XML_DEPTH`](crate::files::MAX_XML_DEPTH) is `LIMIT` before parsing: the tree and
+/// everything that walks it are recursive.
 pub(crate) fn parse(
     bytes: &[u8],
     name: &str,
     kind: &str,
 ) -> Result<kartoteka_bpmn::xml::XDoc, Failure> {
+    if crate::files::xml_depth(bytes) > crate::files::MAX_XML_DEPTH {
+        return Err(Failure::new(
+            "LIMIT",
+            format!(
+                "{name} of the .{kind} template nests deeper than {} elements",
+                crate::files::MAX_XML_DEPTH
+            ),
+        ));
+    }
     kartoteka_bpmn::xml::parse(bytes).map_err(|e| bad(kind, &format!("{name}: {}", e.0)))
 }
 

@@ -15,7 +15,8 @@
 //!   repeated. Excel recalculates every formula on opening (`fullCalcOnLoad`), and the
 //!   calculation chain, which may name moved cells, is left out.
 //! - Not followed: references from other sheets, defined names, tables, charts and pivot
-//!   tables over the moved rows; nested arrays inside one row.
+//!   tables over the moved rows; nested arrays inside one row. A repeated row with a formula
+//!   filled down in Excel (a shared formula) is refused rather than copied wrongly.
 
 use kartoteka_bpmn::xml::{self, XElem, XNode};
 use serde_json::Value;
@@ -182,6 +183,14 @@ fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Fai
                     }
                 }
                 let repeat = template::repetition(&text, data);
+                if repeat.as_ref().is_some_and(|(_, items)| items.len() > 1)
+                    && has_shared_formula(&e)
+                {
+                    return Err(Failure::internal(format!(
+                        "row {number} of the .xlsx template repeats but holds a formula filled \
+                         down in Excel (a shared formula): enter the formula in its cell again"
+                    )));
+                }
                 rows.push(Row {
                     number,
                     elem: e,
@@ -233,6 +242,15 @@ fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Fai
         move_sheet_refs(ws, &moves);
     }
     Ok(())
+}
+
+/// True when a cell of the row takes part in a shared formula (Excel's fill-down), which
+/// names its cells by offsets from one master cell and cannot simply be copied.
+fn has_shared_formula(row: &XElem) -> bool {
+    row.elems().any(|c| {
+        c.elems()
+            .any(|f| local(&f.name) == "f" && f.get("t") == Some("shared"))
+    })
 }
 
 /// The text of a cell that holds a string (shared or inline).
@@ -640,6 +658,24 @@ mod tests {
             let text = String::from_utf8(office::part(&out, part, KIND).unwrap().unwrap()).unwrap();
             assert!(!text.contains("calcChain"), "{part}: {text}");
         }
+    }
+
+    #[test]
+    fn a_repeated_row_with_a_shared_formula_is_refused_and_deep_xml_is_limit() {
+        let rows = format!(
+            "<row r=\"1\">{}{}</row>",
+            cell("A1", " t=\"s\"><v>0</v>"),
+            cell(
+                "B1",
+                "><f t=\"shared\" ref=\"B1:B3\" si=\"0\">A1*2</f><v>0</v>"
+            ),
+        );
+        let data = json!({"items": [{"x": 1}, {"x": 2}]});
+        let e = fill(&workbook(&["{{items.x}}"], &rows, ""), &data).unwrap_err();
+        assert!(e.message.contains("shared formula"), "{}", e.message);
+        let deep = format!("{}{}", "<x>".repeat(600), "</x>".repeat(600));
+        let e = fill(&workbook(&["a"], &deep, ""), &data).unwrap_err();
+        assert_eq!(e.code, "LIMIT");
     }
 
     #[test]
