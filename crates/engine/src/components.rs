@@ -69,8 +69,10 @@ pub(crate) fn inputs_read(task: &Task) -> Result<Vec<&'static str>, Failure> {
                 BodyMode::KeyValue => names.push("params"),
                 BodyMode::Body => names.push("body"),
             }
-            if choice(task, "auth") == Some("basic") {
-                names.extend(["login", "password"]);
+            match choice(task, "auth") {
+                Some("basic") => names.extend(["login", "password"]),
+                Some("oauth2") => names.push("token"),
+                _ => {}
             }
         }
         "bpiumGetRecord" => {

@@ -74,7 +74,10 @@
 //!   `params` form-encoded, any other format sends `body` (strings as they are, anything else
 //!   as JSON; `Content-Type` from `type`, else `text/plain` / `application/json`, never over a
 //!   header the scenario set). `auth=basic` adds `Authorization: Basic` from
-//!   `login`/`password`; other schemes are `INTERNAL` "not supported". The body is parsed as
+//!   `login`/`password`; `auth=oauth2` adds `Authorization: Bearer` with the access token of
+//!   the `$authServices` record `token` names (its id or `$name`), refreshed first when it
+//!   has expired and can be (see `auth.rs`); other schemes are `INTERNAL` "not supported".
+//!   The body is parsed as
 //!   JSON when the response says JSON or `output_format=json` (then a parse failure is
 //!   `HTTP`); otherwise it is text. Headers are an object keyed by lower-case name, with
 //!   `cookies` parsed from `set-cookie`. `async=async` waits for nothing the scenario sees:
@@ -192,6 +195,7 @@
 //!   `/pattern/flags` string or a bare pattern, run by the JavaScript engine (at most 10 000
 //!   matches; a bad pattern is `EXPRESSION`).
 
+mod auth;
 mod bots;
 mod child;
 mod components;

@@ -87,6 +87,18 @@ pub(crate) async fn run(
                 headers.push(("Authorization".to_owned(), format!("Basic {token}")));
             }
         }
+        Some("oauth2") => {
+            if !has(&headers, "authorization") {
+                let service = args.text("token").ok_or_else(|| {
+                    Failure::new(
+                        "VALIDATION",
+                        "token: OAuth 2.0 needs a record of $authServices",
+                    )
+                })?;
+                let token = crate::auth::bearer(engine, ports, &service).await?;
+                headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+            }
+        }
         Some(other) => {
             return Err(Failure::internal(format!(
                 "web request authorisation {other:?} is not supported"
@@ -207,7 +219,7 @@ pub(crate) fn headers_object(headers: &[(String, String)]) -> Map<String, Value>
 }
 
 /// `application/x-www-form-urlencoded` encoding of one key or value.
-fn url_encode(s: &str) -> String {
+pub(crate) fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -455,3 +455,75 @@ async fn output_slot_paths_with_expressions() {
     assert_eq!(state.vars["data"]["rows"][0], json!({"keep": 1}));
     assert_eq!(state.vars["data"]["rows"][1]["record"]["id"], "1");
 }
+
+#[tokio::test]
+async fn web_request_oauth2_sends_the_services_token_refreshing_it_when_expired() {
+    let codes = json!({
+        "access_token": "old", "refresh_token": "r1", "expires_at": 1000,
+        "token_uri": "https://oauth.test/token", "client_id": "cid", "scope": "calendar",
+    });
+    let fake = Fake::new()
+        .with_records(
+            "$authServices",
+            &[
+                (
+                    "2",
+                    json!({"$name": "Google Calendar", "$tokens": "{\"access_token\": \"other\"}"}),
+                ),
+                (
+                    "3",
+                    json!({"$name": "Google", "$tokens": codes.to_string()}),
+                ),
+            ],
+        )
+        .with_http(|req| {
+            let body = if req.url == "https://oauth.test/token" {
+                br#"{"access_token": "new", "expires_in": 3600, "token_type": "Bearer"}"#.to_vec()
+            } else {
+                b"ok".to_vec()
+            };
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body,
+            })
+        });
+    let call = |service: &str| {
+        one(
+            "webRequest",
+            &[
+                ("query", P::E("'https://api.test/events'")),
+                ("auth", P::L("oauth2")),
+                ("token", P::E(service)),
+            ],
+            &[],
+        )
+    };
+    let (out, _) = run(&call("'Google'"), json!({}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    let (out, _) = run(&call("'3'"), json!({}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    let reqs = fake.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 3, "one refresh, then two calls: {reqs:?}");
+    assert_eq!(reqs[0].url, "https://oauth.test/token");
+    assert_eq!(
+        reqs[0].body.as_deref(),
+        Some(&b"grant_type=refresh_token&refresh_token=r1&client_id=cid"[..])
+    );
+    for r in &reqs[1..] {
+        assert!(
+            r.headers
+                .contains(&("Authorization".into(), "Bearer new".into())),
+            "{r:?}"
+        );
+    }
+    let stored = fake.records("$authServices")[1]["values"]["$tokens"].clone();
+    let stored: Value = serde_json::from_str(stored.as_str().unwrap()).unwrap();
+    assert_eq!(stored["access_token"], "new");
+    assert_eq!(stored["refresh_token"], "r1");
+    assert_eq!(stored["scope"], "calendar");
+    assert!(stored["expires_at"].as_i64().unwrap() > 1_700_000_000);
+
+    let missing = run(&call("'Yandex'"), json!({}), &fake).await.0;
+    assert_eq!(failure(&missing).code, "NOT_FOUND");
+}
