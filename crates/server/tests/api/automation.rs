@@ -1844,3 +1844,65 @@ async fn update_and_delete_events_see_their_variables() {
         ]
     );
 }
+
+/// A Web request with `auth=oauth2` names a record of «Доступы к сервисам»: its expired
+/// access codes are refreshed at the token endpoint, the record keeps the new ones, and the
+/// request carries the new bearer token.
+#[tokio::test]
+async fn web_request_with_oauth2_uses_and_refreshes_the_services_codes() {
+    use crate::webhooks::{Answer, Receiver};
+    let t = TestApp::start().await;
+    let server = Receiver::start(Answer::status(
+        200,
+        r#"{"access_token": "fresh", "expires_in": 3600}"#,
+    ))
+    .await;
+    let codes = json!({
+        "access_token": "stale", "refresh_token": "r-1", "expires_at": 1000,
+        "token_uri": server.url, "client_id": "kartoteka",
+    });
+    let service = t
+        .post(
+            "/api/v1/catalogs/$authServices/records",
+            json!({"values": {"$name": "CRM", "$tokens": codes.to_string()}}),
+        )
+        .await;
+    let service_id = id(service.expect(200));
+    let step = (
+        "webRequest".to_string(),
+        [
+            list("method", "POST"),
+            input("query", &format!("'{}'", server.url)),
+            list("format", "body"),
+            input("body", "({ping: 1})"),
+            list("auth", "oauth2"),
+            input("token", "'CRM'"),
+        ]
+        .concat(),
+    );
+    let (status, _) = call_listener(&t, "oauth", &[step]).await;
+    assert_eq!(status, 200);
+    let calls = server.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(
+        String::from_utf8_lossy(&calls[0].body),
+        "grant_type=refresh_token&refresh_token=r-1&client_id=kartoteka"
+    );
+    assert_eq!(
+        calls[1].header("authorization").as_deref(),
+        Some("Bearer fresh")
+    );
+    assert_eq!(calls[1].json(), json!({"ping": 1}));
+    let stored = t
+        .get(&format!(
+            "/api/v1/catalogs/$authServices/records/{service_id}"
+        ))
+        .await;
+    let text = stored.expect(200)["values"]["$tokens"]
+        .as_str()
+        .expect("tokens text")
+        .to_owned();
+    let now: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(now["access_token"], "fresh");
+    assert_eq!(now["refresh_token"], "r-1");
+    assert!(now["expires_at"].as_i64().expect("expiry") > 1_700_000_000);
+}
