@@ -32,7 +32,8 @@ pub(crate) fn fill(template: &[u8], data: &Value) -> Result<Vec<u8>, Failure> {
         let mut doc = office::parse(&bytes, name, "docx")?;
         merge_tags(&mut doc.root);
         let children = std::mem::take(&mut doc.root.children);
-        doc.root.children = render(children, data, 0)?;
+        let mut scope = data.clone();
+        doc.root.children = render(children, &mut scope, 0)?;
         Ok(Edit::Write(xml::write(&doc).into_bytes()))
     })
 }
@@ -138,7 +139,7 @@ fn merged(texts: &[String]) -> Option<Vec<String>> {
 
 /// Fills a list of nodes with `scope`, repeating the rows and paragraphs that go through an
 /// array of objects.
-fn render(nodes: Vec<XNode>, scope: &Value, depth: usize) -> Result<Vec<XNode>, Failure> {
+fn render(nodes: Vec<XNode>, scope: &mut Value, depth: usize) -> Result<Vec<XNode>, Failure> {
     let mut out = Vec::with_capacity(nodes.len());
     for n in nodes {
         let XNode::Elem(e) = n else {
@@ -146,17 +147,17 @@ fn render(nodes: Vec<XNode>, scope: &Value, depth: usize) -> Result<Vec<XNode>, 
             continue;
         };
         if e.name == "w:tr" || e.name == "w:p" {
-            if let Some((path, items)) = repeated(&e, scope) {
+            if let Some(path) = repeated(&e, scope) {
                 if depth >= MAX_DEPTH {
                     return Err(Failure::new(
                         "LIMIT",
                         format!("repetitions in the template nest deeper than {MAX_DEPTH}"),
                     ));
                 }
-                for item in items {
-                    let scoped = crate::template::with_item(scope, &path, item);
-                    out.push(XNode::Elem(render_elem(e.clone(), &scoped, depth + 1)?));
-                }
+                let copies = crate::template::for_each_item(scope, &path, false, |scoped| {
+                    render_elem(e.clone(), scoped, depth + 1)
+                })?;
+                out.extend(copies.into_iter().map(XNode::Elem));
                 continue;
             }
         }
@@ -169,7 +170,7 @@ fn render(nodes: Vec<XNode>, scope: &Value, depth: usize) -> Result<Vec<XNode>, 
     Ok(out)
 }
 
-fn render_elem(mut e: XElem, scope: &Value, depth: usize) -> Result<XElem, Failure> {
+fn render_elem(mut e: XElem, scope: &mut Value, depth: usize) -> Result<XElem, Failure> {
     let children = std::mem::take(&mut e.children);
     e.children = render(children, scope, depth)?;
     Ok(e)
@@ -183,6 +184,10 @@ fn fill_text(mut t: XElem, scope: &Value) -> Result<Vec<XNode>, Failure> {
     }
     let filled = crate::template::render(&text, scope, false)?;
     let filled = filled.replace("\r\n", "\n");
+    if !filled.contains('\n') {
+        set_text(&mut t, filled);
+        return Ok(vec![XNode::Elem(t)]);
+    }
     let mut out = Vec::new();
     for (i, line) in filled.split('\n').enumerate() {
         if i > 0 {
@@ -192,18 +197,14 @@ fn fill_text(mut t: XElem, scope: &Value) -> Result<Vec<XNode>, Failure> {
         set_text(&mut piece, line.to_owned());
         out.push(XNode::Elem(piece));
     }
-    if out.len() == 1 {
-        set_text(&mut t, filled);
-        return Ok(vec![XNode::Elem(t)]);
-    }
     Ok(out)
 }
 
-/// The array of objects the first tag of `e` that goes through one names, and the path to it.
-fn repeated<'v>(e: &XElem, scope: &'v Value) -> Option<(Vec<String>, &'v Vec<Value>)> {
+/// The path of the array of objects that the first tag of `e` going through one names.
+fn repeated(e: &XElem, scope: &Value) -> Option<Vec<String>> {
     let mut text = String::new();
     all_text(e, &mut text);
-    crate::template::repetition(&text, scope)
+    crate::template::repetition(&text, scope).map(|(path, _)| path)
 }
 
 /// The text of every `w:t` under `e`, nested paragraphs included.

@@ -101,14 +101,11 @@ pub(crate) fn render(src: &str, data: &Value, escape: bool) -> Result<String, Fa
     Ok(out)
 }
 
-/// The array of objects that the first tag of `text` going through one names, and the path
-/// to it: `{{table.number}}` with `table` an array of objects gives `["table"]` and its items.
-/// Section tags (`#`, `^`, `/`) and `{{.}}` are not looked at. Office templates repeat a table
-/// row (or a paragraph) whose tags give one.
-pub(crate) fn repetition<'v>(
-    text: &str,
-    scope: &'v Value,
-) -> Option<(Vec<String>, &'v Vec<Value>)> {
+/// The path of the array of objects that the first tag of `text` going through one names,
+/// and how many items it has: `{{table.number}}` with `table` an array of objects gives
+/// `["table"]`. Section tags (`#`, `^`, `/`) and `{{.}}` are not looked at. Office templates
+/// repeat a table row (or a paragraph) whose tags give one.
+pub(crate) fn repetition(text: &str, scope: &Value) -> Option<(Vec<String>, usize)> {
     let mut from = 0;
     while let Some(start) = text[from..].find("{{").map(|p| p + from) {
         let end = text[start..].find("}}").map(|p| p + start)?;
@@ -127,7 +124,7 @@ pub(crate) fn repetition<'v>(
             if let Value::Array(items) = v {
                 if i + 1 < segs.len() {
                     let path = segs[..=i].iter().map(|s| (*s).to_owned()).collect();
-                    return Some((path, items));
+                    return Some((path, items.len()));
                 }
                 break;
             }
@@ -136,22 +133,59 @@ pub(crate) fn repetition<'v>(
     None
 }
 
-/// `scope` with the value at `path` replaced by `item`, so that the tags of a repeated copy
-/// read the item.
-pub(crate) fn with_item(scope: &Value, path: &[String], item: &Value) -> Value {
-    let mut scoped = scope.clone();
-    let mut at = &mut scoped;
-    for (i, seg) in path.iter().enumerate() {
-        let Some(next) = at.as_object_mut().and_then(|o| o.get_mut(seg)) else {
-            break;
-        };
-        if i + 1 == path.len() {
-            *next = item.clone();
-            break;
+/// The value at `path` (object keys) in `scope`.
+fn slot<'v>(scope: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
+    path.iter()
+        .try_fold(scope, |v, seg| v.as_object_mut()?.get_mut(seg))
+}
+
+/// Runs `each` once per item of the array at `path`, with `scope` holding that item in the
+/// array's place (so the tags of a repeated copy read the item), and answers the results.
+/// Nothing else of `scope` is copied; the array is put back afterwards, also on an error.
+/// With `at_least_once`, an empty array runs `each` once with an empty object in its place.
+pub(crate) fn for_each_item<T>(
+    scope: &mut Value,
+    path: &[String],
+    at_least_once: bool,
+    mut each: impl FnMut(&mut Value) -> Result<T, Failure>,
+) -> Result<Vec<T>, Failure> {
+    let items = match slot(scope, path).map(std::mem::take) {
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            if let Some(s) = slot(scope, path) {
+                *s = other;
+            }
+            return Ok(Vec::new());
         }
-        at = next;
+        None => return Ok(Vec::new()),
+    };
+    let none = [Value::Object(serde_json::Map::new())];
+    let each_item: &[Value] = if items.is_empty() && at_least_once {
+        &none
+    } else {
+        &items
+    };
+    let mut out = Vec::with_capacity(each_item.len());
+    let mut failed = None;
+    for item in each_item {
+        if let Some(s) = slot(scope, path) {
+            *s = item.clone();
+        }
+        match each(scope) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
     }
-    scoped
+    if let Some(s) = slot(scope, path) {
+        *s = Value::Array(items);
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 pub(crate) fn walk<'v>(mut v: &'v Value, path: &[&str]) -> Option<&'v Value> {
@@ -261,6 +295,35 @@ fn emit<'v>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn each_item_stands_in_for_its_array_and_the_array_comes_back() {
+        let mut scope = json!({"d": {"rows": [{"n": 1}, {"n": 2}], "k": "x"}});
+        let before = scope.clone();
+        let path = vec!["d".to_owned(), "rows".to_owned()];
+        assert_eq!(
+            repetition("{{d.k}} {{d.rows.n}}", &scope),
+            Some((path.clone(), 2))
+        );
+        let seen = for_each_item(&mut scope, &path, false, |s| {
+            render("{{d.rows.n}}{{d.k}}", s, false)
+        })
+        .unwrap();
+        assert_eq!(seen, vec!["1x", "2x"]);
+        assert_eq!(scope, before);
+        let failed = for_each_item(&mut scope, &path, false, |_| -> Result<(), Failure> {
+            Err(Failure::internal("stop"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(scope, before, "the array is back after an error");
+        let mut empty = json!({"rows": []});
+        let once = for_each_item(&mut empty, &["rows".to_owned()], true, |s| {
+            render("[{{rows.n}}]", s, false)
+        })
+        .unwrap();
+        assert_eq!(once, vec!["[]"]);
+        assert_eq!(empty, json!({"rows": []}));
+    }
 
     #[test]
     fn tags_sections_and_missing_values() {

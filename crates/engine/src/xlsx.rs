@@ -153,10 +153,11 @@ impl Moves {
 
 /// A row of the template, its number and, when it repeats, the path to its array and the
 /// items.
-struct Row<'v> {
+struct Row {
     number: i64,
     elem: XElem,
-    repeat: Option<(Vec<String>, &'v Vec<Value>)>,
+    /// The path to the array and its length.
+    repeat: Option<(Vec<String>, usize)>,
 }
 
 fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Failure> {
@@ -183,9 +184,7 @@ fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Fai
                     }
                 }
                 let repeat = template::repetition(&text, data);
-                if repeat.as_ref().is_some_and(|(_, items)| items.len() > 1)
-                    && has_shared_formula(&e)
-                {
+                if repeat.as_ref().is_some_and(|(_, n)| *n > 1) && has_shared_formula(&e) {
                     return Err(Failure::internal(format!(
                         "row {number} of the .xlsx template repeats but holds a formula filled \
                          down in Excel (a shared formula): enter the formula in its cell again"
@@ -205,36 +204,37 @@ fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Fai
             .filter_map(|r| {
                 r.repeat
                     .as_ref()
-                    .map(|(_, items)| (r.number, items.len().max(1) as i64))
+                    .map(|(_, n)| (r.number, (*n).max(1) as i64))
             })
             .collect(),
     );
     let mut out = others;
+    let mut scope = data.clone();
     for row in rows {
-        let copies: Vec<(i64, Value)> = match &row.repeat {
-            Some((path, items)) if items.is_empty() => {
-                let none = Value::Object(serde_json::Map::new());
-                vec![(0, template::with_item(data, path, &none))]
-            }
-            Some((path, items)) => items
-                .iter()
-                .enumerate()
-                .map(|(k, item)| (k as i64, template::with_item(data, path, item)))
-                .collect(),
-            None => vec![(0, data.clone())],
-        };
-        for (k, scope) in copies {
+        // Copy `k` of the row, its cells filled from `scope`.
+        let copy = |scope: &Value, k: i64| -> Result<XNode, Failure> {
             let mut e = row.elem.clone();
-            let at = moves.first(row.number) + k;
-            set_attr(&mut e, "r", at.to_string());
+            set_attr(&mut e, "r", (moves.first(row.number) + k).to_string());
             for c in &mut e.children {
                 if let XNode::Elem(cell) = c {
                     if local(&cell.name) == "c" {
-                        fill_cell(cell, shared, &scope, &moves, row.number, k)?;
+                        fill_cell(cell, shared, scope, &moves, row.number, k)?;
                     }
                 }
             }
-            out.push(XNode::Elem(e));
+            Ok(XNode::Elem(e))
+        };
+        match &row.repeat {
+            Some((path, _)) => {
+                let mut k = 0;
+                let copies = template::for_each_item(&mut scope, path, true, |scoped| {
+                    let e = copy(scoped, k);
+                    k += 1;
+                    e
+                })?;
+                out.extend(copies);
+            }
+            None => out.push(copy(&scope, 0)?),
         }
     }
     sheet_data.children = out;
