@@ -151,12 +151,11 @@ impl Moves {
     }
 }
 
-/// A row of the template, its number and, when it repeats, the path to its array and the
-/// items.
+/// A row of the template: its number, its XML and, when it repeats, the path to its array
+/// and the array's length.
 struct Row {
     number: i64,
     elem: XElem,
-    /// The path to the array and its length.
     repeat: Option<(Vec<String>, usize)>,
 }
 
