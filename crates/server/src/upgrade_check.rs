@@ -26,6 +26,9 @@ pub struct UpgradeCheckArgs {
     /// Write the Excel report (two sheets, spec 02 §3.5) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Add the sheet «Опасные вебхуки» (the webhooks on dangerous catalogs) to the report.
+    #[arg(long, requires = "out")]
+    webhooks_sheet: bool,
     /// Print the whole result, dangerous webhooks included, as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -77,7 +80,7 @@ async fn check(args: &UpgradeCheckArgs) -> anyhow::Result<()> {
     store.close();
     let report = report?;
     if let Some(out) = &args.out {
-        kartoteka_upgrade::xlsx::write(&report, out)?;
+        kartoteka_upgrade::xlsx::write(&report, out, args.webhooks_sheet)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

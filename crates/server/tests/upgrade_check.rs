@@ -194,6 +194,32 @@ async fn writes_the_report_and_maps_failures_to_exit_2() {
         "Сценарии безопасных событий и внешних запросов"
     );
     assert_eq!(scripts.get_value((2, 1)).unwrap().to_string(), "Employees");
+    // `--webhooks-sheet` adds the third sheet.
+    let with_hooks = dir.join("report-hooks.xlsx");
+    let run = Command::new(BIN)
+        .arg("upgrade-check")
+        .arg("--data")
+        .arg(&dir)
+        .arg("--database")
+        .arg(&database_url)
+        .arg("--out")
+        .arg(&with_hooks)
+        .arg("--webhooks-sheet")
+        .env_remove("KARTOTEKA_FILES")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    let mut book: Xlsx<_> = calamine::open_workbook(&with_hooks).unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        vec!["Список сценариев", "Опасные каталоги", "Опасные вебхуки"]
+    );
+    let hooks = book.worksheet_range("Опасные вебхуки").unwrap();
+    assert!(hooks
+        .get_value((2, 2))
+        .unwrap()
+        .to_string()
+        .starts_with(&clients.id));
     app.close();
 
     // Failure: no store in the data folder → exit 2, a message, no report, nothing created.

@@ -1,5 +1,6 @@
 //! The Excel report of spec 02 §3.5: the sheets «Список сценариев» and «Опасные каталоги»,
-//! three blocks each (a title row, a header row, the data rows), a blank row between blocks.
+//! three blocks each (a title row, a header row, the data rows), a blank row between blocks;
+//! on request the third sheet «Опасные вебхуки» the spec allows (§3.4), one block.
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ use crate::UpgradeError;
 /// Sheet names.
 pub const SCRIPTS_SHEET: &str = "Список сценариев";
 pub const CATALOGS_SHEET: &str = "Опасные каталоги";
+pub const WEBHOOKS_SHEET: &str = "Опасные вебхуки";
 
 /// Block titles, in order.
 pub const SCRIPT_BLOCKS: [&str; 3] = [
@@ -27,19 +29,21 @@ pub const CATALOG_BLOCKS: [&str; 3] = [
 /// Column headers.
 pub const SCRIPT_HEADERS: [&str; 4] = ["ID", "Название", "Причины", "События/внешние запросы"];
 pub const CATALOG_HEADERS: [&str; 4] = ["ID", "Название", "Раздел", "Связь"];
+pub const WEBHOOK_BLOCK: &str = "Вебхуки на опасных каталогах";
+pub const WEBHOOK_HEADERS: [&str; 4] = ["ID", "URL", "Каталог", "Статус"];
 
 fn err(e: XlsxError) -> UpgradeError {
     UpgradeError::Write(e.to_string())
 }
 
-/// Writes the report to `path`.
-pub fn write(report: &Report, path: &Path) -> Result<(), UpgradeError> {
-    workbook(report)?.save(path).map_err(err)
+/// Writes the report to `path`; `webhooks` adds the sheet «Опасные вебхуки».
+pub fn write(report: &Report, path: &Path, webhooks: bool) -> Result<(), UpgradeError> {
+    workbook(report, webhooks)?.save(path).map_err(err)
 }
 
 /// The report as the bytes of an `.xlsx` file.
-pub fn to_bytes(report: &Report) -> Result<Vec<u8>, UpgradeError> {
-    workbook(report)?.save_to_buffer().map_err(err)
+pub fn to_bytes(report: &Report, webhooks: bool) -> Result<Vec<u8>, UpgradeError> {
+    workbook(report, webhooks)?.save_to_buffer().map_err(err)
 }
 
 /// The «События/внешние запросы» cell of a script.
@@ -60,21 +64,21 @@ fn triggers_cell(s: &ScriptEntry) -> String {
         .join("; ")
 }
 
-fn workbook(report: &Report) -> Result<Workbook, UpgradeError> {
+fn workbook(report: &Report, webhooks: bool) -> Result<Workbook, UpgradeError> {
     let mut book = Workbook::new();
     let title = Format::new().set_bold().set_font_size(13);
     let header = Format::new().set_bold().set_background_color("D9E1F2");
     let scripts = [&report.scripts.a, &report.scripts.b, &report.scripts.c];
     let sheet = book.add_worksheet();
     sheet.set_name(SCRIPTS_SHEET).map_err(err)?;
-    let blocks: Vec<(&str, Vec<[String; 4]>)> = SCRIPT_BLOCKS
+    let blocks: Vec<(&str, Vec<Vec<String>>)> = SCRIPT_BLOCKS
         .iter()
         .zip(scripts)
         .map(|(t, list)| {
             let rows = list
                 .iter()
                 .map(|s| {
-                    [
+                    vec![
                         s.id.clone(),
                         s.name.clone(),
                         s.reasons.join(", "),
@@ -85,7 +89,14 @@ fn workbook(report: &Report) -> Result<Workbook, UpgradeError> {
             (*t, rows)
         })
         .collect();
-    fill(sheet, &blocks, &SCRIPT_HEADERS, &title, &header)?;
+    fill(
+        sheet,
+        &blocks,
+        &SCRIPT_HEADERS,
+        &[14.0, 40.0, 50.0, 60.0],
+        &title,
+        &header,
+    )?;
 
     let catalogs = [
         &report.catalogs.system,
@@ -100,25 +111,58 @@ fn workbook(report: &Report) -> Result<Workbook, UpgradeError> {
         } else {
             c.section_name.clone()
         };
-        [c.id.clone(), c.name.clone(), section, c.connection.clone()]
+        vec![c.id.clone(), c.name.clone(), section, c.connection.clone()]
     };
-    let blocks: Vec<(&str, Vec<[String; 4]>)> = CATALOG_BLOCKS
+    let blocks: Vec<(&str, Vec<Vec<String>>)> = CATALOG_BLOCKS
         .iter()
         .zip(catalogs)
         .map(|(t, list)| (*t, list.iter().map(row).collect()))
         .collect();
-    fill(sheet, &blocks, &CATALOG_HEADERS, &title, &header)?;
+    fill(
+        sheet,
+        &blocks,
+        &CATALOG_HEADERS,
+        &[14.0, 40.0, 50.0, 60.0],
+        &title,
+        &header,
+    )?;
+
+    if webhooks {
+        let sheet = book.add_worksheet();
+        sheet.set_name(WEBHOOKS_SHEET).map_err(err)?;
+        let rows = report
+            .webhooks
+            .iter()
+            .map(|w| {
+                vec![
+                    w.id.clone(),
+                    w.url.clone(),
+                    format!("{} «{}»", w.catalog.id, w.catalog.name),
+                    w.status.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let blocks = [(WEBHOOK_BLOCK, rows)];
+        fill(
+            sheet,
+            &blocks,
+            &WEBHOOK_HEADERS,
+            &[14.0, 60.0, 40.0, 14.0],
+            &title,
+            &header,
+        )?;
+    }
     Ok(book)
 }
 
 fn fill(
     sheet: &mut Worksheet,
-    blocks: &[(&str, Vec<[String; 4]>)],
-    headers: &[&str; 4],
+    blocks: &[(&str, Vec<Vec<String>>)],
+    headers: &[&str],
+    widths: &[f64],
     title: &Format,
     header: &Format,
 ) -> Result<(), UpgradeError> {
-    let widths = [14.0, 40.0, 50.0, 60.0];
     for (col, w) in widths.iter().enumerate() {
         sheet.set_column_width(col as u16, *w).map_err(err)?;
     }

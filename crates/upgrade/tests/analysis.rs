@@ -710,7 +710,7 @@ async fn every_list_reason_and_chain() {
     assert_eq!(j["events"][0]["brokenReference"], false);
 
     // The Excel report.
-    let bytes = xlsx::to_bytes(&r).unwrap();
+    let bytes = xlsx::to_bytes(&r, false).unwrap();
     let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
     assert_eq!(
         book.sheet_names(),
@@ -811,6 +811,24 @@ async fn every_list_reason_and_chain() {
     assert_eq!(sheet[9 + n][0], b.orders);
     assert_eq!(sheet[10 + n][3], lines.connection);
     assert_eq!(sheet.len(), 11 + n);
+
+    // On request, the third sheet: the webhooks on dangerous catalogs.
+    let bytes = xlsx::to_bytes(&r, true).unwrap();
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(book.sheet_names()[2], xlsx::WEBHOOKS_SHEET);
+    let sheet = rows(&mut book, xlsx::WEBHOOKS_SHEET);
+    assert_eq!(sheet[0][0], xlsx::WEBHOOK_BLOCK);
+    assert_eq!(
+        sheet[1],
+        xlsx::WEBHOOK_HEADERS
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(sheet[2][0], b.webhook);
+    assert_eq!(sheet[2][1], "https://hooks.example.com/clients");
+    assert_eq!(sheet[2][2], format!("{} «Clients»", b.clients));
+    assert_eq!(sheet.len(), 3);
 }
 
 /// Reading never writes: the database file is byte-for-byte the same afterwards, writes
