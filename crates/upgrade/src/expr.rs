@@ -137,6 +137,105 @@ fn collect(tokens: &[Token], out: &mut Shape) {
     }
 }
 
+/// Names whose values were numeric ids of catalogs, sections or fields before 2.0.
+const ID_NAMES: &[&str] = &["catalogId", "sectionId", "fieldId"];
+
+/// The places of an expression that look like Bpium 1.x numeric ids written into the code,
+/// as the analysis reports them (spec 02 §3.3, the hints column): a property read with a
+/// number key (`values['1']`, `values[2]`) and a comparison of `catalogId`, `sectionId` or
+/// `fieldId` with a number (`catalogId == '3'`). Empty when the expression cannot be read.
+pub fn legacy_ids(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(tokens) = lex(src) {
+        legacy_in(&tokens, &mut out);
+    }
+    out
+}
+
+fn digits(t: &Token) -> Option<String> {
+    let (s, quoted) = match t {
+        Token::Str(s) => (s.as_str(), true),
+        Token::Number(n) => (n.as_str(), false),
+        _ => return None,
+    };
+    (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())).then(|| {
+        if quoted {
+            format!("'{s}'")
+        } else {
+            s.to_owned()
+        }
+    })
+}
+
+/// `==`, `===`, `!=` or `!==` starting at `i`: its text and length in tokens.
+fn equality(tokens: &[Token], i: usize) -> Option<(String, usize)> {
+    let p = |k: usize| match tokens.get(i + k) {
+        Some(Token::Punct(c)) => Some(*c),
+        _ => None,
+    };
+    let first = p(0).filter(|c| *c == '=' || *c == '!')?;
+    if p(1) != Some('=') {
+        return None;
+    }
+    let n = if p(2) == Some('=') { 3 } else { 2 };
+    Some((format!("{first}{}", "=".repeat(n - 1)), n))
+}
+
+fn legacy_in(tokens: &[Token], out: &mut Vec<String>) {
+    let mut push = |h: String| {
+        if !out.contains(&h) {
+            out.push(h);
+        }
+    };
+    let mut nested = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if let Token::Template(parts) = t {
+            for p in parts {
+                if let TplPart::Expr(inner) = p {
+                    nested.push(inner);
+                }
+            }
+        }
+        // `name['1']`, `x[2]`: a number key.
+        if let (Some(Token::Punct('[')), Some(key), Some(Token::Punct(']'))) = (
+            tokens.get(i + 1),
+            tokens.get(i + 2).and_then(digits),
+            tokens.get(i + 3),
+        ) {
+            let owner = match t {
+                Token::Ident(name) => Some(name.clone()),
+                Token::Punct(']' | ')') => Some("…".to_owned()),
+                _ => None,
+            };
+            if let Some(owner) = owner {
+                push(format!("{owner}[{key}]"));
+            }
+        }
+        // `catalogId == '3'` and `'3' == catalogId`.
+        if let Token::Ident(name) = t {
+            if ID_NAMES.contains(&name.as_str()) {
+                if let Some((op, n)) = equality(tokens, i + 1) {
+                    if let Some(v) = tokens.get(i + 1 + n).and_then(digits) {
+                        push(format!("{name} {op} {v}"));
+                    }
+                }
+            }
+        }
+        if let Some(v) = digits(t) {
+            if let Some((op, n)) = equality(tokens, i + 1) {
+                if let Some(Token::Ident(name)) = tokens.get(i + 1 + n) {
+                    if ID_NAMES.contains(&name.as_str()) {
+                        push(format!("{v} {op} {name}"));
+                    }
+                }
+            }
+        }
+    }
+    for inner in nested {
+        legacy_in(inner, out);
+    }
+}
+
 fn is_ident_start(c: char) -> bool {
     c == '_' || c == '$' || c.is_alphabetic()
 }
@@ -283,6 +382,19 @@ fn template(chars: &[char], pos: &mut usize) -> Option<Vec<TplPart>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_id_hints() {
+        assert_eq!(
+            legacy_ids("values['1'] + data.values[2] + x['name'] + `${rec.values[\"3\"]}`"),
+            vec!["values['1']", "values[2]", "values['3']"]
+        );
+        assert_eq!(
+            legacy_ids("catalogId == '3' && item.sectionId !== 2 || 5 === fieldId || catalogId == '$users'"),
+            vec!["catalogId == '3'", "sectionId !== 2", "5 === fieldId"]
+        );
+        assert!(legacy_ids("a[i] + b['1x'] + 'unclosed").is_empty());
+    }
 
     #[test]
     fn literals() {

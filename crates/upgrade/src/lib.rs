@@ -172,7 +172,7 @@ fn classify(data: &load::Loaded, sources: &[Source], opts: &Options) -> Report {
     }
 
     // Step 3: scan every script, then settle «Запуск процесса» by fixpoints.
-    let scans: Vec<Scan> = data
+    let mut scans: Vec<Scan> = data
         .scripts
         .iter()
         .zip(sources)
@@ -187,7 +187,7 @@ fn classify(data: &load::Loaded, sources: &[Source], opts: &Options) -> Report {
                     verdict: Verdict::Undetermined,
                     reason: format!("unreadable_file: {why}"),
                 }],
-                starts: Vec::new(),
+                ..Scan::default()
             },
         })
         .collect();
@@ -270,6 +270,12 @@ fn classify(data: &load::Loaded, sources: &[Source], opts: &Options) -> Report {
                 .filter(|f| f.verdict >= verdict[i] && f.verdict != Verdict::Safe)
                 .cloned()
                 .collect(),
+            // Safe scripts get no data from S: their numbers are not legacy ids.
+            hints: if in_b[i] || verdict[i] != Verdict::Safe {
+                std::mem::take(&mut scans[i].hints)
+            } else {
+                Vec::new()
+            },
         };
         match (in_b[i], verdict[i]) {
             (true, _) => lists.b.push(entry),

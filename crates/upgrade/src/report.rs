@@ -174,6 +174,11 @@ pub struct ScriptEntry {
     /// The components behind the reasons.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// Places in its expressions and code that look like 1.x numeric ids (`values['1']`,
+    /// `catalogId == '3'`): what to rewrite (§3.3, the hints column). Dangerous and
+    /// undetermined scripts only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
 }
 
 /// A dangerous webhook.

@@ -54,6 +54,39 @@ pub struct Scan {
     pub findings: Vec<Finding>,
     /// Static targets of «Запуск процесса», as written (a script id).
     pub starts: Vec<String>,
+    /// Places in its expressions and code that look like numeric ids of 1.x
+    /// ([`crate::expr::legacy_ids`]).
+    pub hints: Vec<String>,
+}
+
+/// The legacy-id hints of every expression of a scenario: parameters (a Code component's
+/// source included), assignments and the conditions of its flows.
+fn hints(ir: &Ir) -> Vec<String> {
+    let mut sources: Vec<&str> = Vec::new();
+    for n in &ir.nodes {
+        let NodeKind::Task(t) = &n.kind else { continue };
+        for (name, p) in t.inputs.iter() {
+            match p {
+                ParamValue::Const(code) if t.connector == "code" && name == "source" => {
+                    sources.push(code)
+                }
+                p => expressions(p, &mut sources),
+            }
+        }
+        for o in &t.outputs {
+            if let Output::Expr { expr, .. } = o {
+                sources.push(expr);
+            }
+        }
+    }
+    sources.extend(ir.edges.iter().filter_map(|e| e.condition.as_deref()));
+    let mut out: Vec<String> = Vec::new();
+    for h in sources.into_iter().flat_map(crate::expr::legacy_ids) {
+        if !out.contains(&h) {
+            out.push(h);
+        }
+    }
+    out
 }
 
 /// The value of a parameter as far as a static reading gets.
@@ -164,7 +197,10 @@ fn is_api_path(path: &str) -> bool {
 
 /// Reads one script's components.
 pub fn scan(ir: &Ir, schema: &Schema, danger: &Danger, opts: &Options) -> Scan {
-    let mut out = Scan::default();
+    let mut out = Scan {
+        hints: hints(ir),
+        ..Scan::default()
+    };
     let hosts: Vec<String> = opts
         .api_hosts
         .iter()

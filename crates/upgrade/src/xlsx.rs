@@ -1,6 +1,8 @@
 //! The Excel report of spec 02 §3.5: the sheets «Список сценариев» and «Опасные каталоги»,
 //! three blocks each (a title row, a header row, the data rows), a blank row between blocks;
-//! on request the third sheet «Опасные вебхуки» the spec allows (§3.4), one block.
+//! on request the third sheet «Опасные вебхуки» the spec allows (§3.4), one block. The
+//! scripts carry the optional hints column of §3.3 («Подсказки»: places that look like
+//! legacy ids).
 
 use std::path::Path;
 
@@ -27,7 +29,13 @@ pub const CATALOG_BLOCKS: [&str; 3] = [
 ];
 
 /// Column headers.
-pub const SCRIPT_HEADERS: [&str; 4] = ["ID", "Название", "Причины", "События/внешние запросы"];
+pub const SCRIPT_HEADERS: [&str; 5] = [
+    "ID",
+    "Название",
+    "Причины",
+    "События/внешние запросы",
+    "Подсказки",
+];
 pub const CATALOG_HEADERS: [&str; 4] = ["ID", "Название", "Раздел", "Связь"];
 pub const WEBHOOK_BLOCK: &str = "Вебхуки на опасных каталогах";
 pub const WEBHOOK_HEADERS: [&str; 4] = ["ID", "URL", "Каталог", "Статус"];
@@ -83,6 +91,7 @@ fn workbook(report: &Report, webhooks: bool) -> Result<Workbook, UpgradeError> {
                         s.name.clone(),
                         s.reasons.join(", "),
                         triggers_cell(s),
+                        s.hints.join("; "),
                     ]
                 })
                 .collect();
@@ -93,7 +102,7 @@ fn workbook(report: &Report, webhooks: bool) -> Result<Workbook, UpgradeError> {
         sheet,
         &blocks,
         &SCRIPT_HEADERS,
-        &[14.0, 40.0, 50.0, 60.0],
+        &[14.0, 40.0, 50.0, 60.0, 50.0],
         &title,
         &header,
     )?;

@@ -361,7 +361,13 @@ async fn build(app: &App) -> Built {
         app,
         "static-danger",
         "Reads employees",
-        bpmn(&[read_catalog("bpiumGetRecord", "\"$users\"", "user")]),
+        bpmn(&[
+            read_catalog("bpiumGetRecord", "\"$users\"", "user"),
+            (
+                "setvar",
+                assign("boss", "user.values['2'] + (catalogId == '3' ? 1 : 0)"),
+            ),
+        ]),
     )
     .await;
     script(
@@ -650,6 +656,11 @@ async fn every_list_reason_and_chain() {
         vec!["reads_dangerous_catalog:$users"]
     );
     assert_eq!(a("static-danger").triggers[0].id, b.safe_event);
+    assert_eq!(
+        a("static-danger").hints,
+        vec!["values['2']", "catalogId == '3'"]
+    );
+    assert!(r.scripts.safe.iter().all(|s| s.hints.is_empty()));
     assert!(!a("static-danger").unreferenced);
     assert_eq!(a("api-relative").reasons, vec!["calls_bpium_api"]);
     assert!(a("api-relative").unreferenced);
@@ -760,6 +771,7 @@ async fn every_list_reason_and_chain() {
         static_row[3],
         format!("событие {} «Product changed»", b.safe_event)
     );
+    assert_eq!(static_row[4], "values['2']; catalogId == '3'");
     assert!(sheet[7].iter().all(String::is_empty));
     assert_eq!(sheet[8][0], "Сценарии опасных событий");
     assert_eq!(sheet[9], headers);
