@@ -155,19 +155,22 @@ async fn writes_the_report_and_maps_failures_to_exit_2() {
     .unwrap();
 
     // While the server holds the store open.
+    let check = |out: &std::path::Path, extra: &str| {
+        Command::new(BIN)
+            .arg("upgrade-check")
+            .arg("--data")
+            .arg(&dir)
+            .arg("--database")
+            .arg(&database_url)
+            .arg("--out")
+            .arg(out)
+            .arg(extra)
+            .env_remove("KARTOTEKA_FILES")
+            .output()
+            .unwrap()
+    };
     let out = dir.join("report.xlsx");
-    let run = Command::new(BIN)
-        .arg("upgrade-check")
-        .arg("--data")
-        .arg(&dir)
-        .arg("--database")
-        .arg(&database_url)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")
-        .env_remove("KARTOTEKA_FILES")
-        .output()
-        .unwrap();
+    let run = check(&out, "--json");
     assert_eq!(
         run.status.code(),
         Some(0),
@@ -196,19 +199,10 @@ async fn writes_the_report_and_maps_failures_to_exit_2() {
     assert_eq!(scripts.get_value((2, 1)).unwrap().to_string(), "Employees");
     // `--webhooks-sheet` adds the third sheet.
     let with_hooks = dir.join("report-hooks.xlsx");
-    let run = Command::new(BIN)
-        .arg("upgrade-check")
-        .arg("--data")
-        .arg(&dir)
-        .arg("--database")
-        .arg(&database_url)
-        .arg("--out")
-        .arg(&with_hooks)
-        .arg("--webhooks-sheet")
-        .env_remove("KARTOTEKA_FILES")
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0));
+    assert_eq!(
+        check(&with_hooks, "--webhooks-sheet").status.code(),
+        Some(0)
+    );
     let mut book: Xlsx<_> = calamine::open_workbook(&with_hooks).unwrap();
     assert_eq!(
         book.sheet_names(),
