@@ -139,6 +139,12 @@ pub(crate) fn local(name: &str) -> &str {
     name.rsplit_once(':').map_or(name, |(_, l)| l)
 }
 
+/// The namespace prefix of a name with its colon (`x:` of `x:row`), or `""`: new elements
+/// take their parent's.
+pub(crate) fn prefix(name: &str) -> &str {
+    &name[..name.len() - local(name).len()]
+}
+
 /// A text element (`w:t`, `t`) whose spaces are kept.
 pub(crate) fn set_text(t: &mut XElem, text: String) {
     if t.get("xml:space").is_none() {

@@ -21,7 +21,7 @@
 use kartoteka_bpmn::xml::{self, XElem, XNode};
 use serde_json::Value;
 
-use crate::office::{self, local, set_attr, set_text, Edit};
+use crate::office::{self, local, prefix, set_attr, set_text, Edit};
 use crate::template;
 use crate::Failure;
 
@@ -108,8 +108,7 @@ fn recalculate_on_load(wb: &mut XElem) {
         .iter()
         .rposition(|c| matches!(c, XNode::Elem(e) if before.contains(&local(&e.name))))
         .map_or(wb.children.len(), |i| i + 1);
-    let prefix = wb.name.rsplit_once(':').map(|(p, _)| format!("{p}:"));
-    let name = format!("{}calcPr", prefix.unwrap_or_default());
+    let name = format!("{}calcPr", prefix(&wb.name));
     wb.children.insert(
         at,
         XNode::Elem(XElem::new(name).attr("fullCalcOnLoad", "1")),
@@ -282,11 +281,7 @@ fn fill_cell(
         set_attr(cell, "r", format!("{}{}", r.0, moves.first(row) + k));
     }
     if let Some(text) = cell_text(cell, shared).filter(|t| t.contains("{{")) {
-        let prefix = cell
-            .name
-            .rsplit_once(':')
-            .map(|(p, _)| format!("{p}:"))
-            .unwrap_or_default();
+        let prefix = prefix(&cell.name).to_owned();
         let whole = text
             .trim()
             .strip_prefix("{{")
