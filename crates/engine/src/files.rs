@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::components::{required, Slots};
 use crate::values::{choice, pairs_object, scalar_text, Args};
-use crate::{Engine, Failure, FileContent, FileTarget, FileUpload, Ports};
+use crate::{Engine, Failure, FileContent, FileTarget, FileUpload, PdfJob, Ports};
 
 pub(crate) fn inputs(task: &Task, names: &mut Vec<&'static str>) {
     let c = task.connector.as_str();
@@ -126,6 +126,12 @@ pub(crate) fn bytes_of(v: &Value) -> Result<Vec<u8>, Failure> {
         }
         other => Ok(other.to_string().into_bytes()),
     }
+}
+
+/// Bytes as a Node `Buffer` in JSON (`{type: "Buffer", data: […]}`), the shape
+/// [`bytes_of`] reads back.
+pub(crate) fn buffer(bytes: &[u8]) -> Value {
+    serde_json::json!({"type": "Buffer", "data": bytes})
 }
 
 /// Downloads a file (a storage id or a URL) within the web timeout and the download limit.
@@ -302,31 +308,61 @@ pub(crate) async fn convert(
     ports: &dyn Ports,
 ) -> Result<Slots, Failure> {
     let method = needed(args, "method")?;
-    if !matches!(method.as_str(), "excel-json" | "xml-json") {
+    if !matches!(
+        method.as_str(),
+        "excel-json" | "xml-json" | "html-pdf" | "docx-pdf"
+    ) {
         return Err(Failure::internal(format!(
             "component not supported: convertDoc ({method})"
         )));
     }
-    let bytes = match args.text("source_format").as_deref() {
-        Some("url") => download(engine, ports, &needed(args, "source_url")?).await?,
+    let (source, bytes) = match args.text("source_format").as_deref() {
+        Some("url") => {
+            let url = needed(args, "source_url")?;
+            (name_from_url(&url), download(engine, ports, &url).await?)
+        }
         Some("content") => {
             let v = args
                 .value("source_content")
                 .ok_or_else(|| required("source_content"))?;
-            bytes_of(&v)?
+            ("document".to_owned(), bytes_of(&v)?)
         }
         _ => {
-            let (_, file) = record_file(
+            let (name, file) = record_file(
                 ports,
                 &needed(args, "source_catalogId")?,
                 &needed(args, "source_recordId")?,
                 &needed(args, "source_fieldId")?,
             )
             .await?;
-            download(engine, ports, &file).await?
+            (name, download(engine, ports, &file).await?)
         }
     };
     let options = data(args)?;
+    if method.ends_with("-pdf") {
+        let job = if method == "html-pdf" {
+            let html = String::from_utf8(bytes)
+                .map_err(|_| Failure::internal("the HTML is not UTF-8 text"))?;
+            let print = crate::pdf::print_options(&options)?;
+            PdfJob::Html { html, print }
+        } else {
+            crate::pdf::check_docx(&bytes)?;
+            PdfJob::Docx(bytes)
+        };
+        let pdf = ports.to_pdf(job).await?;
+        if matches!(
+            args.text("output_format").as_deref(),
+            None | Some("content")
+        ) {
+            return Ok(vec![("output_content", Some(buffer(&pdf)))]);
+        }
+        let stem = source
+            .rsplit_once('.')
+            .map_or(source.as_str(), |(stem, _)| stem)
+            .to_owned();
+        let name = result_name(args, &stem, "pdf");
+        return store(engine, ports, name, FileContent::Bytes(pdf), target(args)?).await;
+    }
     let json = if method == "excel-json" {
         blocking(move || excel_json(bytes)).await?
     } else {

@@ -137,8 +137,13 @@
 //! - Files read from a record (Converter, Generate document) are the first file of the field;
 //!   an empty field is `NOT_FOUND`. Downloads go through `download_file` within the web
 //!   timeout and `download_limit` (`LIMIT` above it).
-//! - Converter: `excel-json` (xlsx, xls, ods) and `xml-json`; any other method is `INTERNAL`
-//!   `component not supported: convertDoc (<method>)`. Excel gives
+//! - Converter: `excel-json` (xlsx, xls, ods), `xml-json`, `html-pdf` and `docx-pdf`; any
+//!   other method is `INTERNAL` `component not supported: convertDoc (<method>)`. PDFs are
+//!   made by the host (`to_pdf`): HTML must be UTF-8 and is printed with Puppeteer's
+//!   `page.pdf()` options read from `data_values`/`data_json` (names in any case; Bpium's
+//!   defaults A4, `1cm` margins, backgrounds printed; a bad option is `EXPRESSION`), a Word
+//!   file must be a ZIP package; `output_content` is a Node Buffer, stored files are named
+//!   after the source (`.pdf`). Excel gives
 //!   `{"<sheet>": [{"A": …}, …]}` as SheetJS's `sheet_to_json(ws, {header: "A"})` does: the
 //!   first row is data too, blank rows are skipped, empty cells left out, integral numbers are
 //!   integers, dates Excel serial numbers, error cells their text. XML follows xml2js
@@ -205,6 +210,7 @@ mod files;
 mod mail;
 mod office;
 mod parser;
+mod pdf;
 mod pool;
 mod ports;
 mod settings;
@@ -217,8 +223,8 @@ mod xlsx;
 pub use engine::Engine;
 pub use ports::{
     Attachment, ChildRun, FileContent, FileTarget, FileUpload, FindQuery, Found, HttpRequest,
-    HttpResponse, Mail, MailQuery, MailServer, PortError, PortFuture, Ports, Received,
-    SqlConnection, SqlQuery, UploadedFile,
+    HttpResponse, Mail, MailQuery, MailServer, PdfJob, PortError, PortFuture, Ports, PrintOptions,
+    Received, SqlConnection, SqlQuery, UploadedFile,
 };
 pub use settings::{pacing_delay, Settings};
 pub use state::{Failure, Outcome, State, Token, Wait};

@@ -311,6 +311,49 @@ pub struct SqlQuery {
     pub params: Map<String, Value>,
 }
 
+/// Page setup of an HTML → PDF conversion: Puppeteer's `page.pdf()` options, lengths already
+/// in inches (what Chromium's `Page.printToPDF` takes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrintOptions {
+    /// Paper width, inches.
+    pub paper_width: f64,
+    /// Paper height, inches.
+    pub paper_height: f64,
+    /// Margins top, right, bottom, left, inches.
+    pub margin: [f64; 4],
+    /// Landscape orientation.
+    pub landscape: bool,
+    /// Print background colours and images.
+    pub print_background: bool,
+    /// Rendering scale, 0.1–2.
+    pub scale: f64,
+    /// Pages to print (`1-5, 8`); empty: all.
+    pub page_ranges: String,
+    /// Print the header and footer templates.
+    pub display_header_footer: bool,
+    /// Header HTML (`date`, `title`, `url`, `pageNumber`, `totalPages` classes); `None`:
+    /// Chromium's default.
+    pub header_template: Option<String>,
+    /// Footer HTML, as the header.
+    pub footer_template: Option<String>,
+    /// A CSS `@page` size in the document wins over the paper size.
+    pub prefer_css_page_size: bool,
+}
+
+/// What [`Ports::to_pdf`] converts (Converter `html-pdf` and `docx-pdf`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PdfJob {
+    /// An HTML document, printed as a browser prints it.
+    Html {
+        /// The HTML text.
+        html: String,
+        /// The page setup.
+        print: PrintOptions,
+    },
+    /// The bytes of a Word document.
+    Docx(Vec<u8>),
+}
+
 fn unsupported<T: 'static>(connector: &str) -> PortFuture<'static, T> {
     let e = PortError::new("INTERNAL", format!("component not supported: {connector}"));
     Box::pin(async move { Err(e) })
@@ -404,5 +447,13 @@ pub trait Ports: Send + Sync {
     fn sql_query<'a>(&'a self, query: SqlQuery) -> PortFuture<'a, Vec<Value>> {
         let _ = query;
         unsupported("sql")
+    }
+
+    /// Converts a document to PDF: the PDF's bytes. A host without the program that converts
+    /// answers `INTERNAL` saying what to install; a conversion over the host's time limit is
+    /// `TIMEOUT`.
+    fn to_pdf<'a>(&'a self, job: PdfJob) -> PortFuture<'a, Vec<u8>> {
+        let _ = job;
+        unsupported("convertDoc")
     }
 }

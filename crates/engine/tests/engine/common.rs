@@ -9,7 +9,7 @@ use std::time::Duration;
 use kartoteka_bpmn::{Ir, SyntaxCheck};
 use kartoteka_engine::{
     ChildRun, Engine, FileContent, FileUpload, FindQuery, Found, HttpRequest, HttpResponse, Mail,
-    MailQuery, Outcome, PortError, PortFuture, Ports, Received, Settings, SqlQuery, State,
+    MailQuery, Outcome, PdfJob, PortError, PortFuture, Ports, Received, Settings, SqlQuery, State,
     UploadedFile,
 };
 use serde_json::{json, Map, Value};
@@ -264,6 +264,8 @@ pub struct Fake {
     pub sql: Mutex<Vec<SqlQuery>>,
     /// The answer of `sql_query`.
     pub sql_answer: Mutex<Result<Vec<Value>, PortError>>,
+    /// Conversions asked of `to_pdf`; each answers `%PDF-fake <n>`.
+    pub pdf_jobs: Mutex<Vec<PdfJob>>,
 }
 
 impl Default for Fake {
@@ -292,6 +294,7 @@ impl Default for Fake {
             files: Mutex::default(),
             sql: Mutex::default(),
             sql_answer: Mutex::new(Ok(vec![])),
+            pdf_jobs: Mutex::default(),
         }
     }
 }
@@ -531,6 +534,14 @@ impl Ports for Fake {
         Box::pin(async move {
             self.sql.lock().unwrap().push(query);
             self.sql_answer.lock().unwrap().clone()
+        })
+    }
+
+    fn to_pdf<'a>(&'a self, job: PdfJob) -> PortFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            let mut jobs = self.pdf_jobs.lock().unwrap();
+            jobs.push(job);
+            Ok(format!("%PDF-fake {}", jobs.len()).into_bytes())
         })
     }
 }

@@ -1,7 +1,9 @@
 //! The components whose work is a new port (child processes, mail, files, SQL) or JSON over
 //! the http port (AI, Telegram), and the pure ones (Converter, Parser, templates).
 
-use kartoteka_engine::{FileContent, HttpResponse, MailServer, Outcome, PortError, Settings};
+use kartoteka_engine::{
+    FileContent, HttpResponse, MailServer, Outcome, PdfJob, PortError, Settings,
+};
 use serde_json::{json, Value};
 
 use crate::common::{failure, run, run_with, Bpmn, Fake, P};
@@ -471,7 +473,7 @@ async fn converter_errors_unsupported_formats_bad_files_and_missing_files() {
         )
     };
     let (out, _) = run(
-        &conv("html-pdf"),
+        &conv("pdf-html"),
         json!({"content": "<p>x</p>"}),
         &Fake::new(),
     )
@@ -479,7 +481,7 @@ async fn converter_errors_unsupported_formats_bad_files_and_missing_files() {
     let f = failure(&out);
     assert_eq!(
         (f.code.as_str(), f.message.as_str()),
-        ("INTERNAL", "component not supported: convertDoc (html-pdf)")
+        ("INTERNAL", "component not supported: convertDoc (pdf-html)")
     );
     let (out, _) = run(
         &conv("excel-json"),
@@ -532,6 +534,116 @@ async fn converter_xml_to_json_and_stored_as_a_file() {
     };
     let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v, json!({"CAT": {"NAME": "Izzy", "BREED": "Siamese"}}));
+}
+
+#[tokio::test]
+async fn converter_prints_html_to_a_pdf_buffer_with_the_page_setup() {
+    let ir = one(
+        "convertDoc",
+        &[
+            ("method", P::C("html-pdf")),
+            ("source_format", P::L("content")),
+            ("source_content", P::E("`<h1>Счёт ${n}</h1>`")),
+            ("data_format", P::L("json")),
+            (
+                "data_json",
+                P::E("{Format: 'A5', landscape: true, margin: {top: '2cm'}, scale: 0.5}"),
+            ),
+            ("output_format", P::L("content")),
+        ],
+        &[("pdf", "output_content")],
+    );
+    let fake = Fake::new();
+    let (out, state) = run(&ir, json!({"n": 7}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    assert_eq!(
+        state.vars["pdf"],
+        json!({"type": "Buffer", "data": b"%PDF-fake 1".to_vec()}),
+        "the PDF is a Buffer"
+    );
+    let jobs = fake.pdf_jobs.lock().unwrap();
+    let PdfJob::Html { html, print } = &jobs[0] else {
+        panic!("an HTML job: {jobs:?}")
+    };
+    assert_eq!(html, "<h1>Счёт 7</h1>");
+    assert!((print.paper_width - 5.8268).abs() < 1e-9, "{print:?}");
+    assert!(print.landscape && print.print_background);
+    assert!((print.margin[0] - 2.0 * 37.8 / 96.0).abs() < 1e-9);
+    assert_eq!(print.margin[1], 0.0, "an object's missing sides are 0");
+    assert!((print.scale - 0.5).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn converter_turns_a_record_docx_into_a_stored_pdf() {
+    let docx = b"PK\x03\x04 a word package".to_vec();
+    let fake = Fake::new()
+        .with_records(
+            "110",
+            &[("5", json!({"2": [{"id": "900", "title": "Договор.docx"}]}))],
+        )
+        .with_file("900", &docx);
+    let conv = |output: &'static str, name: &'static str| {
+        one(
+            "convertDoc",
+            &[
+                ("method", P::C("docx-pdf")),
+                ("source_catalogId", P::E("110")),
+                ("source_recordId", P::E("'5'")),
+                ("source_fieldId", P::C("2")),
+                ("output_format", P::L(output)),
+                ("output_filename", P::E(name)),
+                ("output_catalogId", P::E("110")),
+                ("output_recordId", P::E("'5'")),
+                ("output_fieldId", P::C("3")),
+            ],
+            &[("url", "output_url")],
+        )
+    };
+    let (out, state) = run(&conv("url", ""), json!({}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    assert_eq!(state.vars["url"], "https://files.test/f1");
+    let (out, _) = run(&conv("catalog", "'signed'"), json!({}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    assert_eq!(
+        *fake.pdf_jobs.lock().unwrap(),
+        vec![PdfJob::Docx(docx.clone()); 2]
+    );
+    let uploads = fake.uploads.lock().unwrap().clone();
+    assert_eq!(uploads[0].name, "Договор.pdf", "named after the source");
+    assert_eq!(uploads[0].mime_type.as_deref(), Some("application/pdf"));
+    assert_eq!(
+        uploads[0].content,
+        FileContent::Bytes(b"%PDF-fake 1".to_vec())
+    );
+    assert_eq!(
+        uploads[1].name, "signed.pdf",
+        "a name without extension gets .pdf"
+    );
+    let target = uploads[1].target.clone().expect("into the record");
+    assert_eq!((target.record.as_str(), target.field.as_str()), ("5", "3"));
+    // Not a Word package, and a bad page setup: refused before the host is asked.
+    let fake = Fake::new().with_records("110", &[("5", json!({"2": [{"id": "901"}]}))]);
+    fake.files
+        .lock()
+        .unwrap()
+        .insert("901".into(), b"<html>".to_vec());
+    let (out, _) = run(&conv("url", ""), json!({}), &fake).await;
+    let f = failure(&out);
+    assert!(f.message.contains("not a .docx"), "{f:?}");
+    let bad = one(
+        "convertDoc",
+        &[
+            ("method", P::C("html-pdf")),
+            ("source_format", P::L("content")),
+            ("source_content", P::E("'<p>'")),
+            ("data_format", P::L("keyvalue")),
+            ("data_values", P::M(&[("format", "'B7'")])),
+        ],
+        &[],
+    );
+    let (out, _) = run(&bad, json!({}), &fake).await;
+    assert_eq!(failure(&out).code, "EXPRESSION");
+    assert!(fake.pdf_jobs.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
