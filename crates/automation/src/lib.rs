@@ -8,13 +8,24 @@ use std::sync::Arc;
 mod imap;
 pub mod listeners;
 mod mail;
+mod pdf;
 mod ports;
 pub mod processes;
 pub mod scenarios;
 mod sql;
+pub use pdf::ConvertConfig;
 pub use processes::start_automation;
 pub use scenarios::install_scenarios;
 pub use sql::SqlConfig;
+
+/// The host's settings of the components that reach outside the server.
+#[derive(Debug, Clone, Default)]
+pub struct HostConfig {
+    /// SQL query.
+    pub sql: SqlConfig,
+    /// The Converter's PDF programs.
+    pub convert: ConvertConfig,
+}
 
 use kartoteka_core::webhooks::{Outgoing, Reply, ReplyFuture, WebhookClient, MAX_REPLY};
 use kartoteka_core::App;

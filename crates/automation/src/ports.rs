@@ -26,6 +26,8 @@ pub struct AppPorts {
     pub(crate) runner: Weak<Automation>,
     /// Settings of the SQL query component.
     pub(crate) sql: crate::sql::SqlConfig,
+    /// The Converter's PDF programs.
+    pub(crate) pdf: crate::pdf::Converter,
 }
 
 /// A core error as the component error codes of spec 03 §4.3 name it.
@@ -354,6 +356,10 @@ impl Ports for AppPorts {
 
     fn sql_query<'a>(&'a self, query: kartoteka_engine::SqlQuery) -> PortFuture<'a, Vec<Value>> {
         Box::pin(crate::sql::run(query, &self.sql))
+    }
+
+    fn to_pdf<'a>(&'a self, job: kartoteka_engine::PdfJob) -> PortFuture<'a, Vec<u8>> {
+        Box::pin(self.pdf.convert(job))
     }
 
     fn download_file<'a>(&'a self, file: &'a str) -> PortFuture<'a, Vec<u8>> {

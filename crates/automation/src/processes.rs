@@ -284,7 +284,7 @@ impl Automation {
     pub fn new(
         app: Arc<App>,
         settings: Settings,
-        sql: crate::SqlConfig,
+        host: crate::HostConfig,
     ) -> Result<Arc<Automation>, String> {
         let script = kartoteka_script::Engine::new(settings.script);
         let http = reqwest::Client::builder()
@@ -297,7 +297,8 @@ impl Automation {
                 app: app.clone(),
                 http,
                 runner: me.clone(),
-                sql,
+                sql: host.sql,
+                pdf: crate::pdf::Converter::new(host.convert),
             },
             app,
             engine: Engine::new(settings),
@@ -1233,10 +1234,13 @@ impl BeforeHook for SyncEvents {
 /// Installs the scenario compiler and starts the runner: after-events start the matching
 /// subscriptions' scenarios. Saved runs resume, runs left `$running` with nothing saved are
 /// marked aborted, and journaled events a stopped server had not acted on are replayed.
-/// `sql` holds the host settings of the SQL query component.
-pub fn start_automation(app: &Arc<App>, sql: crate::SqlConfig) -> Result<Arc<Automation>, String> {
+/// `host` holds the host's settings of the SQL query and Converter components.
+pub fn start_automation(
+    app: &Arc<App>,
+    host: crate::HostConfig,
+) -> Result<Arc<Automation>, String> {
     crate::scenarios::install_scenarios(app);
-    let auto = Automation::new(app.clone(), Settings::from_env(), sql)?;
+    let auto = Automation::new(app.clone(), Settings::from_env(), host)?;
     // The consumer first: a write journaled once the hook is in is then seen too.
     let mut rx = app.events.consume();
     app.set_web_listeners(Arc::new(crate::listeners::Listeners(Arc::downgrade(&auto))));

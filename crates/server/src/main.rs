@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Report the automations that may depend on 1.x ids (read-only; spec 02 §3).
     UpgradeCheck(upgrade_check::UpgradeCheckArgs),
 }
@@ -91,6 +91,15 @@ struct ServeArgs {
     /// The folder whose SQLite files the SQL query component may open (unset: none).
     #[arg(long, env = "KARTOTEKA_SQL_SQLITE_DIR")]
     sql_sqlite_dir: Option<std::path::PathBuf>,
+    /// Chromium, which prints HTML to PDF for the Converter (unset: found on the PATH).
+    #[arg(long, env = "KARTOTEKA_CHROMIUM")]
+    chromium: Option<std::path::PathBuf>,
+    /// LibreOffice's soffice, which turns Word documents into PDF (unset: found on the PATH).
+    #[arg(long, env = "KARTOTEKA_SOFFICE")]
+    soffice: Option<std::path::PathBuf>,
+    /// The longest one PDF conversion may take.
+    #[arg(long, env = "KARTOTEKA_CONVERT_TIMEOUT", default_value = "60s", value_parser = duration)]
+    convert_timeout: std::time::Duration,
 }
 
 /// Retry delays (a newtype: clap would read a `Vec` as a repeated option).
@@ -120,7 +129,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Serve(args) => rt.block_on(serve(*args)),
         Command::UpgradeCheck(args) => std::process::exit(rt.block_on(upgrade_check::run(args))),
     }
 }
@@ -176,11 +185,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, backend = app.backend_name(), files = %app.file_storage().describe(), "kartoteka is ready");
     kartoteka_automation::start_automation(
         &app,
-        kartoteka_automation::SqlConfig {
-            sqlite_dir: args
-                .sql_sqlite_dir
-                .clone()
-                .filter(|d| !d.as_os_str().is_empty()),
+        kartoteka_automation::HostConfig {
+            sql: kartoteka_automation::SqlConfig {
+                sqlite_dir: args
+                    .sql_sqlite_dir
+                    .clone()
+                    .filter(|d| !d.as_os_str().is_empty()),
+            },
+            convert: kartoteka_automation::ConvertConfig {
+                chromium: args.chromium.clone().filter(|p| !p.as_os_str().is_empty()),
+                soffice: args.soffice.clone().filter(|p| !p.as_os_str().is_empty()),
+                timeout: args.convert_timeout,
+                ..kartoteka_automation::ConvertConfig::default()
+            },
         },
     )
     .map_err(|e| anyhow::anyhow!("starting automation: {e}"))?;

@@ -18,20 +18,20 @@ fn script(expr: &str) -> String {
     )
 }
 
-fn input(name: &str, expr: &str) -> String {
+pub(crate) fn input(name: &str, expr: &str) -> String {
     format!(
         r#"<camunda:inputParameter name="{name}">{}</camunda:inputParameter>"#,
         script(expr)
     )
 }
 
-fn list(name: &str, value: &str) -> String {
+pub(crate) fn list(name: &str, value: &str) -> String {
     format!(
         r#"<camunda:inputParameter name="{name}"><camunda:list><camunda:value type="const">{value}</camunda:value></camunda:list></camunda:inputParameter>"#
     )
 }
 
-fn pairs(name: &str, entries: &[(&str, &str)]) -> String {
+pub(crate) fn pairs(name: &str, entries: &[(&str, &str)]) -> String {
     let mut out = format!(r#"<camunda:inputParameter name="{name}"><camunda:map>"#);
     for (k, e) in entries {
         out.push_str(&format!(
@@ -119,7 +119,7 @@ pub(crate) fn chain(steps: &[(String, String)]) -> Vec<u8> {
 }
 
 /// Uploads a scenario and answers its `$scripts` record id.
-async fn scenario(t: &TestApp, name: &str, steps: &[(String, String)]) -> String {
+pub(crate) async fn scenario(t: &TestApp, name: &str, steps: &[(String, String)]) -> String {
     let f = upload(
         t,
         "$scripts",
@@ -163,7 +163,7 @@ async fn subscribe(
 }
 
 /// The process records, newest first.
-async fn processes(t: &TestApp) -> Vec<Value> {
+pub(crate) async fn processes(t: &TestApp) -> Vec<Value> {
     t.get("/api/v1/catalogs/$processes/records")
         .await
         .expect(200)
@@ -172,7 +172,7 @@ async fn processes(t: &TestApp) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn status_of(p: &Value) -> String {
+pub(crate) fn status_of(p: &Value) -> String {
     p["values"]["$status"]
         .as_array()
         .and_then(|a| a.first())
@@ -186,7 +186,7 @@ fn status_of(p: &Value) -> String {
 
 /// Polls until `done` holds (at most ~10 s).
 /// The (first) `$error` process and its `$result`.
-async fn error_result(t: &TestApp) -> (Value, Value) {
+pub(crate) async fn error_result(t: &TestApp) -> (Value, Value) {
     let failed = processes(t)
         .await
         .into_iter()
@@ -671,7 +671,7 @@ async fn a_scenario_triggering_itself_stops_after_ten_runs() {
 }
 
 /// A slot output: component result `slot` into variable `target`.
-fn slot(target: &str, slot: &str) -> String {
+pub(crate) fn slot(target: &str, slot: &str) -> String {
     format!(
         r#"<camunda:outputParameter name="{target}" configName="{slot}"><camunda:script scriptFormat="JavaScript"><![CDATA[{}]]></camunda:script></camunda:outputParameter>"#,
         json!({"type": "outputResult", "value": slot})
@@ -1099,7 +1099,11 @@ async fn fake_imap() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
 }
 
 /// A web listener `urlId` running `steps` and answering `$body`; answers the HTTP reply.
-async fn call_listener(t: &TestApp, url_id: &str, steps: &[(String, String)]) -> (u16, Value) {
+pub(crate) async fn call_listener(
+    t: &TestApp,
+    url_id: &str,
+    steps: &[(String, String)],
+) -> (u16, Value) {
     let s = scenario(t, url_id, steps).await;
     let listener = json!({"values": {
         "$status": ["$on"], "$name": url_id, "$urlId": url_id,
@@ -1632,8 +1636,11 @@ async fn sql_query_on_sqlite_stays_inside_its_folder() {
         )
         .expect("rows");
     }
-    let t = TestApp::start_with_sql(kartoteka_automation::SqlConfig {
-        sqlite_dir: Some(dir.clone()),
+    let t = TestApp::start_with_host(kartoteka_automation::HostConfig {
+        sql: kartoteka_automation::SqlConfig {
+            sqlite_dir: Some(dir.clone()),
+        },
+        ..Default::default()
     })
     .await;
     let by_name = |name: &str| {

@@ -9,6 +9,7 @@ mod auth;
 mod automation;
 mod binary;
 mod catalogs;
+mod convert;
 mod errors;
 mod events;
 mod fields;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kartoteka_automation::SqlConfig;
+use kartoteka_automation::HostConfig;
 use kartoteka_core::files::storage::FileStorage;
 use kartoteka_core::webhooks::WebhookConfig;
 use kartoteka_core::{App, CoreConfig};
@@ -138,23 +138,24 @@ impl TestApp {
     }
 
     pub async fn start_with(webhooks: WebhookConfig) -> TestApp {
-        TestApp::start_full(webhooks, None, SqlConfig::default()).await
+        TestApp::start_full(webhooks, None, HostConfig::default()).await
     }
 
-    /// A server whose SQL query component has these settings.
-    pub async fn start_with_sql(sql: SqlConfig) -> TestApp {
-        TestApp::start_full(test_webhooks(), None, sql).await
+    /// A server whose components reaching outside (SQL query, Converter) have these
+    /// settings.
+    pub async fn start_with_host(host: HostConfig) -> TestApp {
+        TestApp::start_full(test_webhooks(), None, host).await
     }
 
     /// A server whose uploads go to `storage` instead of the data folder.
     pub async fn start_with_storage(storage: Arc<dyn FileStorage>) -> TestApp {
-        TestApp::start_full(test_webhooks(), Some(storage), SqlConfig::default()).await
+        TestApp::start_full(test_webhooks(), Some(storage), HostConfig::default()).await
     }
 
     async fn start_full(
         webhooks: WebhookConfig,
         storage: Option<Arc<dyn FileStorage>>,
-        sql: SqlConfig,
+        host: HostConfig,
     ) -> TestApp {
         let dir = std::env::temp_dir().join(unique("kartoteka-test"));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -192,7 +193,7 @@ impl TestApp {
             .expect("admin");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_hooks, hooks_stopped) = tokio::sync::oneshot::channel::<()>();
-        kartoteka_automation::start_automation(&app, sql).expect("automation");
+        kartoteka_automation::start_automation(&app, host).expect("automation");
         kartoteka_automation::start_webhooks(&app, async {
             let _ = hooks_stopped.await;
         })

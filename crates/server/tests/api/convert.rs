@@ -1,0 +1,359 @@
+//! The Converter's PDF methods (spec 03 §7.2.6) with the host's programs: HTML printed by
+//! Chromium with Puppeteer's page setup, and a Word contract filled by Generate document then
+//! converted by LibreOffice. The PDFs are read back with poppler's `pdfinfo` and `pdftotext`.
+//!
+//! Without Chromium, LibreOffice or poppler these tests print why and skip, unless
+//! `KARTOTEKA_TEST_REQUIRE_PDF` is set: `.ci/run` installs the programs and sets it. The
+//! timeout and missing-program tests need none of them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kartoteka_automation::{ConvertConfig, HostConfig};
+use serde_json::{json, Value};
+
+use crate::automation::{
+    call_listener, error_result, input, list, processes, setvar, slot, status_of,
+};
+use crate::files::{fetch, upload};
+use crate::support::{field_id, id, unique, TestApp};
+
+fn on_path(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|d| d.join(program).is_file())
+}
+
+/// Whether the programs are here; panics when they must be.
+fn have(test: &str, programs: &[&str]) -> bool {
+    let missing: Vec<&&str> = programs.iter().filter(|p| !on_path(p)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("KARTOTEKA_TEST_REQUIRE_PDF").is_none(),
+        "{test}: {missing:?} not installed, and KARTOTEKA_TEST_REQUIRE_PDF is set"
+    );
+    println!("skipped {test}: {missing:?} not installed");
+    false
+}
+
+/// `pdfinfo` and `pdftotext` of a PDF.
+fn read_pdf(pdf: &[u8]) -> (String, String) {
+    let dir = std::env::temp_dir().join(unique("kt-pdf-read"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("doc.pdf");
+    std::fs::write(&file, pdf).expect("write");
+    let run = |program: &str, args: &[&Path]| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .expect(program);
+        assert!(out.status.success(), "{program}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let info = run("pdfinfo", &[&file]);
+    let text = run("pdftotext", &[&file, Path::new("-")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    (info, text)
+}
+
+/// The page count and size (points) `pdfinfo` reports.
+fn pages_and_size(info: &str) -> (u32, f64, f64) {
+    let line = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let pages = line("Pages:").parse().expect("pages");
+    let size = line("Page size:");
+    let mut nums = size
+        .split_whitespace()
+        .filter_map(|w| w.parse::<f64>().ok());
+    let (w, h) = (nums.next().expect("width"), nums.next().expect("height"));
+    (pages, w, h)
+}
+
+fn convert(params: &[String]) -> (String, String) {
+    ("convertDoc".to_string(), params.concat())
+}
+
+/// HTML → PDF: the page setup (A5 landscape, no margins) and a page break reach Chromium,
+/// the text comes out as printed, `catalog` stores a named `.pdf` into the record, and
+/// `content` is a Buffer.
+#[tokio::test]
+async fn html_is_printed_to_pdf_with_the_page_setup() {
+    if !have(
+        "html_is_printed_to_pdf",
+        &["chromium", "pdfinfo", "pdftotext"],
+    ) {
+        return;
+    }
+    let t = TestApp::start().await;
+    let cat = t
+        .catalog("Invoices", json!([{"name": "Pdf", "type": "file"}]))
+        .await;
+    let (cid, field) = (id(&cat), field_id(&cat, "Pdf"));
+    let rid = id(&t.record(&cid, json!({})).await);
+    // A file of the server's machine the HTML must not reach.
+    let secret = std::env::temp_dir().join(unique("kt-secret"));
+    std::fs::write(&secret, "top-secret-42").expect("secret");
+    let html = format!(
+        "`<html><head><title>Счёт</title></head><body><h1>Счёт № ${{6 * 7}}</h1><iframe src=\"file://{}\"></iframe><p style=\"break-before: page\">Вторая страница</p></body></html>`",
+        secret.display()
+    );
+    let print = |output: &str, target: &str, slot_name: &str| {
+        convert(&[
+            list("method", "html-pdf"),
+            list("source_format", "content"),
+            input("source_content", &html),
+            list("data_format", "json"),
+            input("data_json", "{Format: 'A5', landscape: true, margin: '0'}"),
+            list("output_format", output),
+            input("output_catalogId", &format!("'{cid}'")),
+            input("output_recordId", &format!("'{rid}'")),
+            input("output_fieldId", &format!("'{field}'")),
+            input("output_filename", "'invoice'"),
+            slot(target, slot_name),
+        ])
+    };
+    let (status, body) = call_listener(
+        &t,
+        "print",
+        &[
+            print("catalog", "url", "output_url"),
+            print("content", "pdf", "output_content"),
+            setvar(&[(
+                "$body",
+                "{url: url, type: pdf.type, head: String.fromCharCode.apply(null, pdf.data.slice(0, 5)), size: pdf.data.length}",
+            )]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], "Buffer");
+    assert_eq!(body["head"], "%PDF-");
+    let got = t
+        .get(&format!("/api/v1/catalogs/{cid}/records/{rid}"))
+        .await
+        .expect(200)
+        .clone();
+    let file = &got["values"][&field][0];
+    assert_eq!(file["title"], "invoice.pdf", "{got}");
+    assert_eq!(file["url"], body["url"], "output_url is the stored file's");
+    let (code, mime, pdf) = fetch(file["url"].as_str().expect("url")).await;
+    assert_eq!((code, mime.as_str()), (200, "application/pdf"));
+    assert!(
+        body["size"].as_u64().is_some_and(|n| n > 1000),
+        "the Buffer holds a whole PDF: {body}"
+    );
+    let (info, text) = read_pdf(&pdf);
+    let (pages, w, h) = pages_and_size(&info);
+    assert_eq!(pages, 2, "{info}");
+    // A5 landscape: 8.27 × 5.83 in.
+    assert!((w - 595.3).abs() < 1.5 && (h - 419.5).abs() < 1.5, "{info}");
+    assert!(text.contains("Счёт № 42"), "{text}");
+    assert!(text.contains("Вторая страница"), "{text}");
+    assert!(!text.contains("top-secret"), "a file: URL was read: {text}");
+    let _ = std::fs::remove_file(&secret);
+}
+
+/// A minimal Word package: `body` paragraphs, the second on a new page.
+fn contract_template() -> Vec<u8> {
+    let para = |t: &str| format!("<w:p><w:r><w:t>{t}</w:t></w:r></w:p>");
+    let doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{}<w:p><w:r><w:br w:type=\"page\"/><w:t>Подписи сторон</w:t></w:r></w:p></w:body></w:document>",
+        para("Договор с {{client}}")
+    );
+    let parts = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.to_owned(),
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#.to_owned(),
+        ),
+        ("word/document.xml", doc),
+    ];
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in parts {
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("part");
+        w.write_all(text.as_bytes()).expect("write");
+    }
+    w.finish().expect("zip").into_inner()
+}
+
+/// The usual contract flow: a record's Word template is filled with its client (Generate
+/// document into a draft field), then the draft becomes a PDF in another field (DOCX → PDF,
+/// named by `output_filename`).
+#[tokio::test]
+async fn a_filled_word_contract_becomes_a_pdf_in_the_record() {
+    if !have(
+        "a_filled_word_contract",
+        &["soffice", "pdfinfo", "pdftotext"],
+    ) {
+        return;
+    }
+    let t = TestApp::start().await;
+    let cat = t
+        .catalog(
+            "Contracts",
+            json!([
+                {"name": "Client", "type": "text"},
+                {"name": "Template", "type": "file"},
+                {"name": "Draft", "type": "file"},
+                {"name": "Pdf", "type": "file"},
+            ]),
+        )
+        .await;
+    let cid = id(&cat);
+    let [client, template, draft, pdf] =
+        ["Client", "Template", "Draft", "Pdf"].map(|n| field_id(&cat, n));
+    let f = upload(
+        &t,
+        &cid,
+        &template,
+        "contract.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        &contract_template(),
+    )
+    .await;
+    let rec = t
+        .record(
+            &cid,
+            json!({client.clone(): "ООО Ромашка", template.clone(): [{"id": f["id"].to_string()}]}),
+        )
+        .await;
+    let rid = id(&rec);
+    let field = |prefix: &str, f: &str| {
+        [
+            input(&format!("{prefix}_catalogId"), &format!("'{cid}'")),
+            input(&format!("{prefix}_recordId"), &format!("'{rid}'")),
+            input(&format!("{prefix}_fieldId"), &format!("'{f}'")),
+        ]
+        .concat()
+    };
+    let fill = (
+        "generateDoc".to_string(),
+        [
+            list("template_format", "catalog"),
+            field("template", &template),
+            list("data_format", "json"),
+            input("data_json", "{client: 'ООО Ромашка'}"),
+            list("output_format", "catalog"),
+            field("output", &draft),
+        ]
+        .concat(),
+    );
+    let to_pdf = convert(&[
+        list("method", "docx-pdf"),
+        list("source_format", "catalog"),
+        field("source", &draft),
+        list("output_format", "catalog"),
+        field("output", &pdf),
+        input("output_filename", "'contract-signed'"),
+        slot("url", "output_url"),
+    ]);
+    let (status, body) = call_listener(
+        &t,
+        "contract",
+        &[fill, to_pdf, setvar(&[("$body", "{url: url}")])],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let got = t
+        .get(&format!("/api/v1/catalogs/{cid}/records/{rid}"))
+        .await
+        .expect(200)
+        .clone();
+    let file = &got["values"][&pdf][0];
+    assert_eq!(file["title"], "contract-signed.pdf", "{got}");
+    let (code, _, bytes) = fetch(file["url"].as_str().expect("url")).await;
+    assert_eq!(code, 200);
+    let (info, text) = read_pdf(&bytes);
+    assert_eq!(pages_and_size(&info).0, 2, "{info}");
+    assert!(text.contains("Договор с ООО Ромашка"), "{text}");
+    assert!(text.contains("Подписи сторон"), "{text}");
+}
+
+/// A stand-in converter: a shell script that notes its pid, then sleeps.
+fn sleeper(dir: &Path) -> PathBuf {
+    let script = dir.join("slow-soffice");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho $$ > {}/pid\nsleep 30\n", dir.display()),
+    )
+    .expect("script");
+    let mut perms = std::fs::metadata(&script).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).expect("chmod");
+    script
+}
+
+/// A conversion over the time limit fails the run with `TIMEOUT` and its process is killed;
+/// a program that is not there fails it saying which. Needs no converter installed.
+#[tokio::test]
+async fn a_slow_or_missing_converter_fails_the_process() {
+    let dir = std::env::temp_dir().join(unique("kt-slow-converter"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let t = TestApp::start_with_host(HostConfig {
+        convert: ConvertConfig {
+            soffice: Some(sleeper(&dir)),
+            chromium: Some(dir.join("no-such-chromium")),
+            timeout: Duration::from_millis(1500),
+            ..ConvertConfig::default()
+        },
+        ..HostConfig::default()
+    })
+    .await;
+    let docx = convert(&[
+        list("method", "docx-pdf"),
+        list("source_format", "content"),
+        input("source_content", "'PK\\u0003\\u0004 not really a document'"),
+        list("output_format", "content"),
+    ]);
+    let (status, body) = call_listener(&t, "slow", &[docx]).await;
+    assert_eq!(status, 500, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("longer than 1.5 s"), "{body}");
+    let (_, result) = error_result(&t).await;
+    assert!(
+        result["$error"]
+            .as_str()
+            .is_some_and(|e| e.contains("longer than")),
+        "{result}"
+    );
+    let pid = std::fs::read_to_string(dir.join("pid")).expect("the script ran");
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    for _ in 0..50 {
+        if !proc_dir.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!proc_dir.exists(), "the converter was killed");
+
+    let html = convert(&[
+        list("method", "html-pdf"),
+        list("source_format", "content"),
+        input("source_content", "'<p>hi</p>'"),
+    ]);
+    let (status, body) = call_listener(&t, "missing", &[html]).await;
+    assert_eq!(status, 500, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("cannot start") && message.contains("no-such-chromium"),
+        "{body}"
+    );
+    let failed: Vec<Value> = processes(&t)
+        .await
+        .into_iter()
+        .filter(|p| status_of(p) == "$error")
+        .collect();
+    assert_eq!(failed.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
