@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+mod ews;
 mod imap;
 pub mod listeners;
 mod mail;

@@ -1,6 +1,7 @@
 //! Send mail (spec 03 §7.4.2) over SMTP with lettre: TLS from the start when the component
 //! asks for it, otherwise STARTTLS when the server offers it and plain text when it does not;
-//! attachments are fetched like any file a scenario names.
+//! attachments are fetched like any file a scenario names. Exchange servers are reached
+//! through Exchange Web Services (`ews.rs`).
 
 use kartoteka_engine::{Mail, MailServer, PortError};
 use lettre::message::header::ContentType;
@@ -57,7 +58,7 @@ fn transport(server: &MailServer) -> Result<AsyncSmtpTransport<Tokio1Executor>, 
             .map_err(smtp),
         MailServer::Exchange { .. } => Err(PortError::new(
             "INTERNAL",
-            "component not supported: sendMail over Exchange",
+            "an Exchange server is not an SMTP transport",
         )),
     }
 }
@@ -65,6 +66,27 @@ fn transport(server: &MailServer) -> Result<AsyncSmtpTransport<Tokio1Executor>, 
 impl AppPorts {
     /// Builds and sends a message; answers `{"messageId"}`.
     pub(crate) async fn mail(&self, mail: Mail) -> Result<Value, PortError> {
+        if let MailServer::Exchange {
+            host,
+            username,
+            password,
+            auth,
+            allow_untrusted,
+        } = &mail.server
+        {
+            let mut files = Vec::with_capacity(mail.attachments.len());
+            for a in &mail.attachments {
+                files.push((a.title.clone(), self.fetch(&a.file).await?));
+            }
+            let server = crate::ews::Server {
+                host,
+                username,
+                password,
+                auth,
+                allow_untrusted: *allow_untrusted,
+            };
+            return crate::ews::send(&server, &mail, &files).await;
+        }
         let id = format!("<{}@kartoteka>", crate::processes::new_pid());
         let mut b = Message::builder()
             .from(mailbox("from", &mail.from)?)

@@ -12,6 +12,7 @@ mod catalogs;
 mod convert;
 mod errors;
 mod events;
+mod exchange;
 mod fields;
 mod files;
 mod filters;
