@@ -25,12 +25,43 @@ const CATALOG: &str = "$authServices";
 /// Codes this close to their expiry are refreshed before use.
 const MARGIN_MS: i64 = 60_000;
 
+/// The record a component's parameter names: its id or `$name` as text, or a link to it
+/// (`{recordId}` or a list of such, as a record's link field holds).
+pub(crate) fn reference(v: &Value) -> Option<String> {
+    let text = match v {
+        Value::Array(items) => return items.first().and_then(reference),
+        Value::Object(o) => o.get("recordId").or_else(|| o.get("id"))?,
+        other => other,
+    };
+    crate::values::scalar_text(text).filter(|s| !s.trim().is_empty())
+}
+
 /// The bearer token of the `$authServices` record `reference` (its id, else its `$name`).
 pub(crate) async fn bearer(
     engine: &Engine,
     ports: &dyn Ports,
     reference: &str,
 ) -> Result<String, Failure> {
+    let codes = codes(engine, ports, reference).await?;
+    ["access_token", "accessToken", "token"]
+        .iter()
+        .find_map(|k| codes.get(*k).and_then(Value::as_str))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Failure::new(
+                "VALIDATION",
+                format!("the access codes of {reference:?} in $authServices hold no access_token"),
+            )
+        })
+}
+
+/// The access codes of the `$authServices` record `reference` (its id, else its `$name`),
+/// refreshed first when they are about to expire and can be.
+pub(crate) async fn codes(
+    engine: &Engine,
+    ports: &dyn Ports,
+    reference: &str,
+) -> Result<Map<String, Value>, Failure> {
     let record = match ports.get_record(CATALOG, reference).await {
         Ok(r) => r,
         Err(e) if e.code == "NOT_FOUND" => by_name(ports, reference).await?,
@@ -90,16 +121,7 @@ pub(crate) async fn bearer(
             ports.edit_record(CATALOG, &id, values).await?;
         }
     }
-    ["access_token", "accessToken", "token"]
-        .iter()
-        .find_map(|k| codes.get(*k).and_then(Value::as_str))
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Failure::new(
-                "VALIDATION",
-                format!("the access codes of {reference:?} in $authServices hold no access_token"),
-            )
-        })
+    Ok(codes)
 }
 
 /// The record whose `$name` is `name` (a text filter matches substrings, so the exact one is

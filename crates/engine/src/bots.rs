@@ -13,8 +13,10 @@ pub(crate) fn inputs(task: &Task, names: &mut Vec<&'static str>) {
         names.extend([
             "service",
             "modelFormat",
+            "tokenFormat",
             "token",
             "url",
+            "folderFormat",
             "folder",
             "context",
         ]);
@@ -116,6 +118,23 @@ fn endpoint(service: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether a `…Format` parameter picks a record of «Доступы к сервисам» («из списка»)
+/// rather than a variable: `list`, `authServices` or `catalog`.
+fn from_services(args: &Args, name: &str) -> bool {
+    matches!(
+        args.text(name).as_deref(),
+        Some("list" | "authServices" | "catalog")
+    )
+}
+
+/// The `$authServices` record a parameter names (an id, a `$name` or a link).
+fn service_record(args: &Args, name: &str) -> Result<String, Failure> {
+    args.value(name)
+        .as_ref()
+        .and_then(crate::auth::reference)
+        .ok_or_else(|| required(name))
+}
+
 /// A 0–100 % parameter as a fraction, clamped.
 fn percent(args: &Args, name: &str) -> Result<Option<f64>, Failure> {
     Ok(integer(args, name)?.map(|p| p.clamp(0, 100) as f64 / 100.0))
@@ -141,7 +160,21 @@ pub(crate) async fn ai(engine: &Engine, args: &Args, ports: &dyn Ports) -> Resul
         .or_else(|| args.text("modelFromVar"))
         .or_else(|| s.ai_model.clone())
         .ok_or_else(|| required("model"))?;
-    let folder = args.text("folder");
+    let folder = if from_services(args, "folderFormat") {
+        let codes = crate::auth::codes(engine, ports, &service_record(args, "folder")?).await?;
+        let id = ["folder_id", "folderId", "folder"]
+            .iter()
+            .find_map(|k| codes.get(*k).and_then(scalar_text))
+            .ok_or_else(|| {
+                Failure::new(
+                    "VALIDATION",
+                    "the access codes in $authServices hold no folder_id",
+                )
+            })?;
+        Some(id)
+    } else {
+        args.text("folder")
+    };
     if let Some(f) = &folder {
         if !model.starts_with("gpt://") && service.to_lowercase().contains("yandex") {
             model = format!("gpt://{f}/{model}");
@@ -191,7 +224,12 @@ pub(crate) async fn ai(engine: &Engine, args: &Args, ports: &dyn Ports) -> Resul
         }
     }
     let mut headers = Vec::new();
-    if let Some(token) = args.text("token").or_else(|| s.ai_token.clone()) {
+    let token = if from_services(args, "tokenFormat") {
+        Some(crate::auth::bearer(engine, ports, &service_record(args, "token")?).await?)
+    } else {
+        args.text("token").or_else(|| s.ai_token.clone())
+    };
+    if let Some(token) = token {
         headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
     }
     if let Some(f) = folder {

@@ -169,7 +169,10 @@
 //!   `Settings::ai_model`), `token` (else `Settings::ai_token`; sent as `Bearer`), `url` (the
 //!   chat-completions endpoint; else `Settings::ai_url`; else the service's public endpoint
 //!   for ChatGPT, DeepSeek, Grok, Sonar and YandexGPT; GigaChat and unknown services are not
-//!   supported), `folder` (YandexGPT: `gpt://<folder>/<model>` and `x-folder-id`), `context`
+//!   supported), `folder` (YandexGPT: `gpt://<folder>/<model>` and `x-folder-id`). With
+//!   `tokenFormat` / `folderFormat` `list` (also `authServices`, `catalog`) `token` / `folder`
+//!   name a record of «Доступы к сервисам» (id, `$name` or a link) whose codes give the
+//!   `access_token` (refreshed as for a Web request) / `folder_id`. `context`
 //!   pairs (one system message per value), `prompt`, `creativity` 0–100 → `temperature`
 //!   0–1, `vocabulary` 0–100 → `frequency_penalty` 0–2, `reasoning` → `reasoning_effort`,
 //!   `searchContext` → `web_search_options.search_context_size`, `searchDomains` →

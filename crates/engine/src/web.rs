@@ -89,12 +89,16 @@ pub(crate) async fn run(
         }
         Some("oauth2") => {
             if !has(&headers, "authorization") {
-                let service = args.text("token").ok_or_else(|| {
-                    Failure::new(
-                        "VALIDATION",
-                        "token: OAuth 2.0 needs a record of $authServices",
-                    )
-                })?;
+                let service = args
+                    .value("token")
+                    .as_ref()
+                    .and_then(crate::auth::reference)
+                    .ok_or_else(|| {
+                        Failure::new(
+                            "VALIDATION",
+                            "token: OAuth 2.0 needs a record of $authServices",
+                        )
+                    })?;
                 let token = crate::auth::bearer(engine, ports, &service).await?;
                 headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
             }

@@ -867,6 +867,54 @@ async fn ai_asks_an_openai_compatible_endpoint() {
 }
 
 #[tokio::test]
+async fn ai_takes_its_token_and_folder_from_the_services_catalog() {
+    let fake = Fake::new()
+        .with_records(
+            "$authServices",
+            &[(
+                "4",
+                json!({"$name": "Yandex", "$tokens": "{\"access_token\": \"y-token\", \"folder_id\": \"b1g\"}"}),
+            )],
+        )
+        .with_http(|_| {
+            json_response(200, json!({"choices": [{"message": {"content": "ok"}}]}))
+        });
+    let ai = |token: &'static str| {
+        one(
+            "ai",
+            &[
+                ("service", P::L("YandexGpt")),
+                ("model", P::E("'yandexgpt-lite'")),
+                ("tokenFormat", P::L("list")),
+                ("token", P::E(token)),
+                ("folderFormat", P::L("list")),
+                ("folder", P::E(token)),
+                ("prompt", P::E("'Привет'")),
+            ],
+            &[("answer", "output")],
+        )
+    };
+    // By `$name`, and by a link as a record's link field holds it.
+    for token in ["'Yandex'", "[{catalogId: '$authServices', recordId: '4'}]"] {
+        let (out, state) = run(&ai(token), json!({}), &fake).await;
+        assert_eq!(out, Outcome::Done, "{token}");
+        assert_eq!(state.vars["answer"], "ok");
+    }
+    let reqs = fake.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 2);
+    for req in &reqs {
+        assert!(req
+            .headers
+            .contains(&("Authorization".into(), "Bearer y-token".into())));
+        assert!(req.headers.contains(&("x-folder-id".into(), "b1g".into())));
+        let body: Value = serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["model"], "gpt://b1g/yandexgpt-lite");
+    }
+    let (out, _) = run(&ai("'Sber'"), json!({}), &fake).await;
+    assert_eq!(failure(&out).code, "NOT_FOUND");
+}
+
+#[tokio::test]
 async fn ai_errors_are_http_and_expression() {
     let fake = Fake::new().with_http(|req| {
         if req.url.contains("down") {
