@@ -162,7 +162,7 @@
 //!   `html`, `htm`, `xml`, `svg` with markup escaping) are filled: `{{path}}`,
 //!   `{{#list}}…{{/list}}`, `{{^x}}…{{/x}}` (see `template.rs`); so are Word templates
 //!   (`.docx`, see `docx.rs`: tags split over runs, a table row or list item repeated over an
-//!   array of objects) and Excel templates (`.xlsx`, see `xlsx.rs`: a row repeated, the rows,
+//!   array of objects) and Excel templates (`.xlsx`, see `xlsx.rs`: a row or a range of rows repeated, nested arrays within, the rows,
 //!   formulas and merges below moved), neither of which can be returned as `content`. Other
 //!   extensions are `component not supported: generateDoc (<ext>)`.
 //! - AI (proposed names): `service`, `model` (or `modelFromVar` with `modelFormat=var`, else

@@ -6,17 +6,24 @@
 //!   A cell that is exactly one tag of a number or a boolean becomes that number or boolean,
 //!   so sums and formats work; anything else becomes text. The cell keeps its style.
 //! - A row whose tags go through an array of objects (`{{orders.price}}` with `orders:
-//!   [{price: …}, …]`) is repeated once per item, and the rows below move down. An empty
-//!   array leaves the row once with those tags empty, so that the formulas over it stay
-//!   valid (`SUM` of an empty row is 0). Formulas follow: a reference below a repeated row moves with it, a
-//!   range that ends on it (`SUM(C5:C5)`) grows to its last copy, and a copy's references to
-//!   its own row point at the copy. Merged cells, the sheet's dimension, conditional formats,
-//!   data validations and hyperlinks below move too; a merge inside a repeated row is
-//!   repeated. Excel recalculates every formula on opening (`fullCalcOnLoad`), and the
-//!   calculation chain, which may name moved cells, is left out.
+//!   [{price: …}, …]`) is repeated once per item, and the rows below move down. Consecutive
+//!   rows through the same array are one range, repeated together per item; inside it, rows
+//!   through an array of the item (`{{orders.items.name}}`) repeat within each copy (Bpium
+//!   3.0.1's ranges with nested arrays), to any depth. An empty array leaves its rows once
+//!   with those tags empty, so that the formulas over them stay valid (`SUM` of an empty row
+//!   is 0).
+//! - Formulas follow: a reference below a repeated row moves with it; a reference into the
+//!   copy of a range the formula is in points there (a row's own cells, an order's items from
+//!   its header, the header from an item); otherwise a cell or a range's start is the first
+//!   copy and a range's end the last, so `SUM(C5:C5)` grows over all the copies. Merged
+//!   cells, the sheet's dimension, conditional formats, data validations and hyperlinks move
+//!   too; a one-row merge inside a repeated row is repeated. Excel recalculates every formula
+//!   on opening (`fullCalcOnLoad`), and the calculation chain, which may name moved cells, is
+//!   left out.
 //! - Not followed: references from other sheets, defined names, tables, charts and pivot
-//!   tables over the moved rows; nested arrays inside one row. A repeated row with a formula
-//!   filled down in Excel (a shared formula) is refused rather than copied wrongly.
+//!   tables over the moved rows; merges over several rows of a repeated range are stretched,
+//!   not repeated. A repeated row with a formula filled down in Excel (a shared formula) is
+//!   refused rather than copied wrongly. More rows than Excel's 1,048,576 are `LIMIT`.
 
 use kartoteka_bpmn::xml::{self, XElem, XNode};
 use serde_json::Value;
@@ -124,38 +131,141 @@ fn names_calc_chain(n: &XNode) -> bool {
 
 // ----- rows ------------------------------------------------------------------------------
 
-/// Where the rows of a sheet go: each repeated row (by its number in the template) and how
-/// many copies it has.
-struct Moves(Vec<(i64, i64)>);
+/// The block copies an output row lies in, outermost first: (the template row a repeated
+/// block starts on, which copy of the block).
+type Chain = Vec<(i64, usize)>;
 
-impl Moves {
-    /// The new number of the first copy of the template's row `r`.
-    fn first(&self, r: i64) -> i64 {
-        r + self
-            .0
+/// Which copy of a repeated row a reference means when several could.
+#[derive(Clone, Copy)]
+enum End {
+    /// The first (a single cell, or the start of a range).
+    First,
+    /// The last (the end of a range: it grows over all the copies).
+    Last,
+}
+
+/// Where the template's rows went: the copies of each row between the first and the last
+/// row of the template (empty rows between included), each with its number in the new sheet
+/// and its block copies; rows below the last move down by `delta`.
+#[derive(Default)]
+struct Layout {
+    copies: std::collections::HashMap<i64, Vec<(i64, Chain)>>,
+    exact: std::collections::HashMap<(i64, Chain), i64>,
+    first: i64,
+    delta: i64,
+}
+
+impl Layout {
+    fn add(&mut self, template: i64, out: i64, chain: &Chain) {
+        self.copies
+            .entry(template)
+            .or_default()
+            .push((out, chain.clone()));
+        self.exact.insert((template, chain.clone()), out);
+    }
+
+    /// True when no row moved.
+    fn is_identity(&self) -> bool {
+        self.delta == 0 && self.copies.values().all(|c| c.len() == 1)
+    }
+
+    /// The new number of the template's row `t` as seen from a row in `context`: its copy
+    /// in the same block copies as far as they are shared, else the first or last of them.
+    fn resolve(&self, t: i64, context: &[(i64, usize)], end: End) -> i64 {
+        let Some(list) = self.copies.get(&t) else {
+            return if t < self.first { t } else { t + self.delta };
+        };
+        if let Some(out) = self.exact.get(&(t, context.to_vec())) {
+            return *out;
+        }
+        let candidates = list
             .iter()
-            .filter(|(t, _)| *t < r)
-            .map(|(_, n)| n - 1)
-            .sum::<i64>()
-    }
-
-    /// The new number of the last copy of row `r`.
-    fn last(&self, r: i64) -> i64 {
-        let n = self.0.iter().find(|(t, _)| *t == r).map_or(1, |(_, n)| *n);
-        self.first(r) + n - 1
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(|(_, n)| *n == 1)
+            .filter(|(_, chain)| shares_copies(chain, context))
+            .map(|(out, _)| *out);
+        let picked = match end {
+            End::First => candidates.min(),
+            End::Last => candidates.max(),
+        };
+        picked.unwrap_or(list[0].0)
     }
 }
 
-/// A row of the template: its number, its XML and, when it repeats, the path to its array
-/// and the array's length.
+/// Whether a copy lies in the same copy of every block it shares with `context`.
+fn shares_copies(chain: &[(i64, usize)], context: &[(i64, usize)]) -> bool {
+    for (a, b) in chain.iter().zip(context) {
+        if a.0 != b.0 {
+            return true;
+        }
+        if a.1 != b.1 {
+            return false;
+        }
+    }
+    true
+}
+
+/// A row of the template: its number, its XML and the text of its string cells.
 struct Row {
     number: i64,
     elem: XElem,
-    repeat: Option<(Vec<String>, usize)>,
+    text: String,
+}
+
+/// What the walk over the template's rows hands on for each new row: the template row's
+/// index (`None` for an empty row between two rows), its number, the new number, its block
+/// copies and the data its tags read.
+type Emit<'e> = dyn FnMut(Option<usize>, i64, i64, &Chain, &Value) -> Result<(), Failure> + 'e;
+
+/// Walks `rows[range]` (after the template's row `prev`) in `scope`, numbering the new rows
+/// from `next`. A run of rows whose tags go through the same array of objects is a block,
+/// walked once per item with the item in the array's place, so the rows inside that go
+/// through an array of the item (`{{orders.items.name}}`) repeat within each copy.
+fn walk(
+    rows: &[Row],
+    range: std::ops::Range<usize>,
+    mut prev: i64,
+    scope: &mut Value,
+    chain: &mut Chain,
+    next: &mut i64,
+    emit: &mut Emit<'_>,
+) -> Result<(), Failure> {
+    let mut i = range.start;
+    while i < range.end {
+        let row = &rows[i];
+        for gap in prev + 1..row.number {
+            emit(None, gap, *next, chain, scope)?;
+            *next += 1;
+        }
+        let Some((path, _)) = template::repetition(&row.text, scope) else {
+            emit(Some(i), row.number, *next, chain, scope)?;
+            *next += 1;
+            prev = row.number;
+            i += 1;
+            continue;
+        };
+        let mut j = i + 1;
+        while j < range.end
+            && template::repetition(&rows[j].text, scope).is_some_and(|(p, _)| p == path)
+        {
+            j += 1;
+        }
+        let mut k = 0;
+        template::for_each_item(scope, &path, true, |item| {
+            chain.push((row.number, k));
+            k += 1;
+            let done = walk(rows, i..j, row.number - 1, item, chain, next, emit);
+            chain.pop();
+            done
+        })?;
+        prev = rows[j - 1].number;
+        i = j;
+    }
+    if *next > MAX_ROW + 1 {
+        return Err(Failure::new(
+            "LIMIT",
+            format!("the sheet would have more than {MAX_ROW} rows"),
+        ));
+    }
+    Ok(())
 }
 
 fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Failure> {
@@ -174,6 +284,7 @@ fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Fai
                 number = e
                     .get("r")
                     .and_then(|r| r.parse::<i64>().ok())
+                    .filter(|r| *r > number)
                     .unwrap_or(number + 1);
                 let mut text = String::new();
                 for cell in e.elems() {
@@ -181,63 +292,79 @@ fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Fai
                         text.push_str(&t);
                     }
                 }
-                let repeat = template::repetition(&text, data);
-                if repeat.as_ref().is_some_and(|(_, n)| *n > 1) && has_shared_formula(&e) {
-                    return Err(Failure::internal(format!(
-                        "row {number} of the .xlsx template repeats but holds a formula filled \
-                         down in Excel (a shared formula): enter the formula in its cell again"
-                    )));
-                }
                 rows.push(Row {
                     number,
                     elem: e,
-                    repeat,
+                    text,
                 });
             }
             other => others.push(other),
         }
     }
-    let moves = Moves(
-        rows.iter()
-            .filter_map(|r| {
-                r.repeat
-                    .as_ref()
-                    .map(|(_, n)| (r.number, (*n).max(1) as i64))
-            })
-            .collect(),
-    );
-    let mut out = others;
+    let Some(first) = rows.first().map(|r| r.number) else {
+        sheet_data.children = others;
+        return Ok(());
+    };
+    // First where every row goes, then the rows themselves, their formulas moved by that.
     let mut scope = data.clone();
-    for row in rows {
-        // Copy `k` of the row, its cells filled from `scope`.
-        let copy = |scope: &Value, k: i64| -> Result<XNode, Failure> {
+    let mut layout = Layout {
+        first,
+        ..Layout::default()
+    };
+    let mut next = first;
+    walk(
+        &rows,
+        0..rows.len(),
+        first - 1,
+        &mut scope,
+        &mut Vec::new(),
+        &mut next,
+        &mut |_, t, out, chain, _| {
+            layout.add(t, out, chain);
+            Ok(())
+        },
+    )?;
+    layout.delta = next - 1 - rows.last().map_or(first, |r| r.number);
+    for row in &rows {
+        if layout.copies.get(&row.number).is_some_and(|c| c.len() > 1)
+            && has_shared_formula(&row.elem)
+        {
+            return Err(Failure::internal(format!(
+                "row {} of the .xlsx template repeats but holds a formula filled down in Excel \
+                 (a shared formula): enter the formula in its cell again",
+                row.number
+            )));
+        }
+    }
+    let mut out = others;
+    let mut next = first;
+    walk(
+        &rows,
+        0..rows.len(),
+        first - 1,
+        &mut scope,
+        &mut Vec::new(),
+        &mut next,
+        &mut |index, _, number, chain, scope| {
+            let Some(row) = index.map(|i| &rows[i]) else {
+                return Ok(());
+            };
             let mut e = row.elem.clone();
-            set_attr(&mut e, "r", (moves.first(row.number) + k).to_string());
+            set_attr(&mut e, "r", number.to_string());
             for c in &mut e.children {
                 if let XNode::Elem(cell) = c {
                     if local(&cell.name) == "c" {
-                        fill_cell(cell, shared, scope, &moves, row.number, k)?;
+                        fill_cell(cell, shared, scope, &layout, number, chain)?;
                     }
                 }
             }
-            Ok(XNode::Elem(e))
-        };
-        match &row.repeat {
-            Some((path, _)) => {
-                let mut k = 0;
-                let copies = template::for_each_item(&mut scope, path, true, |scoped| {
-                    let e = copy(scoped, k);
-                    k += 1;
-                    e
-                })?;
-                out.extend(copies);
-            }
-            None => out.push(copy(&scope, 0)?),
-        }
-    }
+            out.push(XNode::Elem(e));
+            Ok(())
+        },
+    )?;
     sheet_data.children = out;
-    if !moves.is_empty() {
-        move_sheet_refs(ws, &moves);
+    if !layout.is_identity() {
+        move_sheet_refs(ws, &layout);
     }
     Ok(())
 }
@@ -268,17 +395,18 @@ fn cell_text(cell: &XElem, shared: &[String]) -> Option<String> {
     }
 }
 
-/// Fills one cell of copy `k` of the template's row `row`, and moves its formula.
+/// Fills one cell of the new row `number` (in the block copies `chain`), and moves its
+/// formula.
 fn fill_cell(
     cell: &mut XElem,
     shared: &[String],
     scope: &Value,
-    moves: &Moves,
-    row: i64,
-    k: i64,
+    layout: &Layout,
+    number: i64,
+    chain: &Chain,
 ) -> Result<(), Failure> {
     if let Some(r) = cell.get("r").and_then(split_ref) {
-        set_attr(cell, "r", format!("{}{}", r.0, moves.first(row) + k));
+        set_attr(cell, "r", format!("{}{number}", r.0));
     }
     if let Some(text) = cell_text(cell, shared).filter(|t| t.contains("{{")) {
         let prefix = prefix(&cell.name).to_owned();
@@ -326,15 +454,15 @@ fn fill_cell(
                 has_formula = true;
                 let text = f.text();
                 if !text.is_empty() {
-                    f.children = vec![XNode::Text(move_formula(&text, moves, Some((row, k))))];
+                    f.children = vec![XNode::Text(move_formula(&text, layout, chain))];
                 }
-                if let Some(r) = f.get("ref").map(|r| move_ranges(r, moves)) {
+                if let Some(r) = f.get("ref").map(|r| move_ranges(r, layout)) {
                     set_attr(f, "ref", r);
                 }
             }
         }
     }
-    if has_formula && !moves.is_empty() {
+    if has_formula && !layout.is_identity() {
         // The cached result may be stale; Excel computes it again on opening.
         cell.children
             .retain(|c| !matches!(c, XNode::Elem(v) if local(&v.name) == "v"));
@@ -344,11 +472,11 @@ fn fill_cell(
 
 /// Moves the references of the sheet's other parts: the dimension, merged cells (a merge
 /// within a repeated row repeats), conditional formats, data validations and hyperlinks.
-fn move_sheet_refs(ws: &mut XElem, moves: &Moves) {
+fn move_sheet_refs(ws: &mut XElem, layout: &Layout) {
     for c in &mut ws.children {
         let XNode::Elem(e) = c else { continue };
         match local(&e.name) {
-            "dimension" => move_attr(e, "ref", moves),
+            "dimension" => move_attr(e, "ref", layout),
             "mergeCells" => {
                 let mut merges = Vec::new();
                 for m in std::mem::take(&mut e.children) {
@@ -358,19 +486,19 @@ fn move_sheet_refs(ws: &mut XElem, moves: &Moves) {
                     };
                     let within = m.get("ref").and_then(range_rows).and_then(|(a, b)| {
                         (a == b)
-                            .then(|| moves.0.iter().find(|(t, _)| *t == a).copied())
+                            .then(|| layout.copies.get(&a).filter(|c| c.len() > 1))
                             .flatten()
                     });
                     match (within, m.get("ref").map(str::to_owned)) {
-                        (Some((row, n)), Some(r)) => {
-                            for k in 0..n {
+                        (Some(copies), Some(r)) => {
+                            for (number, _) in copies {
                                 let mut copy = m.clone();
-                                set_attr(&mut copy, "ref", set_rows(&r, moves.first(row) + k));
+                                set_attr(&mut copy, "ref", set_rows(&r, *number));
                                 merges.push(XNode::Elem(copy));
                             }
                         }
                         _ => {
-                            move_attr(&mut m, "ref", moves);
+                            move_attr(&mut m, "ref", layout);
                             merges.push(XNode::Elem(m));
                         }
                     }
@@ -383,11 +511,11 @@ fn move_sheet_refs(ws: &mut XElem, moves: &Moves) {
                 e.children = merges;
             }
             "conditionalFormatting" | "dataValidations" | "hyperlinks" => {
-                move_attr(e, "sqref", moves);
+                move_attr(e, "sqref", layout);
                 for child in &mut e.children {
                     if let XNode::Elem(child) = child {
-                        move_attr(child, "sqref", moves);
-                        move_attr(child, "ref", moves);
+                        move_attr(child, "sqref", layout);
+                        move_attr(child, "ref", layout);
                     }
                 }
             }
@@ -396,16 +524,17 @@ fn move_sheet_refs(ws: &mut XElem, moves: &Moves) {
     }
 }
 
-fn move_attr(e: &mut XElem, name: &str, moves: &Moves) {
-    if let Some(v) = e.get(name).map(|v| move_ranges(v, moves)) {
+fn move_attr(e: &mut XElem, name: &str, layout: &Layout) {
+    if let Some(v) = e.get(name).map(|v| move_ranges(v, layout)) {
         set_attr(e, name, v);
     }
 }
 
-/// A space-separated list of cells and ranges (`A1:C5 E7`) with its rows moved.
-fn move_ranges(list: &str, moves: &Moves) -> String {
+/// A space-separated list of cells and ranges (`A1:C5 E7`) with its rows moved, as seen from
+/// outside every repeated block.
+fn move_ranges(list: &str, layout: &Layout) -> String {
     list.split(' ')
-        .map(|r| move_formula(r, moves, None))
+        .map(|r| move_formula(r, layout, &[]))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -440,10 +569,11 @@ fn split_ref(r: &str) -> Option<(&str, i64)> {
     (ok && (1..=MAX_ROW).contains(&row)).then_some((col, row))
 }
 
-/// A formula with the rows of its same-sheet cell references moved. In copy `k` of the
-/// template's row `own`, references to that row point at the copy. The end of a range moves
-/// to the last copy of its row.
-fn move_formula(f: &str, moves: &Moves, own: Option<(i64, i64)>) -> String {
+/// A formula with the rows of its same-sheet cell references moved, written in a row of the
+/// block copies `context`: a reference to a row of the same copy points at it (a copy's own
+/// row, its block's header or items); otherwise a cell or the start of a range is the first
+/// copy and the end of a range the last.
+fn move_formula(f: &str, layout: &Layout, context: &[(i64, usize)]) -> String {
     let chars: Vec<char> = f.chars().collect();
     let mut out = String::with_capacity(f.len());
     let mut i = 0;
@@ -474,11 +604,8 @@ fn move_formula(f: &str, moves: &Moves, own: Option<(i64, i64)>) -> String {
         match split_ref(&token).filter(|_| is_ref) {
             Some((col, row)) => {
                 let range_end = i > 0 && chars[i - 1] == ':';
-                let moved = match own {
-                    Some((r, k)) if row == r => moves.first(r) + k,
-                    _ if range_end => moves.last(row),
-                    _ => moves.first(row),
-                };
+                let end = if range_end { End::Last } else { End::First };
+                let moved = layout.resolve(row, context, end);
                 out.push_str(col);
                 out.push_str(&moved.to_string());
             }
@@ -500,26 +627,70 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn moves() -> Moves {
-        // Row 5 repeats 3 times, row 8 twice.
-        Moves(vec![(5, 3), (8, 2)])
+    /// Rows 1–10 of a template where row 5 repeated 3 times and row 8 twice.
+    fn layout() -> Layout {
+        let mut l = Layout {
+            first: 1,
+            ..Layout::default()
+        };
+        let mut out = 1;
+        for t in 1..=10 {
+            let n = match t {
+                5 => 3,
+                8 => 2,
+                _ => 1,
+            };
+            for k in 0..n {
+                let chain = if n > 1 { vec![(t, k)] } else { vec![] };
+                l.add(t, out, &chain);
+                out += 1;
+            }
+        }
+        l.delta = out - 1 - 10;
+        l
     }
 
     #[test]
     fn formulas_follow_the_rows() {
-        let m = moves();
-        assert_eq!(move_formula("SUM(C5:C5)", &m, None), "SUM(C5:C7)");
+        let m = layout();
+        assert_eq!(move_formula("SUM(C5:C5)", &m, &[]), "SUM(C5:C7)");
         assert_eq!(
-            move_formula("SUM($C$2:C5)*B9+A1", &m, None),
+            move_formula("SUM($C$2:C5)*B9+A1", &m, &[]),
             "SUM($C$2:C7)*B12+A1"
         );
-        assert_eq!(move_formula("B5*C5", &m, Some((5, 2))), "B7*C7");
+        assert_eq!(move_formula("B5*C5", &m, &[(5, 2)]), "B7*C7");
         assert_eq!(
-            move_formula("IF(A6=\"C5\",LOG10(D6),Sheet2!C9)", &m, None),
+            move_formula("IF(A6=\"C5\",LOG10(D6),Sheet2!C9)", &m, &[]),
             "IF(A8=\"C5\",LOG10(D8),Sheet2!C9)"
         );
         assert_eq!(move_ranges("A1:C5 E9", &m), "A1:C7 E12");
-        assert_eq!(move_formula("SUM(A8:A8)", &m, None), "SUM(A10:A11)");
+        assert_eq!(move_formula("SUM(A8:A8)", &m, &[]), "SUM(A10:A11)");
+        // Below the template's last row, rows move by everything added above.
+        assert_eq!(move_formula("A20", &m, &[]), "A23");
+    }
+
+    /// The cells of the first sheet, each `ref type value-or-=formula`.
+    fn cells_of(out: &[u8]) -> (XElem, Vec<String>) {
+        let sheet = office::part(out, "xl/worksheets/sheet1.xml", KIND)
+            .unwrap()
+            .unwrap();
+        let ws = xml::parse(&sheet).unwrap().root;
+        let mut cells = Vec::new();
+        for row in ws.elems().find(|e| e.name == "sheetData").unwrap().elems() {
+            for c in row.elems() {
+                let mut value = String::new();
+                string_text(c, &mut value);
+                let f = c.elems().find(|e| e.name == "f").map(XElem::text);
+                let v = c.elems().find(|e| e.name == "v").map(XElem::text);
+                cells.push(format!(
+                    "{} {} {}",
+                    c.get("r").unwrap(),
+                    c.get("t").unwrap_or("n"),
+                    f.map(|f| format!("={f}")).or(v).unwrap_or(value)
+                ));
+            }
+        }
+        (ws, cells)
     }
 
     fn cell(r: &str, xml: &str) -> String {
@@ -580,25 +751,7 @@ mod tests {
             "orders": [{"name": "Чай", "price": 12.5, "note": true}, {"name": "Сахар", "price": 3}],
         });
         let out = fill(&workbook(&strings, &rows, extra), &data).unwrap();
-        let sheet = office::part(&out, "xl/worksheets/sheet1.xml", KIND)
-            .unwrap()
-            .unwrap();
-        let ws = xml::parse(&sheet).unwrap().root;
-        let mut cells = Vec::new();
-        for row in ws.elems().find(|e| e.name == "sheetData").unwrap().elems() {
-            for c in row.elems() {
-                let mut value = String::new();
-                string_text(c, &mut value);
-                let f = c.elems().find(|e| e.name == "f").map(XElem::text);
-                let v = c.elems().find(|e| e.name == "v").map(XElem::text);
-                cells.push(format!(
-                    "{} {} {}",
-                    c.get("r").unwrap(),
-                    c.get("t").unwrap_or("n"),
-                    f.map(|f| format!("={f}")).or(v).unwrap_or(value)
-                ));
-            }
-        }
+        let (ws, cells) = cells_of(&out);
         assert_eq!(
             cells,
             vec![
@@ -652,6 +805,80 @@ mod tests {
             let text = String::from_utf8(office::part(&out, part, KIND).unwrap().unwrap()).unwrap();
             assert!(!text.contains("calcChain"), "{part}: {text}");
         }
+    }
+
+    /// Bpium 3.0.1's ranges with nested arrays: the order's rows repeat together, its items
+    /// within each copy; an order's formula sums its own items, the total all of them, and an
+    /// order without items keeps one empty item row.
+    #[test]
+    fn row_ranges_repeat_with_their_nested_arrays() {
+        let strings = [
+            "Заказы",
+            "{{orders.number}}",
+            "{{orders.items.name}}",
+            "{{orders.items.qty}}",
+            "Итого",
+        ];
+        let s = |r: &str, i: usize| cell(r, &format!(" t=\"s\"><v>{i}</v>"));
+        let f = |r: &str, f: &str| cell(r, &format!("><f>{f}</f><v>0</v>"));
+        let rows = [
+            format!("<row r=\"1\">{}</row>", s("A1", 0)),
+            format!("<row r=\"2\">{}{}</row>", s("A2", 1), f("B2", "SUM(C3:C3)")),
+            format!(
+                "<row r=\"3\">{}{}{}</row>",
+                s("A3", 2),
+                s("B3", 3),
+                f("C3", "B3*2")
+            ),
+            format!(
+                "<row r=\"4\">{}{}</row>",
+                s("A4", 4),
+                f("B4", "SUM(C3:C3)+B2")
+            ),
+        ]
+        .concat();
+        let extra = "<mergeCells count=\"1\"><mergeCell ref=\"D3:E3\"/></mergeCells>";
+        let data = json!({"orders": [
+            {"number": "A-1", "items": [{"name": "чай", "qty": 2}, {"name": "сахар", "qty": 1}]},
+            {"number": "A-2", "items": [{"name": "соль", "qty": 5}]},
+            {"number": "A-3", "items": []},
+        ]});
+        let out = fill(&workbook(&strings, &rows, extra), &data).unwrap();
+        let (ws, cells) = cells_of(&out);
+        assert_eq!(
+            cells,
+            vec![
+                "A1 s 0",
+                "A2 inlineStr A-1",
+                "B2 n =SUM(C3:C4)",
+                "A3 inlineStr чай",
+                "B3 n 2",
+                "C3 n =B3*2",
+                "A4 inlineStr сахар",
+                "B4 n 1",
+                "C4 n =B4*2",
+                "A5 inlineStr A-2",
+                "B5 n =SUM(C6:C6)",
+                "A6 inlineStr соль",
+                "B6 n 5",
+                "C6 n =B6*2",
+                "A7 inlineStr A-3",
+                "B7 n =SUM(C8:C8)",
+                "A8 inlineStr ",
+                "B8 inlineStr ",
+                "C8 n =B8*2",
+                "A9 s 4",
+                "B9 n =SUM(C3:C8)+B2",
+            ]
+        );
+        let merges: Vec<&str> = ws
+            .elems()
+            .find(|e| e.name == "mergeCells")
+            .unwrap()
+            .elems()
+            .filter_map(|m| m.get("ref"))
+            .collect();
+        assert_eq!(merges, vec!["D3:E3", "D4:E4", "D6:E6", "D8:E8"]);
     }
 
     #[test]

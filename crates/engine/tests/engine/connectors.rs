@@ -1254,3 +1254,68 @@ async fn generate_document_fills_an_excel_template_and_moves_the_total() {
     assert_eq!(f(3, 3), "B4*C4");
     assert_eq!(f(4, 3), "SUM(D3:D4)");
 }
+
+/// A report written by another library: each department's header row with a subtotal,
+/// then its employees (a nested array), then a grand total.
+#[tokio::test]
+async fn generate_document_repeats_excel_row_ranges_with_nested_arrays() {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "{{deps.name}}").unwrap();
+    sheet.write_formula(0, 2, "=SUM(C2:C2)").unwrap();
+    sheet.write_string(1, 1, "{{deps.staff.name}}").unwrap();
+    sheet.write_string(1, 2, "{{deps.staff.salary}}").unwrap();
+    sheet.write_string(2, 0, "Всего").unwrap();
+    sheet.write_formula(2, 2, "=SUM(C2:C2)").unwrap();
+    let template = book.save_to_buffer().unwrap();
+    let fake = Fake::new().with_file("https://x.test/staff.xlsx", &template);
+    let ir = one(
+        "generateDoc",
+        &[
+            ("template_format", P::L("url")),
+            ("template_url", P::E("'https://x.test/staff.xlsx'")),
+            ("data_format", P::L("json")),
+            (
+                "data_json",
+                P::E("{deps: [{name: 'Продажи', staff: [{name: 'Анна', salary: 100}, {name: 'Борис', salary: 90}]}, {name: 'Склад', staff: [{name: 'Вера', salary: 70}]}]}"),
+            ),
+            ("output_format", P::L("url")),
+        ],
+        &[("url", "output_url")],
+    );
+    let (out, _) = run(&ir, json!({}), &fake).await;
+    assert_eq!(out, Outcome::Done);
+    let FileContent::Bytes(b) = fake.uploads.lock().unwrap()[0].content.clone() else {
+        panic!("bytes expected")
+    };
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(b)).unwrap();
+    let name = book.sheet_names()[0].clone();
+    let cells = book.worksheet_range(&name).unwrap();
+    let text = |r: u32, c: u32| match cells.get_value((r, c)) {
+        Some(Data::String(s)) => s.clone(),
+        Some(Data::Float(f)) => f.to_string(),
+        _ => String::new(),
+    };
+    let rows: Vec<String> = (0..6)
+        .map(|r| format!("{}|{}|{}", text(r, 0), text(r, 1), text(r, 2)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            "Продажи||",
+            "|Анна|100",
+            "|Борис|90",
+            "Склад||",
+            "|Вера|70",
+            "Всего||"
+        ]
+    );
+    let formulas = book.worksheet_formula(&name).unwrap();
+    let f = |r: u32| formulas.get_value((r, 2)).cloned().unwrap_or_default();
+    assert_eq!(
+        [f(0), f(3), f(5)],
+        ["SUM(C2:C3)", "SUM(C5:C5)", "SUM(C2:C5)"],
+        "each header sums its own staff, the total all of them"
+    );
+}
