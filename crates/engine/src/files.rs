@@ -346,8 +346,7 @@ pub(crate) async fn convert(
             let print = crate::pdf::print_options(&options)?;
             PdfJob::Html { html, print }
         } else {
-            crate::pdf::check_docx(&bytes)?;
-            PdfJob::Docx(bytes)
+            PdfJob::Docx(blocking(move || crate::pdf::safe_docx(&bytes)).await?)
         };
         let pdf = ports.to_pdf(job).await?;
         if matches!(

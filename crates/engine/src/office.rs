@@ -23,7 +23,7 @@ pub(crate) enum Edit {
 }
 
 fn bad(kind: &str, e: &dyn std::fmt::Display) -> Failure {
-    Failure::internal(format!("the .{kind} template: {e}"))
+    Failure::internal(format!("the .{kind} file: {e}"))
 }
 
 /// Reads one part of an opened package, within [`MAX_PART_BYTES`].
@@ -36,7 +36,7 @@ fn read<R: Read + std::io::Seek>(
     if entry.size() > MAX_PART_BYTES {
         return Err(Failure::new(
             "LIMIT",
-            format!("a part of the .{kind} template is larger than {MAX_PART_BYTES} bytes"),
+            format!("a part of the .{kind} file is larger than {MAX_PART_BYTES} bytes"),
         ));
     }
     let mut bytes = Vec::new();
@@ -81,7 +81,7 @@ pub(crate) fn rewrite(
             if unpacked > MAX_UNPACKED_BYTES {
                 return Err(Failure::new(
                     "LIMIT",
-                    format!("the .{kind} template unpacks to more than {MAX_UNPACKED_BYTES} bytes"),
+                    format!("the .{kind} file unpacks to more than {MAX_UNPACKED_BYTES} bytes"),
                 ));
             }
             Some(bytes)
@@ -118,7 +118,7 @@ pub(crate) fn parse(
         return Err(Failure::new(
             "LIMIT",
             format!(
-                "{name} of the .{kind} template nests deeper than {} elements",
+                "{name} of the .{kind} file nests deeper than {} elements",
                 crate::files::MAX_XML_DEPTH
             ),
         ));

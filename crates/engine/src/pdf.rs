@@ -2,8 +2,10 @@
 //! HTML is Puppeteer's `page.pdf()` options, which Bpium's component passes on; the printing
 //! itself is the host's ([`Ports::to_pdf`]).
 
+use kartoteka_bpmn::xml::{self, XNode};
 use serde_json::{Map, Value};
 
+use crate::office::{self, Edit};
 use crate::{Failure, PrintOptions};
 
 /// Paper sizes Puppeteer knows, in inches, width × height (portrait).
@@ -148,16 +150,46 @@ fn flag(p: &Map<String, Value>, name: &str, default: bool) -> Result<bool, Failu
     }
 }
 
-/// A Word document is a ZIP package: refuse anything else before the host spends a process
+/// A Word document made safe to hand to the converter. LibreOffice loads what a document
+/// links to while it converts (a picture linked as `file:///…` ends up in the PDF), and the
+/// document may be any user's upload: every external link but a hyperlink (linked pictures,
+/// attached templates, subdocuments, OLE links, whether to files, shares or the web) is
+/// pointed at `about:blank`. Anything but a ZIP package is refused before a process is spent
 /// on it.
-pub(crate) fn check_docx(bytes: &[u8]) -> Result<(), Failure> {
-    if bytes.starts_with(b"PK\x03\x04") {
-        Ok(())
-    } else {
-        Err(Failure::internal(
+pub(crate) fn safe_docx(bytes: &[u8]) -> Result<Vec<u8>, Failure> {
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return Err(Failure::internal(
             "the file is not a .docx document (a Word package is a ZIP archive)",
-        ))
+        ));
     }
+    office::rewrite(
+        bytes,
+        "docx",
+        |name| name.ends_with(".rels"),
+        |name, part| {
+            let Some(part) = part else {
+                return Ok(Edit::Keep);
+            };
+            let mut doc = office::parse(&part, name, "docx")?;
+            let mut changed = false;
+            for rel in doc.root.children.iter_mut() {
+                let XNode::Elem(rel) = rel else { continue };
+                let external = rel
+                    .get("TargetMode")
+                    .is_some_and(|m| m.eq_ignore_ascii_case("External"));
+                let hyperlink = rel.get("Type").is_some_and(|t| t.ends_with("/hyperlink"));
+                if external && !hyperlink && rel.get("Target") != Some("about:blank") {
+                    office::set_attr(rel, "Target", "about:blank".to_owned());
+                    changed = true;
+                }
+            }
+            Ok(if changed {
+                Edit::Write(xml::write(&doc).into_bytes())
+            } else {
+                Edit::Keep
+            })
+        },
+    )
 }
 
 #[cfg(test)]
@@ -243,9 +275,43 @@ mod tests {
         assert!(opts(json!({"landscape": "yes"})).is_err());
     }
 
+    fn package(parts: &[(&str, &str)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, text) in parts {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .expect("part");
+            w.write_all(text.as_bytes()).expect("write");
+        }
+        w.finish().expect("zip").into_inner()
+    }
+
     #[test]
-    fn only_zip_packages_pass_as_docx() {
-        assert!(check_docx(b"PK\x03\x04rest").is_ok());
-        assert!(check_docx(b"<html>").is_err());
+    fn word_documents_lose_their_links_to_files_but_keep_hyperlinks() {
+        let rels = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId5" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="file:///srv/data/files/ab/cd" TargetMode="External"/><Relationship Id="rId6" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink" Target="https://example.org/" TargetMode="External"/><Relationship Id="rId7" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="media/image1.png"/></Relationships>"#;
+        let settings = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" Target="file:///C:\Users\a\Normal.dotm" TargetMode="External"/></Relationships>"#;
+        let doc = "<w:document/>";
+        let safe = safe_docx(&package(&[
+            ("word/document.xml", doc),
+            ("word/_rels/document.xml.rels", rels),
+            ("word/_rels/settings.xml.rels", settings),
+        ]))
+        .expect("safe");
+        let text = |name: &str| {
+            String::from_utf8(
+                office::part(&safe, name, "docx")
+                    .expect("read")
+                    .expect(name),
+            )
+            .expect("utf-8")
+        };
+        let rels = text("word/_rels/document.xml.rels");
+        assert!(!rels.contains("file:"), "{rels}");
+        assert!(rels.contains(r#"Id="rId5""#) && rels.contains(r#"Target="about:blank""#));
+        assert!(rels.contains(r#"Target="https://example.org/""#), "{rels}");
+        assert!(rels.contains(r#"Target="media/image1.png""#), "{rels}");
+        assert!(!text("word/_rels/settings.xml.rels").contains("Normal.dotm"));
+        assert_eq!(text("word/document.xml"), doc);
+        assert!(safe_docx(b"<html>").is_err());
     }
 }

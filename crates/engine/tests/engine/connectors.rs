@@ -575,7 +575,7 @@ async fn converter_prints_html_to_a_pdf_buffer_with_the_page_setup() {
 
 #[tokio::test]
 async fn converter_turns_a_record_docx_into_a_stored_pdf() {
-    let docx = b"PK\x03\x04 a word package".to_vec();
+    let docx = word_template();
     let fake = Fake::new()
         .with_records(
             "110",
@@ -604,10 +604,21 @@ async fn converter_turns_a_record_docx_into_a_stored_pdf() {
     assert_eq!(state.vars["url"], "https://files.test/f1");
     let (out, _) = run(&conv("catalog", "'signed'"), json!({}), &fake).await;
     assert_eq!(out, Outcome::Done);
-    assert_eq!(
-        *fake.pdf_jobs.lock().unwrap(),
-        vec![PdfJob::Docx(docx.clone()); 2]
-    );
+    let jobs = fake.pdf_jobs.lock().unwrap().clone();
+    assert_eq!(jobs.len(), 2);
+    for job in jobs {
+        let PdfJob::Docx(package) = job else {
+            panic!("a Word job")
+        };
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(package)).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut text)
+            .unwrap();
+        assert!(
+            text.contains("Invoice for {{exec"),
+            "the document goes as it is"
+        );
+    }
     let uploads = fake.uploads.lock().unwrap().clone();
     assert_eq!(uploads[0].name, "Договор.pdf", "named after the source");
     assert_eq!(uploads[0].mime_type.as_deref(), Some("application/pdf"));

@@ -280,6 +280,120 @@ async fn a_filled_word_contract_becomes_a_pdf_in_the_record() {
     assert!(text.contains("Подписи сторон"), "{text}");
 }
 
+/// A Word package of `document` with `relationships` for it.
+fn word_package(document: &str, relationships: &str) -> Vec<u8> {
+    let parts = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#,
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#,
+        ),
+        ("word/document.xml", document),
+        ("word/_rels/document.xml.rels", relationships),
+    ];
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in parts {
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("part");
+        w.write_all(text.as_bytes()).expect("write");
+    }
+    w.finish().expect("zip").into_inner()
+}
+
+/// LibreOffice puts a picture a document links to (`file:///…`) into the PDF; an uploaded
+/// document must not bring the server's files along that way.
+#[tokio::test]
+async fn a_word_document_cannot_pull_the_servers_files_into_its_pdf() {
+    if !have(
+        "a_word_document_cannot_pull",
+        &["soffice", "pdfimages", "pdftotext"],
+    ) {
+        return;
+    }
+    let t = TestApp::start().await;
+    let cat = t
+        .catalog(
+            "Uploads",
+            json!([{"name": "Doc", "type": "file"}, {"name": "Pdf", "type": "file"}]),
+        )
+        .await;
+    let (cid, doc, pdf) = (id(&cat), field_id(&cat, "Doc"), field_id(&cat, "Pdf"));
+    // A picture of the server's (any readable image file would do).
+    let picture = std::env::temp_dir().join(unique("kt-server-picture"));
+    std::fs::write(&picture, tiny_png()).expect("picture");
+    let document = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"><w:body><w:p><w:r><w:t>Picture:</w:t></w:r><w:r><w:drawing><wp:inline><wp:extent cx="952500" cy="952500"/><wp:docPr id="1" name="P"/><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic><pic:nvPicPr><pic:cNvPr id="1" name="P"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip r:link="rId5"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="952500" cy="952500"/></a:xfrm><a:prstGeom prst="rect"/></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline></w:drawing></w:r></w:p></w:body></w:document>"#;
+    let relationships = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId5" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="file://{}" TargetMode="External"/></Relationships>"#,
+        picture.display()
+    );
+    let f = upload(
+        &t,
+        &cid,
+        &doc,
+        "linked.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        &word_package(document, &relationships),
+    )
+    .await;
+    let rid = id(&t
+        .record(&cid, json!({doc.clone(): [{"id": f["id"].to_string()}]}))
+        .await);
+    let field = |prefix: &str, f: &str| {
+        [
+            input(&format!("{prefix}_catalogId"), &format!("'{cid}'")),
+            input(&format!("{prefix}_recordId"), &format!("'{rid}'")),
+            input(&format!("{prefix}_fieldId"), &format!("'{f}'")),
+        ]
+        .concat()
+    };
+    let to_pdf = convert(&[
+        list("method", "docx-pdf"),
+        list("source_format", "catalog"),
+        field("source", &doc),
+        list("output_format", "catalog"),
+        field("output", &pdf),
+    ]);
+    let (status, body) = call_listener(&t, "linked", &[to_pdf]).await;
+    assert_eq!(status, 200, "{body}");
+    let got = t
+        .get(&format!("/api/v1/catalogs/{cid}/records/{rid}"))
+        .await
+        .expect(200)
+        .clone();
+    let (code, _, bytes) = fetch(got["values"][&pdf][0]["url"].as_str().expect("url")).await;
+    assert_eq!(code, 200);
+    let (_, text) = read_pdf(&bytes);
+    assert!(text.contains("Picture:"), "{text}");
+    let dir = std::env::temp_dir().join(unique("kt-pdf-images"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("doc.pdf"), &bytes).expect("write");
+    let list = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(dir.join("doc.pdf"))
+        .output()
+        .expect("pdfimages");
+    let listing = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert_eq!(listing.lines().count(), 2, "only the header: {listing}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&picture);
+}
+
+/// A 2×2 red PNG.
+fn tiny_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut img = image::RgbImage::new(2, 2);
+    for p in img.pixels_mut() {
+        *p = image::Rgb([255, 0, 0]);
+    }
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("png");
+    out
+}
+
 /// A stand-in converter: a shell script that notes its pid, then sleeps.
 fn sleeper(dir: &Path) -> PathBuf {
     let script = dir.join("slow-soffice");
@@ -310,10 +424,14 @@ async fn a_slow_or_missing_converter_fails_the_process() {
         ..HostConfig::default()
     })
     .await;
+    let bytes: Vec<String> = contract_template().iter().map(u8::to_string).collect();
     let docx = convert(&[
         list("method", "docx-pdf"),
         list("source_format", "content"),
-        input("source_content", "'PK\\u0003\\u0004 not really a document'"),
+        input(
+            "source_content",
+            &format!("{{type: 'Buffer', data: [{}]}}", bytes.join(",")),
+        ),
         list("output_format", "content"),
     ]);
     let (status, body) = call_listener(&t, "slow", &[docx]).await;
