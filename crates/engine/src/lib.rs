@@ -142,8 +142,9 @@
 //!   made by the host (`to_pdf`): HTML must be UTF-8 and is printed with Puppeteer's
 //!   `page.pdf()` options read from `data_values`/`data_json` (names in any case; Bpium's
 //!   defaults A4, `1cm` margins, backgrounds printed; a bad option is `EXPRESSION`), a Word
-//!   file must be a ZIP package; `output_content` is a Node Buffer, stored files are named
-//!   after the source (`.pdf`). Excel gives
+//!   file must be a ZIP package and loses every external link but its hyperlinks (LibreOffice
+//!   would embed a picture linked as `file:///…`); `output_content` is a Node Buffer, stored
+//!   files are named after the source (`.pdf`). Excel gives
 //!   `{"<sheet>": [{"A": …}, …]}` as SheetJS's `sheet_to_json(ws, {header: "A"})` does: the
 //!   first row is data too, blank rows are skipped, empty cells left out, integral numbers are
 //!   integers, dates Excel serial numbers, error cells their text. XML follows xml2js
