@@ -108,6 +108,17 @@ pub fn cause_depth() -> u32 {
     CAUSE_DEPTH.try_with(|d| *d).unwrap_or(0)
 }
 
+/// The store's lane for a record write of the task writing now: a scenario run's writes
+/// follow from a committed change and go ahead of new client writes (see
+/// [`kartoteka_store::Store::write_in`]).
+pub fn write_lane() -> kartoteka_store::Lane {
+    if cause_depth() > 0 {
+        kartoteka_store::Lane::FollowUp
+    } else {
+        kartoteka_store::Lane::Client
+    }
+}
+
 /// The future a before-hook returns: values to put into the write (field id → value in
 /// the write format; empty for none), or the refusal.
 pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<Map<String, Value>>> + Send + 'a>>;

@@ -801,7 +801,7 @@ impl App {
         let depth = events::cause_depth();
         let (data, after, enqueued) = self
             .store
-            .write(move |c| -> Result<_> {
+            .write_in(events::write_lane(), move |c| -> Result<_> {
                 let mut values = values;
                 check_unique_email(c, &cat2, &values, None)?;
                 let attach = resolve_refs(c, &schema2, &actor2, &mut values)?;
@@ -1036,7 +1036,7 @@ impl App {
         let depth = events::cause_depth();
         let (data, after, enqueued) = self
             .store
-            .write(move |c| -> Result<_> {
+            .write_in(events::write_lane(), move |c| -> Result<_> {
                 let mut values = values;
                 let old =
                     rec::fetch_records(c, cat2.db_id, &cat2.fields, &Selector::Ids(vec![db_id]))?;
@@ -1198,7 +1198,7 @@ impl App {
         let depth = events::cause_depth();
         let (after, enqueued) = self
             .store
-            .write(move |c| -> Result<_> {
+            .write_in(events::write_lane(), move |c| -> Result<_> {
                 let old =
                     rec::fetch_records(c, cat2.db_id, &cat2.fields, &Selector::Ids(vec![db_id]))?;
                 let Some(old) = old.into_iter().next() else {

@@ -41,6 +41,15 @@ enum Backend {
 }
 
 /// A handle on the database; cheap to clone.
+/// Whose write it is, for the order of the SQLite writer ([`Store::write_in`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// A client's request (and everything else).
+    Client,
+    /// Work that follows from a committed change: scenario runs and their process records.
+    FollowUp,
+}
+
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
@@ -125,6 +134,22 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.write_in(Lane::Client, f).await
+    }
+
+    /// [`Store::write`] in a lane: on SQLite, follow-up writes (what automation does about a
+    /// change already committed) are committed ahead of the client writes waiting with them,
+    /// so a scenario's work does not queue behind every new request. PostgreSQL has no single
+    /// writer to order, and ignores the lane.
+    pub async fn write_in<T, E>(
+        &self,
+        lane: Lane,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         if self.read_only {
             return Err(E::from(StoreError::Unavailable(
                 "the store was opened read-only".into(),
@@ -148,7 +173,7 @@ impl Store {
                         }),
                     }
                 });
-                s.submit(job)?;
+                s.submit(job, lane)?;
                 rx.await.map_err(|_| {
                     E::from(StoreError::Unavailable("the write was abandoned".into()))
                 })?

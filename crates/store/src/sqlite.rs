@@ -34,7 +34,7 @@ pub(crate) struct Completion {
 pub(crate) type Job = Box<dyn FnOnce(&mut dyn Conn) -> Completion + Send>;
 
 pub(crate) struct SqliteStore {
-    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<mpsc::Sender<(crate::Lane, Job)>>>,
     handle: Mutex<Option<thread::JoinHandle<()>>>,
     /// Dropping the sender stops the checkpointer.
     checkpointer: Mutex<Option<(mpsc::Sender<()>, thread::JoinHandle<()>)>>,
@@ -172,7 +172,7 @@ impl SqliteStore {
         // is quick because the background has already copied nearly all of it.
         conn.execute_batch("PRAGMA wal_autocheckpoint=8192;")?;
         let checkpointer = spawn_checkpointer(path)?;
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<(crate::Lane, Job)>();
         let handle = thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
@@ -207,14 +207,14 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn submit(&self, job: Job) -> Result<(), StoreError> {
+    pub(crate) fn submit(&self, job: Job, lane: crate::Lane) -> Result<(), StoreError> {
         let guard = self
             .writer
             .lock()
             .map_err(|_| StoreError::Unavailable("writer lock".into()))?;
         match guard.as_ref() {
             Some(tx) => tx
-                .send(job)
+                .send((lane, job))
                 .map_err(|_| StoreError::Unavailable("the writer has stopped".into())),
             None => Err(StoreError::Unavailable("the store is closed".into())),
         }
@@ -300,16 +300,26 @@ fn spawn_checkpointer(
     Ok((stop, handle))
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<(crate::Lane, Job)>) {
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        // Follow-up writes waiting now commit in a group of their own, before the clients'.
+        let (mut follow_ups, mut clients) = (Vec::new(), Vec::new());
+        let mut take = |(lane, job): (crate::Lane, Job)| match lane {
+            crate::Lane::FollowUp => follow_ups.push(job),
+            crate::Lane::Client => clients.push(job),
+        };
+        take(first);
+        for _ in 1..MAX_BATCH {
             match rx.try_recv() {
-                Ok(j) => batch.push(j),
+                Ok(j) => take(j),
                 Err(_) => break,
             }
         }
-        run_batch(&conn, batch);
+        for batch in [follow_ups, clients] {
+            if !batch.is_empty() {
+                run_batch(&conn, batch);
+            }
+        }
     }
     // Leave a tidy database file behind: fold the WAL back in.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
