@@ -179,20 +179,9 @@ fn authenticate(
     .map_err(ews_error)
 }
 
-/// XML text with its five special characters escaped.
+/// XML element text, escaped.
 fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    kartoteka_bpmn::xml::escape(text, false)
 }
 
 /// `<t:Mailbox>` of `Name <address>` or a bare address.

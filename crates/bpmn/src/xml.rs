@@ -460,7 +460,9 @@ fn write_node(out: &mut String, n: &XNode, depth: usize) {
     }
 }
 
-fn escape(s: &str, attr: bool) -> String {
+/// XML text (`attr`: an attribute value in double quotes) with its special characters
+/// escaped.
+pub fn escape(s: &str, attr: bool) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -307,23 +307,27 @@ fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Fai
     };
     // First where every row goes, then the rows themselves, their formulas moved by that.
     let mut scope = data.clone();
+    let walk_all = |scope: &mut Value, emit: &mut Emit<'_>| -> Result<i64, Failure> {
+        let mut next = first;
+        walk(
+            &rows,
+            0..rows.len(),
+            first - 1,
+            scope,
+            &mut Vec::new(),
+            &mut next,
+            emit,
+        )?;
+        Ok(next)
+    };
     let mut layout = Layout {
         first,
         ..Layout::default()
     };
-    let mut next = first;
-    walk(
-        &rows,
-        0..rows.len(),
-        first - 1,
-        &mut scope,
-        &mut Vec::new(),
-        &mut next,
-        &mut |_, t, out, chain, _| {
-            layout.add(t, out, chain);
-            Ok(())
-        },
-    )?;
+    let next = walk_all(&mut scope, &mut |_, t, out, chain, _| {
+        layout.add(t, out, chain);
+        Ok(())
+    })?;
     layout.delta = next - 1 - rows.last().map_or(first, |r| r.number);
     for row in &rows {
         if layout.copies.get(&row.number).is_some_and(|c| c.len() > 1)
@@ -337,31 +341,22 @@ fn fill_sheet(ws: &mut XElem, shared: &[String], data: &Value) -> Result<(), Fai
         }
     }
     let mut out = others;
-    let mut next = first;
-    walk(
-        &rows,
-        0..rows.len(),
-        first - 1,
-        &mut scope,
-        &mut Vec::new(),
-        &mut next,
-        &mut |index, _, number, chain, scope| {
-            let Some(row) = index.map(|i| &rows[i]) else {
-                return Ok(());
-            };
-            let mut e = row.elem.clone();
-            set_attr(&mut e, "r", number.to_string());
-            for c in &mut e.children {
-                if let XNode::Elem(cell) = c {
-                    if local(&cell.name) == "c" {
-                        fill_cell(cell, shared, scope, &layout, number, chain)?;
-                    }
+    walk_all(&mut scope, &mut |index, _, number, chain, scope| {
+        let Some(row) = index.map(|i| &rows[i]) else {
+            return Ok(());
+        };
+        let mut e = row.elem.clone();
+        set_attr(&mut e, "r", number.to_string());
+        for c in &mut e.children {
+            if let XNode::Elem(cell) = c {
+                if local(&cell.name) == "c" {
+                    fill_cell(cell, shared, scope, &layout, number, chain)?;
                 }
             }
-            out.push(XNode::Elem(e));
-            Ok(())
-        },
-    )?;
+        }
+        out.push(XNode::Elem(e));
+        Ok(())
+    })?;
     sheet_data.children = out;
     if !layout.is_identity() {
         move_sheet_refs(ws, &layout);

@@ -167,24 +167,7 @@ fn contract_template() -> Vec<u8> {
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{}<w:p><w:r><w:br w:type=\"page\"/><w:t>Подписи сторон</w:t></w:r></w:p></w:body></w:document>",
         para("Договор с {{client}}")
     );
-    let parts = [
-        (
-            "[Content_Types].xml",
-            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.to_owned(),
-        ),
-        (
-            "_rels/.rels",
-            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#.to_owned(),
-        ),
-        ("word/document.xml", doc),
-    ];
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, text) in parts {
-        w.start_file(name, zip::write::SimpleFileOptions::default())
-            .expect("part");
-        w.write_all(text.as_bytes()).expect("write");
-    }
-    w.finish().expect("zip").into_inner()
+    word_package(&doc, None)
 }
 
 /// The usual contract flow: a record's Word template is filled with its client (Generate
@@ -280,9 +263,9 @@ async fn a_filled_word_contract_becomes_a_pdf_in_the_record() {
     assert!(text.contains("Подписи сторон"), "{text}");
 }
 
-/// A Word package of `document` with `relationships` for it.
-fn word_package(document: &str, relationships: &str) -> Vec<u8> {
-    let parts = [
+/// A Word package of `document`, with `relationships` for it when given.
+fn word_package(document: &str, relationships: Option<&str>) -> Vec<u8> {
+    let mut parts = vec![
         (
             "[Content_Types].xml",
             r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#,
@@ -292,8 +275,10 @@ fn word_package(document: &str, relationships: &str) -> Vec<u8> {
             r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#,
         ),
         ("word/document.xml", document),
-        ("word/_rels/document.xml.rels", relationships),
     ];
+    if let Some(r) = relationships {
+        parts.push(("word/_rels/document.xml.rels", r));
+    }
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, text) in parts {
         w.start_file(name, zip::write::SimpleFileOptions::default())
@@ -335,7 +320,7 @@ async fn a_word_document_cannot_pull_the_servers_files_into_its_pdf() {
         &doc,
         "linked.docx",
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        &word_package(document, &relationships),
+        &word_package(document, Some(&relationships)),
     )
     .await;
     let rid = id(&t
