@@ -664,6 +664,16 @@ mod tests {
         assert_eq!(move_formula("A20", &m, &[]), "A23");
     }
 
+    /// The merged ranges of a sheet.
+    fn merges_of(ws: &XElem) -> Vec<&str> {
+        ws.elems()
+            .find(|e| e.name == "mergeCells")
+            .unwrap()
+            .elems()
+            .filter_map(|m| m.get("ref"))
+            .collect()
+    }
+
     /// The cells of the first sheet, each `ref type value-or-=formula`.
     fn cells_of(out: &[u8]) -> (XElem, Vec<String>) {
         let sheet = office::part(out, "xl/worksheets/sheet1.xml", KIND)
@@ -772,13 +782,7 @@ mod tests {
             .nth(1)
             .unwrap();
         assert_eq!(styled.elems().nth(1).unwrap().get("s"), Some("4"));
-        let merges: Vec<&str> = ws
-            .elems()
-            .find(|e| e.name == "mergeCells")
-            .unwrap()
-            .elems()
-            .filter_map(|m| m.get("ref"))
-            .collect();
+        let merges = merges_of(&ws);
         assert_eq!(merges, vec!["D3:E3", "D4:E4", "A5:A6"]);
         assert_eq!(
             ws.elems()
@@ -866,13 +870,7 @@ mod tests {
                 "B9 n =SUM(C3:C8)+B2",
             ]
         );
-        let merges: Vec<&str> = ws
-            .elems()
-            .find(|e| e.name == "mergeCells")
-            .unwrap()
-            .elems()
-            .filter_map(|m| m.get("ref"))
-            .collect();
+        let merges = merges_of(&ws);
         assert_eq!(merges, vec!["D3:E3", "D4:E4", "D6:E6", "D8:E8"]);
     }
 

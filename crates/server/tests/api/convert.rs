@@ -76,6 +76,29 @@ fn pages_and_size(info: &str) -> (u32, f64, f64) {
     (pages, w, h)
 }
 
+/// The parameters `<prefix>_catalogId`, `_recordId` and `_fieldId` naming a record's field.
+fn in_record(prefix: &str, catalog: &str, record: &str, field: &str) -> String {
+    [
+        input(&format!("{prefix}_catalogId"), &format!("'{catalog}'")),
+        input(&format!("{prefix}_recordId"), &format!("'{record}'")),
+        input(&format!("{prefix}_fieldId"), &format!("'{field}'")),
+    ]
+    .concat()
+}
+
+/// The first file of a record's field and its bytes, which must be a PDF.
+async fn stored(t: &TestApp, catalog: &str, record: &str, field: &str) -> (Value, Vec<u8>) {
+    let got = t
+        .get(&format!("/api/v1/catalogs/{catalog}/records/{record}"))
+        .await
+        .expect(200)
+        .clone();
+    let file = got["values"][field][0].clone();
+    let (code, mime, bytes) = fetch(file["url"].as_str().expect("a stored file")).await;
+    assert_eq!((code, mime.as_str()), (200, "application/pdf"), "{file}");
+    (file, bytes)
+}
+
 fn convert(params: &[String]) -> (String, String) {
     ("convertDoc".to_string(), params.concat())
 }
@@ -112,9 +135,7 @@ async fn html_is_printed_to_pdf_with_the_page_setup() {
             list("data_format", "json"),
             input("data_json", "{Format: 'A5', landscape: true, margin: '0'}"),
             list("output_format", output),
-            input("output_catalogId", &format!("'{cid}'")),
-            input("output_recordId", &format!("'{rid}'")),
-            input("output_fieldId", &format!("'{field}'")),
+            in_record("output", &cid, &rid, &field),
             input("output_filename", "'invoice'"),
             slot(target, slot_name),
         ])
@@ -135,16 +156,9 @@ async fn html_is_printed_to_pdf_with_the_page_setup() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["type"], "Buffer");
     assert_eq!(body["head"], "%PDF-");
-    let got = t
-        .get(&format!("/api/v1/catalogs/{cid}/records/{rid}"))
-        .await
-        .expect(200)
-        .clone();
-    let file = &got["values"][&field][0];
-    assert_eq!(file["title"], "invoice.pdf", "{got}");
+    let (file, pdf) = stored(&t, &cid, &rid, &field).await;
+    assert_eq!(file["title"], "invoice.pdf", "{file}");
     assert_eq!(file["url"], body["url"], "output_url is the stored file's");
-    let (code, mime, pdf) = fetch(file["url"].as_str().expect("url")).await;
-    assert_eq!((code, mime.as_str()), (200, "application/pdf"));
     assert!(
         body["size"].as_u64().is_some_and(|n| n > 1000),
         "the Buffer holds a whole PDF: {body}"
@@ -212,14 +226,7 @@ async fn a_filled_word_contract_becomes_a_pdf_in_the_record() {
         )
         .await;
     let rid = id(&rec);
-    let field = |prefix: &str, f: &str| {
-        [
-            input(&format!("{prefix}_catalogId"), &format!("'{cid}'")),
-            input(&format!("{prefix}_recordId"), &format!("'{rid}'")),
-            input(&format!("{prefix}_fieldId"), &format!("'{f}'")),
-        ]
-        .concat()
-    };
+    let field = |prefix: &str, f: &str| in_record(prefix, &cid, &rid, f);
     let fill = (
         "generateDoc".to_string(),
         [
@@ -248,15 +255,8 @@ async fn a_filled_word_contract_becomes_a_pdf_in_the_record() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let got = t
-        .get(&format!("/api/v1/catalogs/{cid}/records/{rid}"))
-        .await
-        .expect(200)
-        .clone();
-    let file = &got["values"][&pdf][0];
-    assert_eq!(file["title"], "contract-signed.pdf", "{got}");
-    let (code, _, bytes) = fetch(file["url"].as_str().expect("url")).await;
-    assert_eq!(code, 200);
+    let (file, bytes) = stored(&t, &cid, &rid, &pdf).await;
+    assert_eq!(file["title"], "contract-signed.pdf", "{file}");
     let (info, text) = read_pdf(&bytes);
     assert_eq!(pages_and_size(&info).0, 2, "{info}");
     assert!(text.contains("Договор с ООО Ромашка"), "{text}");
@@ -326,14 +326,7 @@ async fn a_word_document_cannot_pull_the_servers_files_into_its_pdf() {
     let rid = id(&t
         .record(&cid, json!({doc.clone(): [{"id": f["id"].to_string()}]}))
         .await);
-    let field = |prefix: &str, f: &str| {
-        [
-            input(&format!("{prefix}_catalogId"), &format!("'{cid}'")),
-            input(&format!("{prefix}_recordId"), &format!("'{rid}'")),
-            input(&format!("{prefix}_fieldId"), &format!("'{f}'")),
-        ]
-        .concat()
-    };
+    let field = |prefix: &str, f: &str| in_record(prefix, &cid, &rid, f);
     let to_pdf = convert(&[
         list("method", "docx-pdf"),
         list("source_format", "catalog"),
@@ -343,13 +336,7 @@ async fn a_word_document_cannot_pull_the_servers_files_into_its_pdf() {
     ]);
     let (status, body) = call_listener(&t, "linked", &[to_pdf]).await;
     assert_eq!(status, 200, "{body}");
-    let got = t
-        .get(&format!("/api/v1/catalogs/{cid}/records/{rid}"))
-        .await
-        .expect(200)
-        .clone();
-    let (code, _, bytes) = fetch(got["values"][&pdf][0]["url"].as_str().expect("url")).await;
-    assert_eq!(code, 200);
+    let (_, bytes) = stored(&t, &cid, &rid, &pdf).await;
     let (_, text) = read_pdf(&bytes);
     assert!(text.contains("Picture:"), "{text}");
     let dir = std::env::temp_dir().join(unique("kt-pdf-images"));
