@@ -8,7 +8,9 @@
 //! - **DOCX → PDF** by LibreOffice (`soffice --headless --convert-to pdf`).
 //!
 //! Each conversion starts its own process group with a fresh profile in a temporary folder,
-//! which is removed afterwards. At most [`ConvertConfig::workers`] run at once; one that
+//! which is removed afterwards. Under a root server the programs run as `nobody`, so Chromium
+//! keeps its sandbox (which refuses root); where the sandbox cannot start at all, the page is
+//! printed again without it, with a warning. At most [`ConvertConfig::workers`] run at once; one that
 //! takes longer than [`ConvertConfig::timeout`] (the wait for a turn included) is `TIMEOUT`,
 //! and its processes are killed. A host without the program answers `INTERNAL`, saying what
 //! to install or set.
@@ -139,10 +141,28 @@ impl Converter {
             ],
             "html-pdf needs Chromium: install it (Debian: apt install chromium) or set KARTOTEKA_CHROMIUM",
         )?;
+        // Chromium's sandbox cannot start everywhere (no user namespaces in some
+        // containers); where it says so, the page is printed again without it.
+        match self.print_page(&chromium, html, print, true).await {
+            Err(e) if sandbox_refused(&e) => {
+                tracing::warn!(error = %e.message, "Chromium's sandbox cannot start here; printing without it");
+                self.print_page(&chromium, html, print, false).await
+            }
+            done => done,
+        }
+    }
+
+    async fn print_page(
+        &self,
+        chromium: &Path,
+        html: &str,
+        print: &PrintOptions,
+        sandbox: bool,
+    ) -> Result<Vec<u8>, PortError> {
         let dir = workdir()?;
         let (to_browser, browser_in) = pipe::pipe().map_err(failed)?;
         let (browser_out, from_browser) = pipe::pipe().map_err(failed)?;
-        let mut cmd = Command::new(&chromium);
+        let mut cmd = Command::new(chromium);
         cmd.args([
             "--headless",
             "--remote-debugging-pipe",
@@ -162,9 +182,7 @@ impl Converter {
             "--user-data-dir={}",
             dir.path().join("profile").display()
         ));
-
-        // Chromium's sandbox refuses to start as root; there it runs without it.
-        if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        if !sandbox {
             cmd.arg("--no-sandbox");
         }
         cmd.arg("about:blank")
@@ -179,7 +197,7 @@ impl Converter {
                 },
             ])
             .map_err(failed)?;
-        let running = spawn(&mut cmd, &chromium, dir)?;
+        let running = spawn(&mut cmd, chromium, dir)?;
         // The browser's ends of the pipes close here, so its exit is seen as the end of input.
         drop(cmd);
         let mut cdp = DevTools {
@@ -229,7 +247,7 @@ impl Converter {
         let pdf = base64::engine::general_purpose::STANDARD
             .decode(printed["data"].as_str().unwrap_or_default())
             .map_err(failed)?;
-        // Closing is a courtesy: the process group is killed when `_group` goes.
+        // Closing is a courtesy: the process group is killed when `running` goes.
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
             cdp.call(None, "Browser.close", json!({})),
@@ -366,11 +384,38 @@ fn workdir() -> Result<tempfile::TempDir, PortError> {
         .map_err(failed)
 }
 
+/// Whether Chromium stopped because its sandbox could not start.
+fn sandbox_refused(e: &PortError) -> bool {
+    e.message.starts_with("Chromium stopped") && e.message.to_lowercase().contains("sandbox")
+}
+
+/// The user and group a converter runs as when the server runs as root: `nobody`'s (from
+/// `/etc/passwd`, else 65534), so that a document that takes over a converter takes over
+/// nothing of the server's, and Chromium keeps its sandbox (which refuses root).
+fn unprivileged() -> Option<(u32, u32)> {
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok()? != 0 {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let nobody = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&"nobody") && f.len() > 3)
+            .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+            .flatten()
+    });
+    Some(nobody.unwrap_or((65534, 65534)))
+}
+
 /// Starts a converter in its own process group, its output into `log.txt` of its work
-/// folder, which it then owns.
+/// folder, which it then owns; as `nobody` when the server runs as root (the work folder
+/// is handed over to it).
 fn spawn(cmd: &mut Command, program: &Path, dir: tempfile::TempDir) -> Result<Running, PortError> {
     let log = std::fs::File::create(dir.path().join("log.txt")).map_err(failed)?;
     let err = log.try_clone().map_err(failed)?;
+    if let Some((uid, gid)) = unprivileged() {
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).map_err(failed)?;
+        cmd.uid(uid).gid(gid);
+    }
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
@@ -463,6 +508,18 @@ mod tests {
             file_url(Path::new("/tmp/a b/профиль")),
             "file:///tmp/a%20b/%D0%BF%D1%80%D0%BE%D1%84%D0%B8%D0%BB%D1%8C"
         );
+    }
+
+    #[test]
+    fn only_a_sandbox_failure_prints_again() {
+        let stopped = |log: &str| failed(format!("Chromium stopped: {log}"));
+        assert!(sandbox_refused(&stopped(
+            "FATAL:zygote_host_impl_linux.cc(128)] No usable sandbox! ..."
+        )));
+        assert!(!sandbox_refused(&stopped("Segmentation fault")));
+        assert!(!sandbox_refused(&failed(
+            "Chromium refused Page.printToPDF: sandbox"
+        )));
     }
 
     #[test]

@@ -366,22 +366,30 @@ fn tiny_png() -> Vec<u8> {
     out
 }
 
-/// A stand-in converter: a shell script that notes its pid, then sleeps.
+/// A stand-in converter: a shell script that notes its pid and user, then sleeps. Its folder
+/// is writable by all, as the converter runs as `nobody` under a root server.
 fn sleeper(dir: &Path) -> PathBuf {
     let script = dir.join("slow-soffice");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\necho $$ > {}/pid\nsleep 30\n", dir.display()),
+        format!(
+            "#!/bin/sh\necho $$ > {0}/pid\nid -u > {0}/uid\nsleep 30\n",
+            dir.display()
+        ),
     )
     .expect("script");
+    let mut open = std::fs::metadata(dir).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut open, 0o777);
+    std::fs::set_permissions(dir, open).expect("chmod");
     let mut perms = std::fs::metadata(&script).expect("meta").permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&script, perms).expect("chmod");
     script
 }
 
-/// A conversion over the time limit fails the run with `TIMEOUT` and its process is killed;
-/// a program that is not there fails it saying which. Needs no converter installed.
+/// A conversion over the time limit fails the run with `TIMEOUT` and its process is killed
+/// (and under a root server it ran as `nobody`); a program that is not there fails it
+/// saying which. Needs no converter installed.
 #[tokio::test]
 async fn a_slow_or_missing_converter_fails_the_process() {
     let dir = std::env::temp_dir().join(unique("kt-slow-converter"));
@@ -418,6 +426,16 @@ async fn a_slow_or_missing_converter_fails_the_process() {
         "{result}"
     );
     let pid = std::fs::read_to_string(dir.join("pid")).expect("the script ran");
+    let root =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("me")) == 0;
+    if root {
+        let uid = std::fs::read_to_string(dir.join("uid")).expect("its user");
+        assert_ne!(
+            uid.trim(),
+            "0",
+            "under a root server the converter runs as nobody"
+        );
+    }
     let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
     for _ in 0..50 {
         if !proc_dir.exists() {
