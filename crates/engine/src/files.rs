@@ -357,7 +357,9 @@ pub(crate) async fn convert(
         }
         let stem = source
             .rsplit_once('.')
-            .map_or(source.as_str(), |(stem, _)| stem)
+            .map(|(stem, _)| stem)
+            .filter(|stem| !stem.is_empty())
+            .unwrap_or(source.as_str())
             .to_owned();
         let name = result_name(args, &stem, "pdf");
         return store(engine, ports, name, FileContent::Bytes(pdf), target(args)?).await;

@@ -232,12 +232,10 @@ fn walk(
     while i < range.end {
         let row = &rows[i];
         for gap in prev + 1..row.number {
-            emit(None, gap, *next, chain, scope)?;
-            *next += 1;
+            put(emit, None, gap, next, chain, scope)?;
         }
         let Some((path, _)) = template::repetition(&row.text, scope) else {
-            emit(Some(i), row.number, *next, chain, scope)?;
-            *next += 1;
+            put(emit, Some(i), row.number, next, chain, scope)?;
             prev = row.number;
             i += 1;
             continue;
@@ -259,12 +257,26 @@ fn walk(
         prev = rows[j - 1].number;
         i = j;
     }
-    if *next > MAX_ROW + 1 {
+    Ok(())
+}
+
+/// Hands on the new row `next` (and counts it), refusing rows past Excel's last.
+fn put(
+    emit: &mut Emit<'_>,
+    index: Option<usize>,
+    template_row: i64,
+    next: &mut i64,
+    chain: &Chain,
+    scope: &Value,
+) -> Result<(), Failure> {
+    if *next > MAX_ROW {
         return Err(Failure::new(
             "LIMIT",
             format!("the sheet would have more than {MAX_ROW} rows"),
         ));
     }
+    emit(index, template_row, *next, chain, scope)?;
+    *next += 1;
     Ok(())
 }
 
@@ -872,6 +884,18 @@ mod tests {
         );
         let merges = merges_of(&ws);
         assert_eq!(merges, vec!["D3:E3", "D4:E4", "D6:E6", "D8:E8"]);
+    }
+
+    #[test]
+    fn more_rows_than_excel_has_are_limit() {
+        // Excel's last row repeated twice.
+        let rows = format!(
+            "<row r=\"{MAX_ROW}\">{}</row>",
+            cell(&format!("A{MAX_ROW}"), " t=\"s\"><v>0</v>")
+        );
+        let items = json!({"items": [{"x": 1}, {"x": 2}]});
+        let e = fill(&workbook(&["{{items.x}}"], &rows, ""), &items).unwrap_err();
+        assert_eq!(e.code, "LIMIT", "{}", e.message);
     }
 
     #[test]
