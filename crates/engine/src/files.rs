@@ -341,8 +341,7 @@ pub(crate) async fn convert(
     let options = data(args)?;
     if method.ends_with("-pdf") {
         let job = if method == "html-pdf" {
-            let html = String::from_utf8(bytes)
-                .map_err(|_| Failure::internal("the HTML is not UTF-8 text"))?;
+            let html = crate::pdf::html_text(bytes);
             let print = crate::pdf::print_options(&options)?;
             PdfJob::Html { html, print }
         } else {

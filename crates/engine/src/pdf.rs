@@ -150,6 +150,30 @@ fn flag(p: &Map<String, Value>, name: &str, default: bool) -> Result<bool, Failu
     }
 }
 
+/// The text of an HTML file: UTF-8 (a byte order mark of UTF-8 or UTF-16 wins), else the
+/// charset its `<meta>` declares in its first 2 KB, else windows-1251, which browsers in a
+/// Russian locale assume and older exports (1C among them) write.
+pub(crate) fn html_text(bytes: Vec<u8>) -> String {
+    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(&bytes) {
+        return encoding.decode_with_bom_removal(&bytes).0.into_owned();
+    }
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return text,
+        Err(e) => e.into_bytes(),
+    };
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).to_ascii_lowercase();
+    let declared = head.find("charset=").and_then(|at| {
+        let label: String = head[at + 8..]
+            .trim_start_matches(['"', '\'', ' '])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+            .collect();
+        encoding_rs::Encoding::for_label(label.as_bytes())
+    });
+    let encoding = declared.unwrap_or(encoding_rs::WINDOWS_1251);
+    encoding.decode_without_bom_handling(&bytes).0.into_owned()
+}
+
 /// A Word document made safe to hand to the converter. LibreOffice loads what a document
 /// links to while it converts (a picture linked as `file:///…` ends up in the PDF), and the
 /// document may be any user's upload: every external link but a hyperlink (linked pictures,
@@ -207,6 +231,29 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-6
+    }
+
+    #[test]
+    fn html_is_read_in_its_charset() {
+        let (koi8, _, _) = encoding_rs::KOI8_R.encode("Счёт");
+        let declared = [
+            b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=koi8-r\"><p>".to_vec(),
+            koi8.to_vec(),
+        ]
+        .concat();
+        assert!(html_text(declared).ends_with("<p>Счёт"));
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode("<p>Акт</p>");
+        assert_eq!(
+            html_text(cp1251.to_vec()),
+            "<p>Акт</p>",
+            "no charset: windows-1251"
+        );
+        assert_eq!(html_text("<p>Акт</p>".as_bytes().to_vec()), "<p>Акт</p>");
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("<p>Я</p>".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(html_text(utf16), "<p>Я</p>");
     }
 
     #[test]
