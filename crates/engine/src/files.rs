@@ -316,9 +316,11 @@ pub(crate) async fn convert(
             "component not supported: convertDoc ({method})"
         )));
     }
+    let mut from_url = None;
     let (source, bytes) = match args.text("source_format").as_deref() {
         Some("url") => {
             let url = needed(args, "source_url")?;
+            from_url = Some(url.clone());
             (name_from_url(&url), download(engine, ports, &url).await?)
         }
         Some("content") => {
@@ -341,7 +343,10 @@ pub(crate) async fn convert(
     let options = data(args)?;
     if method.ends_with("-pdf") {
         let job = if method == "html-pdf" {
-            let html = crate::pdf::html_text(bytes);
+            let mut html = crate::pdf::html_text(bytes);
+            if let Some(url) = from_url.as_deref() {
+                html = crate::pdf::with_base(html, url);
+            }
             let print = crate::pdf::print_options(&options)?;
             PdfJob::Html { html, print }
         } else {

@@ -140,7 +140,8 @@
 //! - Converter: `excel-json` (xlsx, xls, ods), `xml-json`, `html-pdf` and `docx-pdf`; any
 //!   other method is `INTERNAL` `component not supported: convertDoc (<method>)`. PDFs are
 //!   made by the host (`to_pdf`): HTML is read as UTF-8, else in the charset its `<meta>`
-//!   declares, else as windows-1251, and is printed with Puppeteer's
+//!   declares, else as windows-1251 (from a URL it gets a `<base>` there), and is printed
+//!   with Puppeteer's
 //!   `page.pdf()` options read from `data_values`/`data_json` (names in any case; Bpium's
 //!   defaults A4, `1cm` margins, backgrounds printed; a bad option is `EXPRESSION`), a Word
 //!   file must be a ZIP package and loses every external link but its hyperlinks (LibreOffice

@@ -174,6 +174,36 @@ pub(crate) fn html_text(bytes: Vec<u8>) -> String {
     encoding.decode_without_bom_handling(&bytes).0.into_owned()
 }
 
+/// HTML downloaded from `url`, with a `<base href>` so that its relative links (styles,
+/// pictures) resolve against where it came from rather than the blank page it is printed in.
+/// A document with a `<base>` of its own keeps it. The element goes just inside `<head>`
+/// (else `<html>`, else in front), never before a doctype, which would change the layout
+/// mode.
+pub(crate) fn with_base(html: String, url: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    if lower.contains("<base ") || lower.contains("<base>") {
+        return html;
+    }
+    let base = format!("<base href=\"{}\">", kartoteka_bpmn::xml::escape(url, true));
+    // Just past the first `<tag>` or `<tag …>` (not `<header>` for `<head`).
+    let after = |tag: &str| {
+        let at = lower.match_indices(tag).map(|(i, _)| i).find(|i| {
+            lower[i + tag.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c == '>' || c.is_ascii_whitespace())
+        })?;
+        Some(at + lower[at..].find('>')? + 1)
+    };
+    let at = after("<head")
+        .or_else(|| after("<html"))
+        .or_else(|| after("<!doctype"))
+        .unwrap_or(0);
+    let mut out = html;
+    out.insert_str(at, &base);
+    out
+}
+
 /// A Word document made safe to hand to the converter. LibreOffice loads what a document
 /// links to while it converts (a picture linked as `file:///…` ends up in the PDF), and the
 /// document may be any user's upload: every external link but a hyperlink (linked pictures,
@@ -231,6 +261,29 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-6
+    }
+
+    #[test]
+    fn downloaded_html_resolves_its_links_where_it_came_from() {
+        let url = "https://site.test/a/invoice.html?x=1&y=2";
+        assert_eq!(
+            with_base("<!DOCTYPE html><html><HEAD><title>t</title></head></html>".into(), url),
+            "<!DOCTYPE html><html><HEAD><base href=\"https://site.test/a/invoice.html?x=1&amp;y=2\"><title>t</title></head></html>"
+        );
+        assert_eq!(
+            with_base("<!doctype html><p>x".into(), "https://s.test/"),
+            "<!doctype html><base href=\"https://s.test/\"><p>x"
+        );
+        assert_eq!(
+            with_base("<p>x".into(), "https://s.test/"),
+            "<base href=\"https://s.test/\"><p>x"
+        );
+        assert_eq!(
+            with_base("<html lang=ru><body><header>x".into(), "https://s.test/"),
+            "<html lang=ru><base href=\"https://s.test/\"><body><header>x"
+        );
+        let own = "<head><base href=\"https://cdn.test/\"></head>".to_owned();
+        assert_eq!(with_base(own.clone(), url), own);
     }
 
     #[test]

@@ -263,6 +263,90 @@ async fn a_filled_word_contract_becomes_a_pdf_in_the_record() {
     assert!(text.contains("Подписи сторон"), "{text}");
 }
 
+/// A web server on loopback with an HTML page whose picture is a relative link.
+async fn site() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0; 4096];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let (kind, body) = if head.starts_with("GET /docs/img/logo.png") {
+                    ("image/png", tiny_png())
+                } else {
+                    (
+                        "text/html; charset=utf-8",
+                        "<!DOCTYPE html><html><head><title>Счёт</title></head><body><p>Логотип:</p><img src=\"img/logo.png\" width=\"40\" height=\"40\"></body></html>"
+                            .as_bytes()
+                            .to_vec(),
+                    )
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.write_all(&body).await;
+            });
+        }
+    });
+    port
+}
+
+/// The pictures `pdfimages -list` finds in a PDF.
+fn images(pdf: &[u8]) -> usize {
+    let dir = std::env::temp_dir().join(unique("kt-pdf-images"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("doc.pdf"), pdf).expect("write");
+    let list = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(dir.join("doc.pdf"))
+        .output()
+        .expect("pdfimages");
+    let _ = std::fs::remove_dir_all(&dir);
+    // Two header lines, then one line per picture.
+    String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .count()
+        .saturating_sub(2)
+}
+
+/// HTML from a URL is printed with its relative links resolved where it came from.
+#[tokio::test]
+async fn html_from_a_url_keeps_its_relative_pictures() {
+    if !have("html_from_a_url", &["chromium", "pdfimages", "pdftotext"]) {
+        return;
+    }
+    let t = TestApp::start().await;
+    let port = site().await;
+    let cat = t
+        .catalog("Pages", json!([{"name": "Pdf", "type": "file"}]))
+        .await;
+    let (cid, field) = (id(&cat), field_id(&cat, "Pdf"));
+    let rid = id(&t.record(&cid, json!({})).await);
+    let print = convert(&[
+        list("method", "html-pdf"),
+        list("source_format", "url"),
+        input(
+            "source_url",
+            &format!("'http://127.0.0.1:{port}/docs/invoice.html'"),
+        ),
+        list("output_format", "catalog"),
+        in_record("output", &cid, &rid, &field),
+    ]);
+    let (status, body) = call_listener(&t, "from-url", &[print]).await;
+    assert_eq!(status, 200, "{body}");
+    let (file, pdf) = stored(&t, &cid, &rid, &field).await;
+    assert_eq!(file["title"], "invoice.pdf");
+    assert!(read_pdf(&pdf).1.contains("Логотип:"));
+    assert_eq!(images(&pdf), 1, "the relative picture was loaded");
+}
+
 /// A Word package of `document`, with `relationships` for it when given.
 fn word_package(document: &str, relationships: Option<&str>) -> Vec<u8> {
     let mut parts = vec![
@@ -339,17 +423,7 @@ async fn a_word_document_cannot_pull_the_servers_files_into_its_pdf() {
     let (_, bytes) = stored(&t, &cid, &rid, &pdf).await;
     let (_, text) = read_pdf(&bytes);
     assert!(text.contains("Picture:"), "{text}");
-    let dir = std::env::temp_dir().join(unique("kt-pdf-images"));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("doc.pdf"), &bytes).expect("write");
-    let list = std::process::Command::new("pdfimages")
-        .arg("-list")
-        .arg(dir.join("doc.pdf"))
-        .output()
-        .expect("pdfimages");
-    let listing = String::from_utf8_lossy(&list.stdout).into_owned();
-    assert_eq!(listing.lines().count(), 2, "only the header: {listing}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(images(&bytes), 0, "the linked picture stayed out");
     let _ = std::fs::remove_file(&picture);
 }
 
