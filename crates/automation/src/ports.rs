@@ -202,7 +202,8 @@ impl AppPorts {
 
     /// The bytes of a stored file (by id) or of a URL.
     pub(crate) async fn fetch(&self, file: &str) -> Result<Vec<u8>, PortError> {
-        if file.starts_with("http://") || file.starts_with("https://") {
+        let own = self.app.own_file_id(file.trim());
+        if own.is_none() && (file.starts_with("http://") || file.starts_with("https://")) {
             let resp = self
                 .http
                 .get(file)
@@ -218,10 +219,13 @@ impl AppPorts {
                 .map(|b| b.to_vec())
                 .map_err(|e| PortError::http(format!("{file}: {e}")));
         }
-        let id = file
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| PortError::not_found(format!("no file {file:?}")))?;
+        let id = match own {
+            Some(id) => id,
+            None => file
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| PortError::not_found(format!("no file {file:?}")))?,
+        };
         self.app
             .stored_file_bytes(id)
             .await
@@ -243,19 +247,26 @@ impl AppPorts {
             .store_file_bytes(&upload.name, upload.mime_type, bytes.into(), field)
             .await
             .map_err(port_error)?;
-        if let Some(t) = &upload.target {
-            let mut values = Map::new();
-            values.insert(t.field.clone(), json!([{"id": id.to_string()}]));
-            let input = RecordInput {
-                values,
-                id: None,
-                tz_offset_min: 0,
-            };
-            self.app
-                .update_record(&Actor::System, &t.catalog, &t.record, input)
-                .await
-                .map_err(port_error)?;
-        }
+        let Some(t) = &upload.target else {
+            // No record holds the file, so no user could open its URL: hand out a link that
+            // works without signing in, for as long as such a file is kept.
+            let url = self.app.share_link(id).await.map_err(port_error)?;
+            return Ok(UploadedFile {
+                id: id.to_string(),
+                url,
+            });
+        };
+        let mut values = Map::new();
+        values.insert(t.field.clone(), json!([{"id": id.to_string()}]));
+        let input = RecordInput {
+            values,
+            id: None,
+            tz_offset_min: 0,
+        };
+        self.app
+            .update_record(&Actor::System, &t.catalog, &t.record, input)
+            .await
+            .map_err(port_error)?;
         Ok(UploadedFile {
             id: id.to_string(),
             url,

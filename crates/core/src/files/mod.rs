@@ -32,6 +32,9 @@ pub const MAX_FILE_SIZE: i64 = 100 * 1024 * 1024;
 /// How long upload credentials and download links stay valid.
 const UPLOAD_TTL_MS: i64 = 3600 * 1000;
 const DOWNLOAD_TTL_MS: i64 = 300 * 1000;
+/// How long a shared link ([`App::share_link`]) works: a day, as long as a file no record
+/// holds is kept by default (`KARTOTEKA_FILES_UNATTACHED_TTL`).
+const SHARED_LINK_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// Step 1 of an upload.
 #[derive(Debug, Clone, Default)]
@@ -672,6 +675,32 @@ impl App {
             "/storage/files/{file_id}{}?expires={expires}&signature={signature}",
             part.suffix()
         )))
+    }
+
+    /// A link to a stored file that works without signing in: signed, for a day. A scenario
+    /// that makes a file without putting it into a record hands this out (`output_url`),
+    /// since no user could open the file otherwise.
+    pub async fn share_link(&self, file_id: i64) -> Result<String> {
+        let expires = now_ms() + SHARED_LINK_TTL_MS;
+        let signature = self
+            .sign(&FilePart::Original.signed_text(file_id, expires))
+            .await?;
+        Ok(format!(
+            "{}/storage/files/{file_id}?expires={expires}&signature={signature}",
+            self.public_url
+        ))
+    }
+
+    /// The id of a file of this server's a URL names: its `url` in a record
+    /// (`…/api/v1/files/{id}`) or a signed link (`…/storage/files/{id}?…`), under the public
+    /// URL. Scenarios read such files directly rather than through HTTP.
+    pub fn own_file_id(&self, url: &str) -> Option<i64> {
+        let path = url.strip_prefix(self.public_url.as_str())?;
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let id = path
+            .strip_prefix("/api/v1/files/")
+            .or_else(|| path.strip_prefix("/storage/files/"))?;
+        id.parse().ok()
     }
 
     /// The bytes of a stored file (or of a copy) behind a signed link.

@@ -1913,3 +1913,59 @@ async fn web_request_with_oauth2_uses_and_refreshes_the_services_codes() {
     assert_eq!(now["refresh_token"], "r-1");
     assert!(now["expires_at"].as_i64().expect("expiry") > 1_700_000_000);
 }
+
+/// A file a scenario stores without putting it into a record gets a signed `output_url` that
+/// opens without signing in (no user could open it otherwise), and later components read it
+/// straight from the store (here the Converter, by that URL).
+#[tokio::test]
+async fn a_file_made_outside_records_has_a_link_that_needs_no_login() {
+    let t = TestApp::start().await;
+    let store = (
+        "bpiumFileUpload".to_string(),
+        [
+            input("file_data", "'<list><item>1</item><item>2</item></list>'"),
+            input("file_name", "'items.xml'"),
+            list("output_format", "url"),
+            slot("url", "output_url"),
+        ]
+        .concat(),
+    );
+    let read_back = (
+        "convertDoc".to_string(),
+        [
+            list("method", "xml-json"),
+            list("source_format", "url"),
+            input("source_url", "url"),
+            list("output_format", "content"),
+            slot("items", "output_content"),
+        ]
+        .concat(),
+    );
+    let (status, body) = call_listener(
+        &t,
+        "made",
+        &[
+            store,
+            read_back,
+            setvar(&[("$body", "{url: url, items: items}")]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"], json!({"list": {"item": ["1", "2"]}}));
+    let url = body["url"].as_str().expect("url");
+    assert!(
+        url.starts_with(&format!("{}/storage/files/", t.base)) && url.contains("signature="),
+        "{url}"
+    );
+    let r = reqwest::get(url).await.expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.text().await.expect("text"),
+        "<list><item>1</item><item>2</item></list>"
+    );
+    // A forged signature opens nothing.
+    let forged = format!("{}x", url.trim_end_matches(|c| c != '='));
+    let r = reqwest::get(&forged).await.expect("get");
+    assert_eq!(r.status().as_u16(), 403);
+}
