@@ -15,7 +15,6 @@
 //! and its processes are killed. A host without the program answers `INTERNAL`, saying what
 //! to install or set.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -390,20 +389,15 @@ fn sandbox_refused(e: &PortError) -> bool {
 }
 
 /// The user and group a converter runs as when the server runs as root: `nobody`'s (from
-/// `/etc/passwd`, else 65534), so that a document that takes over a converter takes over
-/// nothing of the server's, and Chromium keeps its sandbox (which refuses root).
+/// the user database, else 65534), so that a document that takes over a converter takes
+/// over nothing of the server's, and Chromium keeps its sandbox (which refuses root).
 fn unprivileged() -> Option<(u32, u32)> {
-    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok()? != 0 {
+    use nix::unistd::{geteuid, User};
+    if !geteuid().is_root() {
         return None;
     }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let nobody = passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&"nobody") && f.len() > 3)
-            .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
-            .flatten()
-    });
-    Some(nobody.unwrap_or((65534, 65534)))
+    let nobody = User::from_name("nobody").ok().flatten();
+    Some(nobody.map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw())))
 }
 
 /// Starts a converter in its own process group, its output into `log.txt` of its work
