@@ -149,9 +149,15 @@ enum End {
 /// and its block copies; rows below the last move down by `delta`.
 #[derive(Default)]
 struct Layout {
+    /// Per template row: every copy's new number and block copies, in sheet order.
     copies: std::collections::HashMap<i64, Vec<(i64, Chain)>>,
+    /// An index of `copies` by (template row, block copies): a copy's references to its own
+    /// row (the common case) are found without scanning every copy of the row, which would
+    /// be quadratic in a long repeated table.
     exact: std::collections::HashMap<(i64, Chain), i64>,
+    /// The template's first row; rows above it do not move.
     first: i64,
+    /// How far rows below the template's last row move.
     delta: i64,
 }
 
