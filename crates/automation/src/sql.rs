@@ -16,14 +16,20 @@
 //! as the value it holds; `NULL` as null.
 //!
 //! Bounds: at most [`MAX_ROWS`] rows (more is a `SQL` error, not a silent cut); 30 s to
-//! connect and per read for MySQL (no TLS: the client is built without it), a 30 s
-//! connect and statement timeout for PostgreSQL, and an interrupt after 30 s for SQLite.
+//! connect and per read for MySQL, a 30 s connect and statement timeout for PostgreSQL, and
+//! an interrupt after 30 s for SQLite.
+//!
+//! TLS (PostgreSQL and MySQL): the `sslmode` of a connection string, used where the server
+//! offers it when none is named ([`tls`]). MySQL URL parameters that name files of this
+//! server (keys, certificates) are refused: trusted roots come from `KARTOTEKA_SQL_CA_FILE`.
 //!
 //! SQLite opens only files inside the folder of `KARTOTEKA_SQL_SQLITE_DIR`
 //! ([`SqlConfig::sqlite_dir`]): the database is a relative path there (parameter `database`
 //! or `sqlite://name.db`), never absolute, never through `..`, and must resolve (symlinks
 //! followed) inside the folder; it is opened read-write but never created. Without the
 //! setting SQLite is refused, so a scenario cannot read Kartoteka's own store.
+
+mod tls;
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -44,10 +50,27 @@ pub struct SqlConfig {
     /// The folder whose files SQLite queries may open (`KARTOTEKA_SQL_SQLITE_DIR`); `None`:
     /// SQLite is refused.
     pub sqlite_dir: Option<PathBuf>,
+    /// Certificates (PEM) trusted besides the bundled webpki roots when a PostgreSQL or
+    /// MySQL connection checks the server's (`KARTOTEKA_SQL_CA_FILE`).
+    pub ca_file: Option<PathBuf>,
 }
 
 fn sql_error(e: impl std::fmt::Display) -> PortError {
     PortError::new("SQL", e.to_string())
+}
+
+/// A PostgreSQL failure with its causes: the client's own text is only the kind ("db
+/// error", "error performing TLS handshake"); the server's message or the TLS failure is in
+/// its source.
+fn pg_error(e: postgres::Error) -> PortError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    sql_error(text)
 }
 
 fn too_many_rows() -> PortError {
@@ -185,12 +208,13 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
     let sql = bind(&q.query, &q.params, dialect)?;
     let job: Box<dyn FnOnce() -> Result<Vec<Value>, PortError> + Send> = match dialect {
         Dialect::Postgres => {
-            let config = postgres_config(&q.connection)?;
-            Box::new(move || postgres_query(&config, &sql))
+            let (pg, mode) = postgres_config(&q.connection)?;
+            let tls = tls::postgres_connector(mode, config.ca_file.as_deref())?;
+            Box::new(move || postgres_query(&pg, tls, &sql))
         }
         Dialect::MySql => {
-            let opts = mysql_opts(&q.connection)?;
-            Box::new(move || mysql_query(opts, &sql))
+            let (opts, mode) = mysql_opts(&q.connection, config)?;
+            Box::new(move || mysql_query(opts, mode, &sql))
         }
         Dialect::Sqlite => {
             let path = sqlite_path(&q.connection, config)?;
@@ -204,9 +228,10 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
 
 // PostgreSQL.
 
-fn postgres_config(c: &SqlConnection) -> Result<postgres::Config, PortError> {
-    let text = match c {
-        SqlConnection::Url(u) => u.clone(),
+/// The connection's settings and its TLS level (`prefer` unless the string names one).
+fn postgres_config(c: &SqlConnection) -> Result<(postgres::Config, tls::TlsMode), PortError> {
+    let (text, mode) = match c {
+        SqlConnection::Url(u) => tls::take_mode(u)?,
         SqlConnection::Parameters {
             host,
             database,
@@ -215,26 +240,37 @@ fn postgres_config(c: &SqlConnection) -> Result<postgres::Config, PortError> {
         } => {
             let (h, port) = host.split_once(':').unwrap_or((host.as_str(), "5432"));
             let q = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
-            format!(
+            let text = format!(
                 "host={} port={} dbname={} user={} password={}",
                 q(h),
                 q(port),
                 q(database),
                 q(login),
                 q(password)
-            )
+            );
+            (text, None)
         }
     };
-    let mut config: postgres::Config = text.parse().map_err(sql_error)?;
+    let mode = mode.unwrap_or(tls::TlsMode::Prefer);
+    let mut config: postgres::Config = text.parse().map_err(pg_error)?;
     config.connect_timeout(TIMEOUT);
-    Ok(config)
+    config.ssl_mode(match mode {
+        tls::TlsMode::Disable => postgres::config::SslMode::Disable,
+        tls::TlsMode::Prefer => postgres::config::SslMode::Prefer,
+        _ => postgres::config::SslMode::Require,
+    });
+    Ok((config, mode))
 }
 
-fn postgres_query(config: &postgres::Config, sql: &str) -> Result<Vec<Value>, PortError> {
-    let mut client = config.connect(postgres::NoTls).map_err(sql_error)?;
+fn postgres_query(
+    config: &postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    sql: &str,
+) -> Result<Vec<Value>, PortError> {
+    let mut client = config.connect(tls).map_err(pg_error)?;
     client
         .batch_execute(&format!("SET statement_timeout = {}", TIMEOUT.as_millis()))
-        .map_err(sql_error)?;
+        .map_err(pg_error)?;
     let head = sql.trim_start().to_ascii_lowercase();
     if ["select", "with", "values", "table"]
         .iter()
@@ -245,32 +281,64 @@ fn postgres_query(config: &postgres::Config, sql: &str) -> Result<Vec<Value>, Po
             sql.trim().trim_end_matches(';'),
             MAX_ROWS + 1
         );
-        let rows = client.query(wrapped.as_str(), &[]).map_err(sql_error)?;
+        let rows = client.query(wrapped.as_str(), &[]).map_err(pg_error)?;
         if rows.len() > MAX_ROWS {
             return Err(too_many_rows());
         }
         rows.iter()
             .map(|r| {
-                let text: String = r.try_get(0).map_err(sql_error)?;
+                let text: String = r.try_get(0).map_err(pg_error)?;
                 serde_json::from_str(&text).map_err(sql_error)
             })
             .collect()
     } else {
-        client.batch_execute(sql).map_err(sql_error)?;
+        client.batch_execute(sql).map_err(pg_error)?;
         Ok(Vec::new())
     }
 }
 
 // MySQL and MariaDB.
 
-fn mysql_opts(c: &SqlConnection) -> Result<mysql::Opts, PortError> {
-    let builder = match c {
+/// URL parameters of the MySQL client that name files of this server.
+const MYSQL_FILE_PARAMETERS: [&str; 5] = [
+    "root_cert_path",
+    "cert_chain_path",
+    "priv_key_path",
+    "pkcs12_path",
+    "server_key_path",
+];
+
+/// The connection's settings and its TLS level: the string's, else its own TLS parameters
+/// (`danger_accept_invalid_certs`, `cipher_suites`, …) if it has any, else `prefer`.
+fn mysql_opts(
+    c: &SqlConnection,
+    config: &SqlConfig,
+) -> Result<(mysql::Opts, tls::TlsMode), PortError> {
+    let (builder, mode, own) = match c {
         SqlConnection::Url(u) => {
+            let (u, mode) = tls::take_mode(u)?;
             let url = match u.strip_prefix("mariadb://") {
                 Some(rest) => format!("mysql://{rest}"),
-                None => u.clone(),
+                None => u,
             };
-            mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url).map_err(sql_error)?)
+            let query = url.split_once('?').map_or("", |(_, q)| q);
+            for pair in query.split('&') {
+                let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+                if MYSQL_FILE_PARAMETERS.contains(&key) {
+                    return Err(sql_error(format!(
+                        "the connection string may not name files of this server ({key}); \
+                         the certificates it trusts are set by KARTOTEKA_SQL_CA_FILE"
+                    )));
+                }
+            }
+            let opts = mysql::Opts::from_url(&url).map_err(sql_error)?;
+            let (mode, own) = match mode {
+                Some(mode) => (mode, false),
+                // The client's own parameters asked for TLS: as they say.
+                None if opts.get_ssl_opts().is_some() => (tls::TlsMode::Require, true),
+                None => (tls::TlsMode::Prefer, false),
+            };
+            (mysql::OptsBuilder::from_opts(opts), mode, own)
         }
         SqlConnection::Parameters {
             host,
@@ -287,26 +355,44 @@ fn mysql_opts(c: &SqlConnection) -> Result<mysql::Opts, PortError> {
                 None => (host.as_str(), 3306),
             };
             let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-            mysql::OptsBuilder::new()
+            let builder = mysql::OptsBuilder::new()
                 .ip_or_hostname(Some(h))
                 .tcp_port(port)
                 .db_name(some(database))
                 .user(some(login))
-                .pass(some(password))
+                .pass(some(password));
+            (builder, tls::TlsMode::Prefer, false)
         }
     };
-    Ok(builder
+    let builder = if own {
+        builder
+    } else {
+        builder.ssl_opts(tls::mysql_ssl(mode, config.ca_file.as_deref())?)
+    };
+    let opts = builder
         // The address named, not a local socket the server reports.
         .prefer_socket(false)
         .tcp_connect_timeout(Some(TIMEOUT))
         .read_timeout(Some(TIMEOUT))
         .write_timeout(Some(TIMEOUT))
-        .into())
+        .into();
+    Ok((opts, mode))
 }
 
-fn mysql_query(opts: mysql::Opts, sql: &str) -> Result<Vec<Value>, PortError> {
+fn mysql_query(opts: mysql::Opts, mode: tls::TlsMode, sql: &str) -> Result<Vec<Value>, PortError> {
     use mysql::prelude::Queryable;
-    let mut conn = mysql::Conn::new(opts).map_err(sql_error)?;
+    tls::install_provider();
+    let mut conn = match mysql::Conn::new(opts.clone()) {
+        // `prefer`: a server without TLS is spoken to in the clear.
+        Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported))
+            if mode == tls::TlsMode::Prefer =>
+        {
+            let plain = mysql::OptsBuilder::from_opts(opts).ssl_opts(None::<mysql::SslOpts>);
+            mysql::Conn::new(plain)
+        }
+        other => other,
+    }
+    .map_err(sql_error)?;
     let mut result = conn.query_iter(sql).map_err(sql_error)?;
     // Several statements: the rows of the last one that has columns.
     let mut rows = Vec::new();
@@ -585,6 +671,7 @@ mod tests {
     fn dir_config(dir: &Path) -> SqlConfig {
         SqlConfig {
             sqlite_dir: Some(dir.to_path_buf()),
+            ..Default::default()
         }
     }
 

@@ -91,6 +91,10 @@ struct ServeArgs {
     /// The folder whose SQLite files the SQL query component may open (unset: none).
     #[arg(long, env = "KARTOTEKA_SQL_SQLITE_DIR")]
     sql_sqlite_dir: Option<std::path::PathBuf>,
+    /// Certificates (PEM) the SQL query component trusts, besides the bundled roots, when a
+    /// PostgreSQL or MySQL connection checks the server (`sslmode=verify-ca|verify-full`).
+    #[arg(long, env = "KARTOTEKA_SQL_CA_FILE")]
+    sql_ca_file: Option<std::path::PathBuf>,
     /// Chromium, which prints HTML to PDF for the Converter (unset: found on the PATH).
     #[arg(long, env = "KARTOTEKA_CHROMIUM")]
     chromium: Option<std::path::PathBuf>,
@@ -191,6 +195,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .sql_sqlite_dir
                     .clone()
                     .filter(|d| !d.as_os_str().is_empty()),
+                ca_file: args
+                    .sql_ca_file
+                    .clone()
+                    .filter(|p| !p.as_os_str().is_empty()),
             },
             convert: kartoteka_automation::ConvertConfig {
                 chromium: args.chromium.clone().filter(|p| !p.as_os_str().is_empty()),

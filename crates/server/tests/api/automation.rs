@@ -1475,7 +1475,7 @@ async fn sql_query_reads_an_external_postgresql() {
 
 /// A SQL query step on `db_type` with these connection and query parameters, its rows into
 /// `into`.
-fn sql_step(
+pub(crate) fn sql_step(
     db_type: &str,
     connection: &[String],
     query: &str,
@@ -1639,6 +1639,7 @@ async fn sql_query_on_sqlite_stays_inside_its_folder() {
     let t = TestApp::start_with_host(kartoteka_automation::HostConfig {
         sql: kartoteka_automation::SqlConfig {
             sqlite_dir: Some(dir.clone()),
+            ..Default::default()
         },
         ..Default::default()
     })

@@ -24,6 +24,7 @@ mod rights;
 mod s3;
 mod scenarios;
 mod sections;
+mod sql_tls;
 mod system;
 mod views;
 mod webhooks;
