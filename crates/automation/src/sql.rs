@@ -210,7 +210,7 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
         Dialect::Postgres => {
             let (pg, mode) = postgres_config(&q.connection)?;
             let tls = tls::postgres_connector(mode, config.ca_file.as_deref())?;
-            Box::new(move || postgres_query(&pg, tls, &sql))
+            Box::new(move || postgres_query(&pg, mode, tls, &sql))
         }
         Dialect::MySql => {
             let (opts, mode) = mysql_opts(&q.connection, config)?;
@@ -264,10 +264,21 @@ fn postgres_config(c: &SqlConnection) -> Result<(postgres::Config, tls::TlsMode)
 
 fn postgres_query(
     config: &postgres::Config,
+    mode: tls::TlsMode,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     sql: &str,
 ) -> Result<Vec<Value>, PortError> {
-    let mut client = config.connect(tls).map_err(pg_error)?;
+    let mut client = match config.connect(tls) {
+        // `prefer`, as libpq: a TLS handshake the server and we cannot agree on is tried
+        // again in the clear.
+        Err(e) if mode == tls::TlsMode::Prefer && tls::handshake_failed(&e) => {
+            let mut plain = config.clone();
+            plain.ssl_mode(postgres::config::SslMode::Disable);
+            plain.connect(postgres::NoTls)
+        }
+        other => other,
+    }
+    .map_err(pg_error)?;
     client
         .batch_execute(&format!("SET statement_timeout = {}", TIMEOUT.as_millis()))
         .map_err(pg_error)?;
@@ -382,11 +393,19 @@ fn mysql_opts(
 fn mysql_query(opts: mysql::Opts, mode: tls::TlsMode, sql: &str) -> Result<Vec<Value>, PortError> {
     use mysql::prelude::Queryable;
     tls::install_provider();
+    let refused = |e: &mysql::Error| match e {
+        mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)
+        | mysql::Error::TlsError(_) => true,
+        mysql::Error::IoError(e)
+        | mysql::Error::CodecError(mysql_common::proto::codec::error::PacketCodecError::Io(e)) => {
+            tls::handshake_failed(e)
+        }
+        _ => false,
+    };
     let mut conn = match mysql::Conn::new(opts.clone()) {
-        // `prefer`: a server without TLS is spoken to in the clear.
-        Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported))
-            if mode == tls::TlsMode::Prefer =>
-        {
+        // `prefer`: a server without TLS, or one whose TLS we cannot agree on (old servers
+        // offer only TLS 1.0 and 1.1), is spoken to in the clear.
+        Err(e) if mode == tls::TlsMode::Prefer && refused(&e) => {
             let plain = mysql::OptsBuilder::from_opts(opts).ssl_opts(None::<mysql::SslOpts>);
             mysql::Conn::new(plain)
         }

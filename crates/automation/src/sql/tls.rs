@@ -12,7 +12,9 @@
 //! | [`TlsMode::VerifyFull`] | `verify-full` | `VERIFY_IDENTITY` | always | chain and host name |
 //!
 //! Without a level (and always with connection parameters) it is `prefer`, the default of
-//! both `psql` and the `mysql` client. Trusted roots are the bundled webpki roots and the
+//! both `psql` and the `mysql` client. `prefer` also connects in the clear when the TLS
+//! handshake fails (old MySQL servers offer only TLS 1.0 and 1.1, which rustls does not
+//! speak), as libpq does: a level that cannot stop an attacker who strips TLS loses nothing. Trusted roots are the bundled webpki roots and the
 //! certificates of the host's `KARTOTEKA_SQL_CA_FILE` ([`super::SqlConfig::ca_file`]).
 
 use std::path::Path;
@@ -242,6 +244,23 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
+/// Whether a connection failed in its TLS handshake (rustls refused it: a protocol version
+/// or cipher the server lacks, say), which `prefer` answers by connecting again in the clear.
+pub(super) fn handshake_failed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if err.is::<rustls::Error>() || inner.is_some_and(|i| i.is::<rustls::Error>()) {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 /// Makes sure rustls has its process-wide provider (ring), which the MySQL client asks for.
 pub(super) fn install_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -356,6 +375,20 @@ mod tests {
         );
         // Not a key=value string: handed on as it is, for the driver to say what is wrong.
         assert_eq!(taken("nonsense"), ("nonsense".to_string(), None));
+    }
+
+    #[test]
+    fn a_refused_handshake_is_told_from_other_failures() {
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered),
+        );
+        assert!(handshake_failed(&refused));
+        let refused_by_alert =
+            rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion);
+        assert!(handshake_failed(&refused_by_alert));
+        let refused_connection = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(!handshake_failed(&refused_connection));
     }
 
     #[test]

@@ -283,9 +283,9 @@ impl Drop for Mariadb {
     }
 }
 
-/// Starts MariaDB with the certificates of `make_certificates` and anyone let in as any user
-/// (`--skip-grant-tables`).
-fn start_mariadb(dir: &Path) -> Result<Mariadb, String> {
+/// Starts MariaDB with the certificates of `make_certificates`, anyone let in as any user
+/// (`--skip-grant-tables`), and these further options.
+fn start_mariadb(dir: &Path, options: &[&str]) -> Result<Mariadb, String> {
     let (Some(install), Some(server), Some(openssl)) = (
         program("mariadb-install-db"),
         program("mariadbd"),
@@ -327,6 +327,7 @@ fn start_mariadb(dir: &Path) -> Result<Mariadb, String> {
         .arg(format!("--ssl-ca={}", file("ca.pem")))
         .arg(format!("--ssl-cert={}", file("server.pem")))
         .arg(format!("--ssl-key={}", file("server.key")))
+        .args(options)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("mysqld.log")).map_err(|e| e.to_string())?)
         .spawn()
@@ -369,7 +370,7 @@ async fn sql_query_speaks_tls_to_mysql_as_ssl_mode_says() {
     let test = "sql_query_speaks_tls_to_mysql_as_ssl_mode_says";
     let dir = std::env::temp_dir().join(unique("kt-mariadb-tls"));
     std::fs::create_dir_all(&dir).expect("dir");
-    let db = match start_mariadb(&dir) {
+    let db = match start_mariadb(&dir, &[]) {
         Ok(db) => db,
         Err(why) => {
             let _ = std::fs::remove_dir_all(&dir);
@@ -442,4 +443,30 @@ async fn sql_query_speaks_tls_to_mysql_as_ssl_mode_says() {
             );
         }
     }
+}
+
+/// MySQL `prefer` against an old server that offers only TLS 1.1, which rustls does not
+/// speak: parameters connect in the clear, as they did before TLS was supported, while
+/// `REQUIRED` fails on the handshake.
+#[tokio::test]
+async fn sql_query_prefers_a_plain_connection_to_a_failed_handshake() {
+    let test = "sql_query_prefers_a_plain_connection_to_a_failed_handshake";
+    let dir = std::env::temp_dir().join(unique("kt-mariadb-tls11"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = match start_mariadb(&dir, &["--tls-version=TLSv1.1"]) {
+        Ok(db) => db,
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return skip(test, &why);
+        }
+    };
+    let t = TestApp::start().await;
+    let host = format!("127.0.0.1:{}", db.port);
+    assert_eq!(
+        mysql_cipher(&t, &by_parameters(&host, "root", "mysql")).await,
+        Ok(String::new())
+    );
+    let url = format!("mysql://root@127.0.0.1:{}/mysql?ssl-mode=REQUIRED", db.port);
+    let required = mysql_cipher(&t, &by_string(&url)).await;
+    assert!(required.is_err(), "{required:?}");
 }
