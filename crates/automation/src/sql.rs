@@ -209,12 +209,21 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
     let job: Box<dyn FnOnce() -> Result<Vec<Value>, PortError> + Send> = match dialect {
         Dialect::Postgres => {
             let (pg, mode) = postgres_config(&q.connection)?;
-            let tls = tls::postgres_connector(mode, config.ca_file.as_deref())?;
-            Box::new(move || postgres_query(&pg, mode, tls, &sql))
+            let ca_file = config.ca_file.clone();
+            Box::new(move || {
+                // Here, since it may read the CA file.
+                let tls = tls::postgres_connector(mode, ca_file.as_deref())?;
+                postgres_query(&pg, mode, tls, &sql)
+            })
         }
         Dialect::MySql => {
-            let (opts, mode) = mysql_opts(&q.connection, config)?;
-            Box::new(move || mysql_query(opts, mode, &sql))
+            let connection = q.connection;
+            let config = config.clone();
+            Box::new(move || {
+                // Here, since it may read the CA file.
+                let (opts, mode) = mysql_opts(&connection, &config)?;
+                mysql_query(opts, mode, &sql)
+            })
         }
         Dialect::Sqlite => {
             let path = sqlite_path(&q.connection, config)?;
