@@ -120,13 +120,18 @@ pub(crate) fn chain(steps: &[(String, String)]) -> Vec<u8> {
 
 /// Uploads a scenario and answers its `$scripts` record id.
 pub(crate) async fn scenario(t: &TestApp, name: &str, steps: &[(String, String)]) -> String {
+    scenario_file(t, name, &chain(steps)).await
+}
+
+/// Uploads a scenario of this `.bpmn` and answers its `$scripts` record id.
+pub(crate) async fn scenario_file(t: &TestApp, name: &str, bpmn: &[u8]) -> String {
     let f = upload(
         t,
         "$scripts",
         "$file",
         "s.bpmn",
         "application/bpmn+xml",
-        &chain(steps),
+        bpmn,
     )
     .await;
     let fid = f["id"].as_i64().expect("file id").to_string();
@@ -1105,6 +1110,12 @@ pub(crate) async fn call_listener(
     steps: &[(String, String)],
 ) -> (u16, Value) {
     let s = scenario(t, url_id, steps).await;
+    call_script(t, url_id, &s).await
+}
+
+/// Binds the scenario `script` to a web listener at `url_id`, calls it once with GET and
+/// answers the reply's status and JSON body.
+pub(crate) async fn call_script(t: &TestApp, url_id: &str, s: &str) -> (u16, Value) {
     let listener = json!({"values": {
         "$status": ["$on"], "$name": url_id, "$urlId": url_id,
         "$script": [{"catalogId": "$scripts", "recordId": s}],

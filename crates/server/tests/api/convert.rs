@@ -14,7 +14,8 @@ use kartoteka_automation::{ConvertConfig, HostConfig};
 use serde_json::{json, Value};
 
 use crate::automation::{
-    call_listener, error_result, input, list, processes, setvar, slot, status_of,
+    call_listener, call_script, chain, error_result, input, list, processes, scenario_file, setvar,
+    slot, status_of,
 };
 use crate::files::{fetch, upload};
 use crate::support::{field_id, id, unique, TestApp};
@@ -440,14 +441,15 @@ fn tiny_png() -> Vec<u8> {
     out
 }
 
-/// A stand-in converter: a shell script that notes its pid and user, then sleeps. Its folder
-/// is writable by all, as the converter runs as `nobody` under a root server.
+/// A stand-in converter: a shell script that notes its pid (in `pid`, and as a line of
+/// `started`) and user, then sleeps. Its folder is writable by all, as the converter runs as
+/// `nobody` under a root server.
 fn sleeper(dir: &Path) -> PathBuf {
     let script = dir.join("slow-soffice");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\necho $$ > {0}/pid\nid -u > {0}/uid\nsleep 30\n",
+            "#!/bin/sh\necho $$ > {0}/pid\necho $$ >> {0}/started\nid -u > {0}/uid\nsleep 30\n",
             dir.display()
         ),
     )
@@ -537,5 +539,116 @@ async fn a_slow_or_missing_converter_fails_the_process() {
         .filter(|p| status_of(p) == "$error")
         .collect();
     assert_eq!(failed.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Word → PDF step of the stand-in converter.
+fn docx_to_pdf() -> (String, String) {
+    let bytes: Vec<String> = contract_template().iter().map(u8::to_string).collect();
+    convert(&[
+        list("method", "docx-pdf"),
+        list("source_format", "content"),
+        input(
+            "source_content",
+            &format!("{{type: 'Buffer', data: [{}]}}", bytes.join(",")),
+        ),
+        list("output_format", "content"),
+    ])
+}
+
+/// Waits until none of the converter processes the stand-in noted in `started` is alive;
+/// answers those still alive after 5 s.
+async fn still_alive(dir: &Path) -> Vec<String> {
+    let started = std::fs::read_to_string(dir.join("started")).unwrap_or_default();
+    let pids: Vec<String> = started.lines().map(str::to_owned).collect();
+    let alive = || {
+        pids.iter()
+            .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..50 {
+        if alive().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    alive()
+}
+
+/// At most two conversions run at once (`ConvertConfig::workers`): of three started
+/// together, two converter programs are running a moment later and the third run waits for
+/// a turn; all three runs fail with `TIMEOUT` (the wait counts), and every program started
+/// is killed.
+#[tokio::test]
+async fn no_more_than_two_conversions_run_at_once() {
+    let dir = std::env::temp_dir().join(unique("kt-converter-turns"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let t = TestApp::start_with_host(HostConfig {
+        convert: ConvertConfig {
+            soffice: Some(sleeper(&dir)),
+            timeout: Duration::from_secs(4),
+            ..ConvertConfig::default()
+        },
+        ..HostConfig::default()
+    })
+    .await;
+    assert_eq!(ConvertConfig::default().workers, 2);
+    let script = scenario_file(&t, "turns", &chain(&[docx_to_pdf()])).await;
+    let meanwhile = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        std::fs::read_to_string(dir.join("started")).unwrap_or_default()
+    };
+    let (a, b, c, started) = tokio::join!(
+        call_script(&t, "turn-a", &script),
+        call_script(&t, "turn-b", &script),
+        call_script(&t, "turn-c", &script),
+        meanwhile,
+    );
+    assert_eq!(started.lines().count(), 2, "running after 2 s: {started:?}");
+    for (status, body) in [a, b, c] {
+        assert_eq!(status, 500, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("longer than 4 s")),
+            "{body}"
+        );
+    }
+    assert_eq!(still_alive(&dir).await, Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A conversion cut off by a timer boundary on its task (the run goes on along the
+/// boundary's flow) has its converter program killed, long before its own time limit.
+#[tokio::test]
+async fn a_conversion_cut_off_by_a_timer_boundary_is_killed() {
+    let dir = std::env::temp_dir().join(unique("kt-converter-cut"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let t = TestApp::start_with_host(HostConfig {
+        convert: ConvertConfig {
+            soffice: Some(sleeper(&dir)),
+            timeout: Duration::from_secs(60),
+            ..ConvertConfig::default()
+        },
+        ..HostConfig::default()
+    })
+    .await;
+    let bpmn = String::from_utf8(chain(&[docx_to_pdf()])).expect("utf-8");
+    let boundary = r#"<bpmn:endEvent id="End"/><bpmn:boundaryEvent id="Cut" attachedToRef="Step_0"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent><bpmn:endEvent id="CutEnd"/><bpmn:sequenceFlow id="Flow_cut" sourceRef="Cut" targetRef="CutEnd"/>"#;
+    assert!(bpmn.contains(r#"<bpmn:endEvent id="End"/>"#));
+    let bpmn = bpmn.replace(r#"<bpmn:endEvent id="End"/>"#, boundary);
+    let script = scenario_file(&t, "cut", bpmn.as_bytes()).await;
+    let (status, body) = call_script(&t, "cut", &script).await;
+    assert_eq!(status, 200, "{body}");
+    let started = std::fs::read_to_string(dir.join("started")).expect("the converter started");
+    assert_eq!(started.lines().count(), 1, "{started:?}");
+    assert_eq!(still_alive(&dir).await, Vec::<String>::new());
+    let done: Vec<Value> = processes(&t)
+        .await
+        .into_iter()
+        .filter(|p| status_of(p) == "$done")
+        .collect();
+    assert_eq!(done.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
