@@ -463,34 +463,40 @@ fn sleeper(dir: &Path) -> PathBuf {
     script
 }
 
-/// A conversion over the time limit fails the run with `TIMEOUT` and its process is killed
-/// (and under a root server it ran as `nobody`); a program that is not there fails it
-/// saying which. Needs no converter installed.
-#[tokio::test]
-async fn a_slow_or_missing_converter_fails_the_process() {
-    let dir = std::env::temp_dir().join(unique("kt-slow-converter"));
+/// A server whose LibreOffice is the stand-in of [`sleeper`], in a fresh folder named after
+/// `name`, with this time limit and Chromium: the folder and the server.
+async fn with_sleeper(
+    name: &str,
+    timeout: Duration,
+    chromium: Option<PathBuf>,
+) -> (PathBuf, TestApp) {
+    let dir = std::env::temp_dir().join(unique(name));
     std::fs::create_dir_all(&dir).expect("dir");
     let t = TestApp::start_with_host(HostConfig {
         convert: ConvertConfig {
             soffice: Some(sleeper(&dir)),
-            chromium: Some(dir.join("no-such-chromium")),
-            timeout: Duration::from_millis(1500),
+            chromium,
+            timeout,
             ..ConvertConfig::default()
         },
         ..HostConfig::default()
     })
     .await;
-    let bytes: Vec<String> = contract_template().iter().map(u8::to_string).collect();
-    let docx = convert(&[
-        list("method", "docx-pdf"),
-        list("source_format", "content"),
-        input(
-            "source_content",
-            &format!("{{type: 'Buffer', data: [{}]}}", bytes.join(",")),
-        ),
-        list("output_format", "content"),
-    ]);
-    let (status, body) = call_listener(&t, "slow", &[docx]).await;
+    (dir, t)
+}
+
+/// A conversion over the time limit fails the run with `TIMEOUT` and its process is killed
+/// (and under a root server it ran as `nobody`); a program that is not there fails it
+/// saying which. Needs no converter installed.
+#[tokio::test]
+async fn a_slow_or_missing_converter_fails_the_process() {
+    let (dir, t) = with_sleeper(
+        "kt-slow-converter",
+        Duration::from_millis(1500),
+        Some(PathBuf::from("/no-such-dir/chromium")),
+    )
+    .await;
+    let (status, body) = call_listener(&t, "slow", &[docx_to_pdf()]).await;
     assert_eq!(status, 500, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(message.contains("longer than 1.5 s"), "{body}");
@@ -530,7 +536,7 @@ async fn a_slow_or_missing_converter_fails_the_process() {
     assert_eq!(status, 500, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("cannot start") && message.contains("no-such-chromium"),
+        message.contains("cannot start") && message.contains("/no-such-dir/chromium"),
         "{body}"
     );
     let failed: Vec<Value> = processes(&t)
@@ -582,17 +588,7 @@ async fn still_alive(dir: &Path) -> Vec<String> {
 /// is killed.
 #[tokio::test]
 async fn no_more_than_two_conversions_run_at_once() {
-    let dir = std::env::temp_dir().join(unique("kt-converter-turns"));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let t = TestApp::start_with_host(HostConfig {
-        convert: ConvertConfig {
-            soffice: Some(sleeper(&dir)),
-            timeout: Duration::from_secs(4),
-            ..ConvertConfig::default()
-        },
-        ..HostConfig::default()
-    })
-    .await;
+    let (dir, t) = with_sleeper("kt-converter-turns", Duration::from_secs(4), None).await;
     assert_eq!(ConvertConfig::default().workers, 2);
     let script = scenario_file(&t, "turns", &chain(&[docx_to_pdf()])).await;
     let meanwhile = async {
@@ -623,17 +619,7 @@ async fn no_more_than_two_conversions_run_at_once() {
 /// boundary's flow) has its converter program killed, long before its own time limit.
 #[tokio::test]
 async fn a_conversion_cut_off_by_a_timer_boundary_is_killed() {
-    let dir = std::env::temp_dir().join(unique("kt-converter-cut"));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let t = TestApp::start_with_host(HostConfig {
-        convert: ConvertConfig {
-            soffice: Some(sleeper(&dir)),
-            timeout: Duration::from_secs(60),
-            ..ConvertConfig::default()
-        },
-        ..HostConfig::default()
-    })
-    .await;
+    let (dir, t) = with_sleeper("kt-converter-cut", Duration::from_secs(60), None).await;
     let bpmn = String::from_utf8(chain(&[docx_to_pdf()])).expect("utf-8");
     let boundary = r#"<bpmn:endEvent id="End"/><bpmn:boundaryEvent id="Cut" attachedToRef="Step_0"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent><bpmn:endEvent id="CutEnd"/><bpmn:sequenceFlow id="Flow_cut" sourceRef="Cut" targetRef="CutEnd"/>"#;
     assert!(bpmn.contains(r#"<bpmn:endEvent id="End"/>"#));

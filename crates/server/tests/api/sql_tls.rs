@@ -86,6 +86,24 @@ fn by_parameters(host: &str, login: &str, database: &str) -> Vec<String> {
     ]
 }
 
+/// Asserts that a query failed with a message holding `words`.
+#[track_caller]
+fn assert_refused<T: std::fmt::Debug>(got: &Result<T, String>, words: &str) {
+    assert!(
+        got.as_ref().is_err_and(|e| e.contains(words)),
+        "expected a failure saying {words:?}, got {got:?}"
+    );
+}
+
+/// Asserts that a MySQL session was encrypted (has a TLS cipher).
+#[track_caller]
+fn assert_encrypted(cipher: &Result<String, String>) {
+    assert!(
+        cipher.as_ref().is_ok_and(|c| !c.is_empty()),
+        "expected a TLS session, got {cipher:?}"
+    );
+}
+
 const PG_SSL: &str = "select ssl from pg_stat_ssl where pid = pg_backend_pid()";
 
 /// Whether the PostgreSQL session of this connection is encrypted.
@@ -142,19 +160,9 @@ async fn sql_query_speaks_tls_to_postgresql_as_sslmode_says() {
         Ok(true)
     );
     let untrusted = pg_tls(&t, &url("localhost", "?sslmode=verify-full")).await;
-    assert!(
-        untrusted
-            .as_ref()
-            .is_err_and(|e| e.contains("UnknownIssuer")),
-        "{untrusted:?}"
-    );
+    assert_refused(&untrusted, "UnknownIssuer");
     let unknown = pg_tls(&t, &url("127.0.0.1", "?sslmode=always")).await;
-    assert!(
-        unknown
-            .as_ref()
-            .is_err_and(|e| e.contains("sslmode: unknown level `always`")),
-        "{unknown:?}"
-    );
+    assert_refused(&unknown, "sslmode: unknown level `always`");
 
     let trusting = TestApp::start_with_host(ca_host(Some(&cert))).await;
     // The address is not a name the certificate holds: only the chain is checked.
@@ -163,12 +171,7 @@ async fn sql_query_speaks_tls_to_postgresql_as_sslmode_says() {
         Ok(true)
     );
     let wrong_name = pg_tls(&trusting, &url("127.0.0.1", "?sslmode=verify-full")).await;
-    assert!(
-        wrong_name
-            .as_ref()
-            .is_err_and(|e| e.contains("not valid for name")),
-        "{wrong_name:?}"
-    );
+    assert_refused(&wrong_name, "not valid for name");
     let names_localhost = Command::new("openssl")
         .args(["x509", "-noout", "-checkhost", "localhost", "-in"])
         .arg(&cert)
@@ -382,24 +385,17 @@ async fn sql_query_speaks_tls_to_mysql_as_ssl_mode_says() {
     let t = TestApp::start().await;
     let host = format!("127.0.0.1:{}", db.port);
     let cipher = mysql_cipher(&t, &by_parameters(&host, "root", "mysql")).await;
-    assert!(cipher.as_ref().is_ok_and(|c| !c.is_empty()), "{cipher:?}");
+    assert_encrypted(&cipher);
     let cipher = mysql_cipher(&t, &url("127.0.0.1", "?ssl-mode=REQUIRED")).await;
-    assert!(cipher.as_ref().is_ok_and(|c| !c.is_empty()), "{cipher:?}");
+    assert_encrypted(&cipher);
     let cipher = mysql_cipher(&t, &url("127.0.0.1", "?danger_accept_invalid_certs=true")).await;
-    assert!(cipher.as_ref().is_ok_and(|c| !c.is_empty()), "{cipher:?}");
+    assert_encrypted(&cipher);
     let untrusted = mysql_cipher(&t, &url("localhost", "?ssl-mode=VERIFY_IDENTITY")).await;
-    assert!(
-        untrusted
-            .as_ref()
-            .is_err_and(|e| e.contains("UnknownIssuer")),
-        "{untrusted:?}"
-    );
+    assert_refused(&untrusted, "UnknownIssuer");
     let refused = mysql_cipher(&t, &url("127.0.0.1", "?root_cert_path=/etc/passwd")).await;
-    assert!(
-        refused
-            .as_ref()
-            .is_err_and(|e| e.contains("may not name files of this server (root_cert_path)")),
-        "{refused:?}"
+    assert_refused(
+        &refused,
+        "may not name files of this server (root_cert_path)",
     );
     assert_eq!(
         mysql_cipher(&t, &url("127.0.0.1", "?ssl-mode=DISABLED")).await,
@@ -408,16 +404,11 @@ async fn sql_query_speaks_tls_to_mysql_as_ssl_mode_says() {
 
     let trusting = TestApp::start_with_host(ca_host(Some(&dir.join("ca.pem")))).await;
     let cipher = mysql_cipher(&trusting, &url("localhost", "?ssl-mode=VERIFY_IDENTITY")).await;
-    assert!(cipher.as_ref().is_ok_and(|c| !c.is_empty()), "{cipher:?}");
+    assert_encrypted(&cipher);
     let cipher = mysql_cipher(&trusting, &url("127.0.0.1", "?ssl-mode=VERIFY_CA")).await;
-    assert!(cipher.as_ref().is_ok_and(|c| !c.is_empty()), "{cipher:?}");
+    assert_encrypted(&cipher);
     let wrong_name = mysql_cipher(&trusting, &url("127.0.0.1", "?sslmode=verify-full")).await;
-    assert!(
-        wrong_name
-            .as_ref()
-            .is_err_and(|e| e.contains("not valid for name")),
-        "{wrong_name:?}"
-    );
+    assert_refused(&wrong_name, "not valid for name");
     drop(db);
 
     // The local MariaDB has no TLS: `prefer` speaks in the clear, `require` fails.
@@ -431,12 +422,7 @@ async fn sql_query_speaks_tls_to_mysql_as_ssl_mode_says() {
             println!("{test}: the local MariaDB speaks TLS; fallback not tried")
         }
         other => {
-            assert!(
-                other
-                    .as_ref()
-                    .is_err_and(|e| e.contains("requires secure connection")),
-                "{other:?}"
-            );
+            assert_refused(&other, "requires secure connection");
             assert_eq!(
                 mysql_cipher(&t, &by_parameters("127.0.0.1:3306", "root", "test")).await,
                 Ok(String::new())
