@@ -20,8 +20,9 @@
 //! an interrupt after 30 s for SQLite.
 //!
 //! TLS (PostgreSQL and MySQL): the `sslmode` of a connection string, used where the server
-//! offers it when none is named ([`tls`]). MySQL URL parameters that name files of this
-//! server (keys, certificates) are refused: trusted roots come from `KARTOTEKA_SQL_CA_FILE`.
+//! offers it when none is named ([`tls`]). Connection string parameters that name files
+//! (keys, certificates) would name files of this server and are refused: trusted roots come
+//! from `KARTOTEKA_SQL_CA_FILE`.
 //!
 //! SQLite opens only files inside the folder of `KARTOTEKA_SQL_SQLITE_DIR`
 //! ([`SqlConfig::sqlite_dir`]): the database is a relative path there (parameter `database`
@@ -319,15 +320,6 @@ fn postgres_query(
 
 // MySQL and MariaDB.
 
-/// URL parameters of the MySQL client that name files of this server.
-const MYSQL_FILE_PARAMETERS: [&str; 5] = [
-    "root_cert_path",
-    "cert_chain_path",
-    "priv_key_path",
-    "pkcs12_path",
-    "server_key_path",
-];
-
 /// The connection's settings and its TLS level: the string's, else its own TLS parameters
 /// (`danger_accept_invalid_certs`, `cipher_suites`, …) if it has any, else `prefer`.
 fn mysql_opts(
@@ -341,16 +333,6 @@ fn mysql_opts(
                 Some(rest) => format!("mysql://{rest}"),
                 None => u,
             };
-            let query = url.split_once('?').map_or("", |(_, q)| q);
-            for pair in query.split('&') {
-                let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-                if MYSQL_FILE_PARAMETERS.contains(&key) {
-                    return Err(sql_error(format!(
-                        "the connection string may not name files of this server ({key}); \
-                         the certificates it trusts are set by KARTOTEKA_SQL_CA_FILE"
-                    )));
-                }
-            }
             let opts = mysql::Opts::from_url(&url).map_err(sql_error)?;
             let (mode, own) = match mode {
                 Some(mode) => (mode, false),

@@ -71,14 +71,40 @@ fn is_mode_key(key: &str) -> bool {
         .any(|k| key.trim().eq_ignore_ascii_case(k))
 }
 
+/// Connection string parameters of libpq (and node-postgres) and of the MySQL client that
+/// name files: they would be files of this server, so they are refused.
+const FILE_PARAMETERS: [&str; 10] = [
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "sslcrldir",
+    "root_cert_path",
+    "cert_chain_path",
+    "priv_key_path",
+    "pkcs12_path",
+    "server_key_path",
+];
+
 /// The connection string without its TLS level, and the level it named. A URL's level is a
 /// query parameter (`…/db?sslmode=require`); a libpq `key=value` string's is one of its
-/// words. The rest of the string is kept byte for byte.
+/// words. The rest of the string is kept byte for byte. A parameter naming a file
+/// ([`FILE_PARAMETERS`]) is refused.
 pub(super) fn take_mode(text: &str) -> Result<(String, Option<TlsMode>), PortError> {
     let mut mode = None;
-    let mut take = |value: &str| -> Result<(), PortError> {
+    let mut take = |key: &str, value: &str| -> Result<bool, PortError> {
+        let key = key.trim();
+        if FILE_PARAMETERS.iter().any(|k| key.eq_ignore_ascii_case(k)) {
+            return Err(sql_error(format!(
+                "the connection string may not name files of this server ({key}); the \
+                 certificates it trusts are set by KARTOTEKA_SQL_CA_FILE"
+            )));
+        }
+        if !is_mode_key(key) {
+            return Ok(false);
+        }
         mode = Some(TlsMode::parse(value)?);
-        Ok(())
+        Ok(true)
     };
     if text.contains("://") {
         let Some((head, query)) = text.split_once('?') else {
@@ -89,11 +115,10 @@ pub(super) fn take_mode(text: &str) -> Result<(String, Option<TlsMode>), PortErr
             None => (query, None),
         };
         let mut kept = Vec::new();
-        for pair in query.split('&') {
-            match pair.split_once('=') {
-                Some((k, v)) if is_mode_key(k) => take(v)?,
-                _ if !pair.is_empty() => kept.push(pair),
-                _ => {}
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if !take(k, v)? {
+                kept.push(pair);
             }
         }
         let mut out = head.to_owned();
@@ -112,9 +137,7 @@ pub(super) fn take_mode(text: &str) -> Result<(String, Option<TlsMode>), PortErr
     };
     let mut kept: Vec<String> = Vec::new();
     for (key, value) in words {
-        if is_mode_key(&key) {
-            take(value.trim_matches('\''))?;
-        } else {
+        if !take(&key, value.trim_matches('\''))? {
             kept.push(format!("{key}={value}"));
         }
     }
@@ -353,6 +376,17 @@ mod tests {
         );
         assert!(take_mode("postgres://h/db?sslmode=sometimes")
             .is_err_and(|e| e.message.contains("unknown level `sometimes`")));
+        for named_file in [
+            "postgres://h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+            "host=h sslkey='/root/.postgresql/postgresql.key'",
+            "mysql://root@h/test?root_cert_path=/etc/passwd",
+        ] {
+            assert!(
+                take_mode(named_file)
+                    .is_err_and(|e| e.message.contains("may not name files of this server")),
+                "{named_file}"
+            );
+        }
     }
 
     #[test]
