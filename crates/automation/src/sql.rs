@@ -1,5 +1,5 @@
-//! SQL query (spec 03 §7.2.4) against an external PostgreSQL, MySQL/MariaDB or SQLite
-//! database; `oracle` and `mssql` answer a `SQL` error (not supported).
+//! SQL query (spec 03 §7.2.4) against an external PostgreSQL, MySQL/MariaDB, Microsoft SQL
+//! Server ([`mssql`]) or SQLite database; `oracle` answers a `SQL` error (not supported).
 //!
 //! `:name` parameters are bound as literals of the database's dialect, outside quotes,
 //! comments and `::` casts: numbers, booleans and `NULL` as themselves, everything else as a
@@ -30,6 +30,7 @@
 //! followed) inside the folder; it is opened read-write but never created. Without the
 //! setting SQLite is refused, so a scenario cannot read Kartoteka's own store.
 
+mod mssql;
 mod tls;
 
 use std::path::{Component, Path, PathBuf};
@@ -86,6 +87,7 @@ enum Dialect {
     Postgres,
     MySql,
     Sqlite,
+    MsSql,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -96,6 +98,8 @@ fn hex(bytes: &[u8]) -> String {
 fn literal(v: &Value, dialect: Dialect) -> String {
     let text = match v {
         Value::Null => return "NULL".into(),
+        // T-SQL has no boolean literals: a `bit` is 1 or 0.
+        Value::Bool(b) if dialect == Dialect::MsSql => return if *b { "1" } else { "0" }.into(),
         Value::Bool(b) => return if *b { "TRUE" } else { "FALSE" }.into(),
         Value::Number(n) => return n.to_string(),
         Value::String(s) => s.clone(),
@@ -110,6 +114,8 @@ fn literal(v: &Value, dialect: Dialect) -> String {
             format!("CAST(X'{}' AS TEXT)", hex(text.as_bytes()))
         }
         Dialect::Postgres | Dialect::Sqlite => format!("'{}'", text.replace('\'', "''")),
+        // N: Unicode text whatever the database's collation.
+        Dialect::MsSql => format!("N'{}'", text.replace('\'', "''")),
     }
 }
 
@@ -140,6 +146,23 @@ fn bind(query: &str, params: &Map<String, Value>, dialect: Dialect) -> Result<St
                     i += 1;
                 }
                 i += 1;
+            }
+            // A T-SQL bracketed name; `]]` inside it is a `]`.
+            '[' if dialect == Dialect::MsSql => {
+                out.push('[');
+                i += 1;
+                while i < chars.len() {
+                    let ch = chars[i];
+                    out.push(ch);
+                    i += 1;
+                    if ch == ']' {
+                        if chars.get(i) != Some(&']') {
+                            break;
+                        }
+                        out.push(']');
+                        i += 1;
+                    }
+                }
             }
             '-' if chars.get(i + 1) == Some(&'-') => {
                 while i < chars.len() && chars[i] != '\n' {
@@ -194,19 +217,27 @@ fn bind(query: &str, params: &Map<String, Value>, dialect: Dialect) -> Result<St
     Ok(out)
 }
 
-/// Runs the query (on a blocking thread: the clients are synchronous).
+/// Runs the query (on a blocking thread, but for SQL Server: those clients are synchronous).
 pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, PortError> {
+    // Before any client builds a TLS config: the MySQL client (and its `cipher_suites`
+    // parameter) asks rustls for the process's provider, and the tree has two.
+    tls::install_provider();
     let dialect = match q.db_type.to_ascii_lowercase().as_str() {
         "postgres" | "postgresql" | "pg" => Dialect::Postgres,
         "mysql" | "mariadb" => Dialect::MySql,
         "sqlite" | "sqlite3" => Dialect::Sqlite,
+        "mssql" | "sqlserver" | "mssqlserver" => Dialect::MsSql,
         other => {
             return Err(sql_error(format!(
-                "database type not supported: {other} (supported: postgres, mysql, sqlite)"
+                "database type not supported: {other} (supported: postgres, mysql, mssql, sqlite)"
             )))
         }
     };
     let sql = bind(&q.query, &q.params, dialect)?;
+    if dialect == Dialect::MsSql {
+        // The client is asynchronous: no blocking thread.
+        return mssql::query(&q.connection, config, &sql).await;
+    }
     let job: Box<dyn FnOnce() -> Result<Vec<Value>, PortError> + Send> = match dialect {
         Dialect::Postgres => {
             let (pg, mode) = postgres_config(&q.connection)?;
@@ -230,6 +261,7 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
             let path = sqlite_path(&q.connection, config)?;
             Box::new(move || sqlite_query(&path, &sql))
         }
+        Dialect::MsSql => return Err(sql_error("SQL Server runs without a blocking thread")),
     };
     tokio::task::spawn_blocking(job)
         .await
@@ -383,7 +415,6 @@ fn mysql_opts(
 
 fn mysql_query(opts: mysql::Opts, mode: tls::TlsMode, sql: &str) -> Result<Vec<Value>, PortError> {
     use mysql::prelude::Queryable;
-    tls::install_provider();
     let refused = |e: &mysql::Error| match e {
         mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)
         | mysql::Error::TlsError(_) => true,
@@ -643,6 +674,25 @@ mod tests {
             "CAST(X'610027' AS TEXT)"
         );
         assert_eq!(literal(&json!(1.5), Dialect::Sqlite), "1.5");
+    }
+
+    #[test]
+    fn sql_server_takes_unicode_strings_bits_and_bracketed_names() {
+        let p = params(json!({"who": "O'Hara", "on": true, "n": 2}));
+        assert_eq!(
+            bind(
+                "select [a:who], [x]]:who] from t where name = :who and flag = :on and n = :n",
+                &p,
+                Dialect::MsSql
+            )
+            .ok(),
+            Some(
+                "select [a:who], [x]]:who] from t where name = N'O''Hara' and flag = 1 and n = 2"
+                    .to_string()
+            )
+        );
+        assert_eq!(literal(&json!(false), Dialect::MsSql), "0");
+        assert_eq!(literal(&json!("я"), Dialect::MsSql), "N'я'");
     }
 
     #[test]

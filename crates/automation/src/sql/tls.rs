@@ -284,7 +284,9 @@ pub(super) fn handshake_failed(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Makes sure rustls has its process-wide provider (ring), which the MySQL client asks for.
+/// Makes sure rustls has its process-wide provider (ring), which the MySQL client asks for
+/// (and tiberius prefers to its aws-lc fallback): with both ring and aws-lc in the tree,
+/// rustls would not pick one by itself.
 pub(super) fn install_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

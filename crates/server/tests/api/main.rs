@@ -19,6 +19,7 @@ mod filters;
 mod history;
 mod lookups;
 mod messages;
+mod mssql;
 mod records;
 mod rights;
 mod s3;
