@@ -52,8 +52,8 @@ pub struct SqlConfig {
     /// The folder whose files SQLite queries may open (`KARTOTEKA_SQL_SQLITE_DIR`); `None`:
     /// SQLite is refused.
     pub sqlite_dir: Option<PathBuf>,
-    /// Certificates (PEM) trusted besides the bundled webpki roots when a PostgreSQL or
-    /// MySQL connection checks the server's (`KARTOTEKA_SQL_CA_FILE`).
+    /// Certificates (PEM) trusted besides the bundled webpki roots when a PostgreSQL, MySQL
+    /// or SQL Server connection checks the server's (`KARTOTEKA_SQL_CA_FILE`).
     pub ca_file: Option<PathBuf>,
 }
 
@@ -234,10 +234,6 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
         }
     };
     let sql = bind(&q.query, &q.params, dialect)?;
-    if dialect == Dialect::MsSql {
-        // The client is asynchronous: no blocking thread.
-        return mssql::query(&q.connection, config, &sql).await;
-    }
     let job: Box<dyn FnOnce() -> Result<Vec<Value>, PortError> + Send> = match dialect {
         Dialect::Postgres => {
             let (pg, mode) = postgres_config(&q.connection)?;
@@ -261,7 +257,8 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
             let path = sqlite_path(&q.connection, config)?;
             Box::new(move || sqlite_query(&path, &sql))
         }
-        Dialect::MsSql => return Err(sql_error("SQL Server runs without a blocking thread")),
+        // The client is asynchronous: no blocking thread.
+        Dialect::MsSql => return mssql::query(&q.connection, config, &sql).await,
     };
     tokio::task::spawn_blocking(job)
         .await

@@ -92,7 +92,7 @@ struct ServeArgs {
     #[arg(long, env = "KARTOTEKA_SQL_SQLITE_DIR")]
     sql_sqlite_dir: Option<std::path::PathBuf>,
     /// Certificates (PEM) the SQL query component trusts, besides the bundled roots, when a
-    /// PostgreSQL or MySQL connection checks the server (`sslmode=verify-ca|verify-full`).
+    /// connection checks the server (`sslmode=verify-ca|verify-full`, SQL Server strings).
     #[arg(long, env = "KARTOTEKA_SQL_CA_FILE")]
     sql_ca_file: Option<std::path::PathBuf>,
     /// Chromium, which prints HTML to PDF for the Converter (unset: found on the PATH).
