@@ -75,6 +75,30 @@ fn pg_error(e: postgres::Error) -> PortError {
     sql_error(text)
 }
 
+/// `%XX` sequences decoded as UTF-8; `None` when they are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn too_many_rows() -> PortError {
     sql_error(format!(
         "the query answers more than {MAX_ROWS} rows; narrow it (WHERE, LIMIT)"
@@ -671,6 +695,13 @@ mod tests {
             "CAST(X'610027' AS TEXT)"
         );
         assert_eq!(literal(&json!(1.5), Dialect::Sqlite), "1.5");
+    }
+
+    #[test]
+    fn percent_sequences_decode_as_utf8() {
+        assert_eq!(percent_decode("p%40ss%D1%8F").as_deref(), Some("p@ssя"));
+        assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(percent_decode("%FF"), None);
     }
 
     #[test]

@@ -24,7 +24,9 @@ use serde_json::{Map, Value};
 use tiberius::{AuthMethod, Client, ColumnData, Config, EncryptionLevel, FromSql, QueryItem};
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt as _};
 
-use super::{base64, number, sql_error, too_many_rows, SqlConfig, MAX_ROWS, TIMEOUT};
+use super::{
+    base64, number, percent_decode, sql_error, too_many_rows, SqlConfig, MAX_ROWS, TIMEOUT,
+};
 
 type Connection = Client<Compat<tokio::net::TcpStream>>;
 
@@ -172,30 +174,6 @@ fn url_config(text: &str) -> Result<Config, PortError> {
     Ok(config)
 }
 
-/// `%XX` sequences decoded as UTF-8; `None` when they are not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 async fn rows(client: &mut Connection, sql: &str) -> Result<Vec<Value>, PortError> {
     let mut stream = client.simple_query(sql).await.map_err(tds_error)?;
     let mut names: Vec<String> = Vec::new();
@@ -297,8 +275,6 @@ mod tests {
         };
         let got = tds_config(&by_parameters, &none).map(|(c, prefer)| (c.get_addr(), prefer));
         assert_eq!(got.ok(), Some(("db.example:1500".to_string(), true)));
-        assert_eq!(percent_decode("p%40ss%D1%8F").as_deref(), Some("p@ssя"));
-        assert_eq!(percent_decode("%FF"), None);
     }
 
     #[test]

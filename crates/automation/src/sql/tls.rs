@@ -27,7 +27,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use super::sql_error;
+use super::{percent_decode, sql_error};
 
 /// How a connection uses TLS (the module's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +93,9 @@ const FILE_PARAMETERS: [&str; 10] = [
 pub(super) fn take_mode(text: &str) -> Result<(String, Option<TlsMode>), PortError> {
     let mut mode = None;
     let mut take = |key: &str, value: &str| -> Result<bool, PortError> {
-        let key = key.trim();
+        // Drivers decode a URL's keys: `root%5Fcert%5Fpath` is `root_cert_path` to them.
+        let decoded = percent_decode(key.trim()).unwrap_or_default();
+        let key = decoded.as_str();
         if FILE_PARAMETERS.iter().any(|k| key.eq_ignore_ascii_case(k)) {
             return Err(sql_error(format!(
                 "the connection string may not name files of this server ({key}); the \
@@ -382,6 +384,7 @@ mod tests {
             "postgres://h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem",
             "host=h sslkey='/root/.postgresql/postgresql.key'",
             "mysql://root@h/test?root_cert_path=/etc/passwd",
+            "mysql://root@h/test?root%5Fcert%5Fpath=/etc/passwd",
         ] {
             assert!(
                 take_mode(named_file)
