@@ -55,6 +55,44 @@ pub struct SqlConfig {
     /// Certificates (PEM) trusted besides the bundled webpki roots when a PostgreSQL, MySQL
     /// or SQL Server connection checks the server's (`KARTOTEKA_SQL_CA_FILE`).
     pub ca_file: Option<PathBuf>,
+    /// The database servers PostgreSQL, MySQL and SQL Server queries may reach, each `host`
+    /// (any port) or `host:port`, names as written in the connection (no DNS lookup), or a
+    /// Unix socket's path (`KARTOTEKA_SQL_HOSTS`); `None`: any.
+    pub hosts: Option<Vec<String>>,
+}
+
+impl SqlConfig {
+    /// Refuses a server the host's allow-list does not name.
+    fn check_host(&self, host: &str, port: Option<u16>) -> Result<(), PortError> {
+        let Some(list) = &self.hosts else {
+            return Ok(());
+        };
+        let bare = |h: &str| {
+            h.trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase()
+        };
+        let listed = list.iter().any(|entry| {
+            let (name, only) = match entry.trim().rsplit_once(':') {
+                Some((name, p)) if !name.contains(':') || name.ends_with(']') => {
+                    match p.parse::<u16>() {
+                        Ok(p) => (name, Some(p)),
+                        Err(_) => (entry.as_str(), None),
+                    }
+                }
+                _ => (entry.as_str(), None),
+            };
+            bare(name) == bare(host) && (only.is_none() || only == port)
+        });
+        if listed {
+            return Ok(());
+        }
+        let at = port.map(|p| format!(":{p}")).unwrap_or_default();
+        Err(sql_error(format!(
+            "the database server {host}{at} is not in KARTOTEKA_SQL_HOSTS"
+        )))
+    }
 }
 
 fn sql_error(e: impl std::fmt::Display) -> PortError {
@@ -262,6 +300,7 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
         Dialect::Postgres => {
             let (pg, mode) = postgres_config(&q.connection)?;
             let ca_file = config.ca_file.clone();
+            postgres_hosts(&pg, config)?;
             Box::new(move || {
                 // Here, since it may read the CA file.
                 let tls = tls::postgres_connector(mode, ca_file.as_deref())?;
@@ -274,6 +313,12 @@ pub(crate) async fn run(q: SqlQuery, config: &SqlConfig) -> Result<Vec<Value>, P
             Box::new(move || {
                 // Here, since it may read the CA file.
                 let (opts, mode) = mysql_opts(&connection, &config)?;
+                match opts.get_socket() {
+                    Some(socket) => config.check_host(socket, None)?,
+                    None => {
+                        config.check_host(&opts.get_ip_or_hostname(), Some(opts.get_tcp_port()))?
+                    }
+                }
                 mysql_query(opts, mode, &sql)
             })
         }
@@ -323,6 +368,26 @@ fn postgres_config(c: &SqlConnection) -> Result<(postgres::Config, tls::TlsMode)
         _ => postgres::config::SslMode::Require,
     });
     Ok((config, mode))
+}
+
+/// Checks every server a PostgreSQL connection may reach (its hosts, and the addresses that
+/// stand in for them) against the allow-list.
+fn postgres_hosts(pg: &postgres::Config, config: &SqlConfig) -> Result<(), PortError> {
+    let ports = pg.get_ports();
+    let port = |i: usize| Some(ports.get(i).or(ports.first()).copied().unwrap_or(5432));
+    for (i, host) in pg.get_hosts().iter().enumerate() {
+        match host {
+            postgres::config::Host::Tcp(name) => config.check_host(name, port(i))?,
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => {
+                config.check_host(&path.to_string_lossy(), None)?
+            }
+        }
+    }
+    for (i, addr) in pg.get_hostaddrs().iter().enumerate() {
+        config.check_host(&addr.to_string(), port(i))?;
+    }
+    Ok(())
 }
 
 fn postgres_query(
@@ -695,6 +760,44 @@ mod tests {
             "CAST(X'610027' AS TEXT)"
         );
         assert_eq!(literal(&json!(1.5), Dialect::Sqlite), "1.5");
+    }
+
+    #[test]
+    fn the_allow_list_names_hosts_with_or_without_a_port() {
+        let config = SqlConfig {
+            hosts: Some(vec![
+                "db.example".into(),
+                "10.0.0.5:5433".into(),
+                "[::1]:1433".into(),
+                "/run/postgresql".into(),
+            ]),
+            ..SqlConfig::default()
+        };
+        assert!(config.check_host("DB.example", Some(3306)).is_ok());
+        assert!(config.check_host("10.0.0.5", Some(5433)).is_ok());
+        assert!(config.check_host("::1", Some(1433)).is_ok());
+        assert!(config.check_host("/run/postgresql", None).is_ok());
+        for (host, port) in [
+            ("10.0.0.5", Some(5432)),
+            ("other", Some(5432)),
+            ("::1", Some(1)),
+            ("/tmp", None),
+        ] {
+            let e = config.check_host(host, port).err();
+            assert!(
+                e.is_some_and(|e| e.message.contains("not in KARTOTEKA_SQL_HOSTS")),
+                "{host}"
+            );
+        }
+        assert!(SqlConfig::default().check_host("anything", None).is_ok());
+        let pg: postgres::Config = "host=db.example hostaddr=10.9.9.9 port=5432 user=u"
+            .parse()
+            .unwrap_or_else(|_| postgres::Config::new());
+        let e = postgres_hosts(&pg, &config).err();
+        assert!(
+            e.is_some_and(|e| e.message.contains("10.9.9.9")),
+            "an address that stands in for a listed name is checked too"
+        );
     }
 
     #[test]

@@ -95,6 +95,10 @@ struct ServeArgs {
     /// connection checks the server (`sslmode=verify-ca|verify-full`, SQL Server strings).
     #[arg(long, env = "KARTOTEKA_SQL_CA_FILE")]
     sql_ca_file: Option<std::path::PathBuf>,
+    /// The database servers the SQL query component may reach: `host` or `host:port`,
+    /// comma-separated (unset: any).
+    #[arg(long, env = "KARTOTEKA_SQL_HOSTS", value_delimiter = ',')]
+    sql_hosts: Option<Vec<String>>,
     /// Chromium, which prints HTML to PDF for the Converter (unset: found on the PATH).
     #[arg(long, env = "KARTOTEKA_CHROMIUM")]
     chromium: Option<std::path::PathBuf>,
@@ -199,6 +203,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .sql_ca_file
                     .clone()
                     .filter(|p| !p.as_os_str().is_empty()),
+                // An empty setting is no setting, not an empty list.
+                hosts: args
+                    .sql_hosts
+                    .as_ref()
+                    .map(|hosts| {
+                        hosts
+                            .iter()
+                            .map(|h| h.trim().to_owned())
+                            .filter(|h| !h.is_empty())
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|hosts| !hosts.is_empty()),
             },
             convert: kartoteka_automation::ConvertConfig {
                 chromium: args.chromium.clone().filter(|p| !p.as_os_str().is_empty()),

@@ -37,6 +37,11 @@ pub(super) async fn query(
     sql: &str,
 ) -> Result<Vec<Value>, PortError> {
     let (config, prefer) = tds_config(c, host)?;
+    let addr = config.get_addr();
+    match addr.rsplit_once(':') {
+        Some((name, port)) => host.check_host(name, port.parse().ok())?,
+        None => host.check_host(&addr, None)?,
+    }
     let connected = tokio::time::timeout(TIMEOUT, async {
         match connect(config.clone()).await {
             // `prefer`: a server that cannot encrypt, or whose TLS we cannot agree on.

@@ -456,3 +456,50 @@ async fn sql_query_prefers_a_plain_connection_to_a_failed_handshake() {
     let required = mysql_cipher(&t, &by_string(&url)).await;
     assert!(required.is_err(), "{required:?}");
 }
+
+/// `KARTOTEKA_SQL_HOSTS` keeps scenarios to the database servers it names: the local
+/// PostgreSQL is refused when the list names another server, before any connection, and
+/// reached when the list names it with its port.
+#[tokio::test]
+async fn sql_query_reaches_only_the_listed_servers() {
+    let with_hosts = |hosts: &[&str]| HostConfig {
+        sql: SqlConfig {
+            hosts: Some(hosts.iter().map(|h| h.to_string()).collect()),
+            ..SqlConfig::default()
+        },
+        ..HostConfig::default()
+    };
+    let elsewhere = TestApp::start_with_host(with_hosts(&["db.internal"])).await;
+    for (db_type, host) in [
+        ("postgres", "127.0.0.1:5432"),
+        ("mysql", "127.0.0.1:3306"),
+        ("mssql", "127.0.0.1,1433"),
+    ] {
+        let refused = query(
+            &elsewhere,
+            db_type,
+            &by_parameters(host, "root", "test"),
+            "select 1",
+        )
+        .await;
+        assert_refused(&refused, "is not in KARTOTEKA_SQL_HOSTS");
+    }
+    let url =
+        by_string("postgres://postgres@127.0.0.1:5432/test?host=db.internal&hostaddr=127.0.0.1");
+    assert_refused(
+        &query(&elsewhere, "postgres", &url, "select 1").await,
+        "the database server 127.0.0.1:5432 is not in KARTOTEKA_SQL_HOSTS",
+    );
+    if std::net::TcpStream::connect("127.0.0.1:5432").is_err() {
+        return println!("no PostgreSQL on 127.0.0.1:5432: the listed server not tried");
+    }
+    let listed = TestApp::start_with_host(with_hosts(&["db.internal", "127.0.0.1:5432"])).await;
+    let rows = query(
+        &listed,
+        "postgres",
+        &by_parameters("127.0.0.1:5432", "postgres", "test"),
+        "select 1 as one",
+    )
+    .await;
+    assert_eq!(rows, Ok(vec![json!({"one": 1})]));
+}
