@@ -1070,7 +1070,7 @@ impl AppPorts {
                     "filename": p.filename,
                     "contentType": p.content_type,
                     "size": size,
-                    "content": {"type": "Buffer", "data": p.bytes},
+                    "content": kartoteka_engine::node_buffer(&p.bytes),
                 })),
                 "links" => {
                     let name = p.filename.clone().unwrap_or_else(|| {

@@ -130,7 +130,7 @@ pub(crate) fn bytes_of(v: &Value) -> Result<Vec<u8>, Failure> {
 
 /// Bytes as a Node `Buffer` in JSON (`{type: "Buffer", data: […]}`), the shape
 /// [`bytes_of`] reads back.
-pub(crate) fn buffer(bytes: &[u8]) -> Value {
+pub fn buffer(bytes: &[u8]) -> Value {
     serde_json::json!({"type": "Buffer", "data": bytes})
 }
 

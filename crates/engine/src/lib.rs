@@ -227,6 +227,8 @@ mod web;
 mod xlsx;
 
 pub use engine::Engine;
+/// Bytes as a Node `Buffer` in JSON, the shape scenarios hold binary content in.
+pub use files::buffer as node_buffer;
 pub use ports::{
     Attachment, ChildRun, FileContent, FileTarget, FileUpload, FindQuery, Found, HttpRequest,
     HttpResponse, Mail, MailQuery, MailServer, PdfJob, PortError, PortFuture, Ports, PrintOptions,
