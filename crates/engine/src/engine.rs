@@ -10,7 +10,7 @@ use kartoteka_script::Engine as Script;
 use serde_json::{Map, Value};
 
 use crate::components::{self, Slots};
-use crate::values::{evaluate, set_path};
+use crate::values::{evaluate, evaluate_plain, set_path};
 use crate::{Failure, Outcome, Ports, Settings, State, Token, Wait};
 
 /// The scenario interpreter. Cheap to clone; one engine serves any number of processes.
@@ -206,6 +206,44 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A Set variables step whose expressions and targets need no JavaScript, done here
+    /// rather than on a script thread; `None` when one of them needs the engine. Each
+    /// expression sees the variables as the writes before it left them, as on the engine.
+    fn setvar_plain(
+        &self,
+        task: &Task,
+        vars: &Map<String, Value>,
+    ) -> Option<Result<Map<String, Value>, Failure>> {
+        let js = &self.inner.js;
+        let plain = task.outputs.iter().all(|o| match o {
+            Output::Expr { target, expr } => {
+                !target.contains('[')
+                    && (expr.trim().is_empty() || js.eval_plain(expr, vars).is_some())
+            }
+            Output::Slot { .. } => true,
+        });
+        if !plain {
+            return None;
+        }
+        let mut v = vars.clone();
+        for o in &task.outputs {
+            if let Output::Expr { target, expr } = o {
+                if expr.trim().is_empty() {
+                    continue;
+                }
+                // Checked above against the variables before any write; an earlier write may
+                // have changed a later expression's variable (made it an object, removed it),
+                // so it is read again, and the whole step goes to the engine if it no longer
+                // reads plainly (nothing here is kept).
+                let value = js.eval_plain(expr, &v)?;
+                if let Err(f) = set_path(js, &mut v, target, value) {
+                    return Some(Err(f));
+                }
+            }
+        }
+        Some(Ok(v))
     }
 
     /// Runs synchronous JavaScript work on a blocking thread.
@@ -437,8 +475,18 @@ impl Engine {
                 Ok(n) => n,
                 Err(f) => return Exec::Failed(f),
             };
-            let (v, t) = (vars.clone(), task.clone());
-            match self.js(move |js| evaluate(js, &v, &t, &names)).await {
+            // Parameters that need no JavaScript (the usual `recordId`, `catalogId`, numbers
+            // and constants) are read here, without the hop to a script thread.
+            let plain = evaluate_plain(&self.inner.js, vars, task, &names);
+            let args = match plain {
+                Ok(Some(a)) => Ok(a),
+                Ok(None) => {
+                    let (v, t) = (vars.clone(), task.clone());
+                    self.js(move |js| evaluate(js, &v, &t, &names)).await
+                }
+                Err(f) => Err(f),
+            };
+            match args {
                 Ok(a) => Some(a),
                 Err(f) => return Exec::Failed(f),
             }
@@ -446,6 +494,9 @@ impl Engine {
         let run = async {
             match args {
                 None => {
+                    if let Some(v) = self.setvar_plain(task, vars) {
+                        return v.map(Effect::Vars);
+                    }
                     let outputs = task.outputs.clone();
                     let mut v = vars.clone();
                     self.js(move |js| {

@@ -108,27 +108,68 @@ pub(crate) fn evaluate(
     task: &Task,
     names: &[&str],
 ) -> Result<Args, Failure> {
+    evaluate_in(js, false, vars, task, names).map(|a| a.unwrap_or_default())
+}
+
+/// [`evaluate`] when no parameter needs JavaScript (constants, lists, literals, bare
+/// variables; see [`Script::eval_plain`]), so the caller can stay off the script threads.
+/// `None` when one does.
+pub(crate) fn evaluate_plain(
+    js: &Script,
+    vars: &Map<String, Value>,
+    task: &Task,
+    names: &[&str],
+) -> Result<Option<Args>, Failure> {
+    evaluate_in(js, true, vars, task, names)
+}
+
+/// With `plain_only`, answers `None` at the first parameter that would need the engine.
+fn evaluate_in(
+    js: &Script,
+    plain_only: bool,
+    vars: &Map<String, Value>,
+    task: &Task,
+    names: &[&str],
+) -> Result<Option<Args>, Failure> {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         if let Some(p) = task.inputs.get(name) {
-            let arg = resolve(js, vars, p)
+            let arg = resolve(js, plain_only, vars, p)
                 .map_err(|f| Failure::new(f.code, format!("{name}: {}", f.message)))?;
-            out.push(((*name).to_owned(), arg));
+            match arg {
+                Some(arg) => out.push(((*name).to_owned(), arg)),
+                None => return Ok(None),
+            }
         }
     }
-    Ok(Args(out))
+    Ok(Some(Args(out)))
 }
 
-fn resolve(js: &Script, vars: &Map<String, Value>, p: &ParamValue) -> Result<Arg, Failure> {
-    Ok(match p {
+fn resolve(
+    js: &Script,
+    plain_only: bool,
+    vars: &Map<String, Value>,
+    p: &ParamValue,
+) -> Result<Option<Arg>, Failure> {
+    Ok(Some(match p {
         ParamValue::Const(s) => Arg::Const(s.clone()),
+        ParamValue::Expr(e) if plain_only => match js.eval_plain(e, vars) {
+            Some(v) => Arg::Value(v),
+            None => return Ok(None),
+        },
         ParamValue::Expr(e) => Arg::Value(js.eval(e, vars)?),
         ParamValue::List(l) => Arg::List(l.clone()),
         ParamValue::Pairs(pairs) => {
             let mut out = Vec::with_capacity(pairs.len());
             for (key, v) in pairs {
+                if plain_only && key.contains("${") {
+                    return Ok(None);
+                }
                 let key = js.template(key, vars)?;
-                let value = match resolve(js, vars, v)? {
+                let Some(arg) = resolve(js, plain_only, vars, v)? else {
+                    return Ok(None);
+                };
+                let value = match arg {
                     Arg::Const(s) => Some(Value::String(s)),
                     Arg::Value(v) => v,
                     Arg::List(l) => Some(Value::Array(l.into_iter().map(Value::String).collect())),
@@ -138,7 +179,7 @@ fn resolve(js: &Script, vars: &Map<String, Value>, p: &ParamValue) -> Result<Arg
             }
             Arg::Pairs(out)
         }
-    })
+    }))
 }
 
 /// One resolved step of a path.

@@ -131,7 +131,21 @@ impl Engine {
         if expr.trim().is_empty() {
             return Ok(None);
         }
+        if let Some(v) = source::plain_value(expr, vars) {
+            return Ok(v);
+        }
         self.expression(Kind::Expression, expr, vars)
+    }
+
+    /// The value [`Engine::eval`] would give, when the expression needs no JavaScript at all:
+    /// blank, a bare variable holding a scalar, or a literal number, string, boolean, `null`
+    /// or `undefined`. `None` when it needs the engine. Callers use it to skip the hop to a
+    /// script thread.
+    pub fn eval_plain(&self, expr: &str, vars: &Map<String, Value>) -> Option<Option<Value>> {
+        if expr.trim().is_empty() {
+            return Some(None);
+        }
+        source::plain_value(expr, vars)
     }
 
     /// The JavaScript truthiness of an expression, for gateway conditions. A blank condition is
@@ -253,6 +267,46 @@ mod tests {
     #[test]
     fn engine_is_send_sync_clone() {
         assert_send_sync::<Engine>();
+    }
+
+    #[test]
+    fn plain_values_are_what_the_engine_gives() {
+        let vars = serde_json::json!({
+            "recordId": "17", "catalogId": "$users", "n": 9_007_199_254_740_991u64,
+            "neg": -3, "b": false, "z": null, "text": "line\nnext \u{2028} \"q\""
+        });
+        let vars = vars.as_object().expect("an object");
+        let engine = Engine::default();
+        let mut checked = 0;
+        for expr in [
+            "recordId",
+            " catalogId ",
+            "n",
+            "neg",
+            "b",
+            "z",
+            "text",
+            "42",
+            "-7",
+            "0",
+            "'a b'",
+            "\"ё\"",
+            "''",
+            "true",
+            "false",
+            "null",
+            "undefined",
+        ] {
+            let plain = engine.eval_plain(expr, vars).expect("a plain expression");
+            let js = engine
+                .expression(Kind::Expression, expr, vars)
+                .expect("the engine's answer");
+            assert_eq!(plain, js, "{expr}");
+            checked += 1;
+        }
+        assert_eq!(checked, 17);
+        assert_eq!(engine.eval_plain("recordId + 1", vars), None);
+        assert_eq!(engine.eval_plain("  ", vars), Some(None));
     }
 
     #[test]

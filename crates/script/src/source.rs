@@ -132,6 +132,83 @@ pub(crate) fn body_checks(body: &str) -> [String; 2] {
     ]
 }
 
+/// Largest magnitude an integer literal or variable may have to be answered without the
+/// engine: beyond 2^53 JavaScript's numbers would round it.
+const SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// The value of an expression that needs no JavaScript: a bare variable holding a string, a
+/// boolean, null or a safe integer; a decimal integer literal; a quoted string without escapes;
+/// `true`, `false`, `null` or `undefined`. `None` when the expression is anything else, and
+/// then the engine must evaluate it. The answers are exactly what the engine's round trip
+/// (JSON in, `JSON.stringify` out) gives; values whose round trip could change them (floats,
+/// objects, arrays) are left to the engine.
+pub(crate) fn plain_value(
+    expr: &str,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> Option<Option<serde_json::Value>> {
+    use serde_json::Value;
+    let e = expr.trim();
+    match e {
+        "true" => return Some(Some(Value::Bool(true))),
+        "false" => return Some(Some(Value::Bool(false))),
+        "null" => return Some(Some(Value::Null)),
+        "undefined" => return Some(None),
+        _ => {}
+    }
+    if let Some(v) = integer_literal(e) {
+        return Some(Some(v));
+    }
+    if let Some(s) = string_literal(e) {
+        return Some(Some(Value::String(s.to_owned())));
+    }
+    if !is_bindable(e) {
+        return None;
+    }
+    match vars.get(e)? {
+        v @ (Value::String(_) | Value::Bool(_) | Value::Null) => Some(Some(v.clone())),
+        Value::Number(n) => {
+            let safe = match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => u <= SAFE_INTEGER,
+                (None, Some(i)) => i.unsigned_abs() <= SAFE_INTEGER,
+                _ => false,
+            };
+            safe.then(|| Some(Value::Number(n.clone())))
+        }
+        Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// `0`, `42`, `-7`: no leading zeros (`010` is octal in sloppy JavaScript), no `-0` (which
+/// JSON writes as `0`), at most 15 digits.
+fn integer_literal(e: &str) -> Option<serde_json::Value> {
+    let (negative, digits) = match e.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, e),
+    };
+    let plain = !digits.is_empty()
+        && digits.len() <= 15
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    if !plain || (negative && digits == "0") {
+        return None;
+    }
+    let n: i64 = digits.parse().ok()?;
+    Some(if negative {
+        serde_json::Value::from(-n)
+    } else {
+        serde_json::Value::from(n.unsigned_abs())
+    })
+}
+
+/// The text of `'…'` or `"…"` with no backslash, no quote of its kind and no control
+/// character inside.
+fn string_literal(e: &str) -> Option<&str> {
+    let q = e.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = e.strip_prefix(q)?.strip_suffix(q)?;
+    (e.len() >= 2 && !inner.contains([q, '\\']) && !inner.chars().any(char::is_control))
+        .then_some(inner)
+}
+
 /// Turns a key text with `${expr}` parts into a JavaScript template literal. Literal parts get
 /// backslashes and backticks escaped; the `${…}` parts are copied as they are, up to the brace
 /// that closes them (braces inside string literals do not count).
@@ -205,6 +282,53 @@ mod tests {
             vec!["r", "values", "recordId", "$x"]
         );
         assert_eq!(words("a"), vec!["a"]);
+    }
+
+    #[test]
+    fn plain_values_need_no_engine() {
+        use serde_json::{json, Value};
+        let vars = json!({
+            "recordId": "17", "n": 5, "neg": -3, "big": 9_007_199_254_740_993u64,
+            "f": 1.5, "b": true, "z": null, "o": {"a": 1}, "class": "x"
+        });
+        let vars = vars.as_object().expect("an object");
+        let plain = |e: &str| plain_value(e, vars);
+        assert_eq!(plain(" recordId "), Some(Some(json!("17"))));
+        assert_eq!(plain("n"), Some(Some(json!(5))));
+        assert_eq!(plain("neg"), Some(Some(json!(-3))));
+        assert_eq!(plain("b"), Some(Some(json!(true))));
+        assert_eq!(plain("z"), Some(Some(Value::Null)));
+        assert_eq!(plain("42"), Some(Some(json!(42))));
+        assert_eq!(plain("-7"), Some(Some(json!(-7))));
+        assert_eq!(plain("0"), Some(Some(json!(0))));
+        assert_eq!(plain("'a b'"), Some(Some(json!("a b"))));
+        assert_eq!(plain("\"\""), Some(Some(json!(""))));
+        assert_eq!(plain("undefined"), Some(None));
+        assert_eq!(plain("true"), Some(Some(json!(true))));
+        // Left to the engine: what its round trip could change, what is not a plain value,
+        // and names that are not variables.
+        for e in [
+            "big",
+            "f",
+            "o",
+            "class",
+            "missing",
+            "_",
+            "010",
+            "-0",
+            "1.5",
+            "1e3",
+            "1234567890123456",
+            "'a\\nb'",
+            "'a'b'",
+            "'",
+            "\"a'",
+            "a.b",
+            "n + 1",
+            "",
+        ] {
+            assert_eq!(plain(e), None, "{e}");
+        }
     }
 
     #[test]

@@ -8,6 +8,37 @@ use serde_json::{json, Map, Value};
 use crate::common::{failure, finish, run, run_with, Bpmn, Fake, P, T0};
 
 #[tokio::test]
+async fn plain_setvar_steps_read_as_the_engine_would() {
+    // Literals and bare variables are read without JavaScript; a step whose later
+    // expression stops being plain after an earlier write (`o` becomes an object) goes to
+    // the engine as a whole.
+    let ir = Bpmn::new()
+        .start("S")
+        .setvar(
+            "Plain",
+            "plain",
+            &[
+                ("a", "'x'"),
+                ("b", "a"),
+                ("c", "42"),
+                ("d", "recordId"),
+                ("gone", "undefined"),
+            ],
+        )
+        .setvar("Mixed", "mixed", &[("o.k", "c"), ("p", "o"), ("q", "-1")])
+        .end("E")
+        .chain(&["S", "Plain", "Mixed", "E"])
+        .ir();
+    let (out, state) = run(&ir, json!({"gone": 5, "recordId": "17"}), &Fake::new()).await;
+    assert_eq!(out, Outcome::Done);
+    assert_eq!(
+        Value::Object(state.vars),
+        json!({"recordId": "17", "a": "x", "b": "x", "c": 42, "d": "17",
+               "o": {"k": 42}, "p": {"k": 42}, "q": -1})
+    );
+}
+
+#[tokio::test]
 async fn setvar_assigns_in_order_each_seeing_the_previous() {
     let ir = Bpmn::new()
         .start("S")
