@@ -246,7 +246,7 @@ impl Engine {
         Some(Ok(v))
     }
 
-    /// Runs synchronous JavaScript work on a blocking thread.
+    /// Runs synchronous JavaScript work on one of the fixed script threads.
     pub(crate) async fn js<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Script) -> Result<T, Failure> + Send + 'static,
