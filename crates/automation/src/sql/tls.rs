@@ -93,8 +93,10 @@ const FILE_PARAMETERS: [&str; 10] = [
 pub(super) fn take_mode(text: &str) -> Result<(String, Option<TlsMode>), PortError> {
     let mut mode = None;
     let mut take = |key: &str, value: &str| -> Result<bool, PortError> {
-        // Drivers decode a URL's keys: `root%5Fcert%5Fpath` is `root_cert_path` to them.
-        let decoded = percent_decode(key.trim()).unwrap_or_default();
+        // Drivers decode a URL's keys: `root%5Fcert%5Fpath` is `root_cert_path` to them. A
+        // key whose escapes are not UTF-8 is checked as written.
+        let raw = key.trim();
+        let decoded = percent_decode(raw).unwrap_or_else(|| raw.to_owned());
         let key = decoded.as_str();
         if FILE_PARAMETERS.iter().any(|k| key.eq_ignore_ascii_case(k)) {
             return Err(sql_error(format!(
