@@ -13,7 +13,7 @@ use kartoteka_core::Actor;
 use kartoteka_model::ErrorCode;
 use serde_json::{json, Map, Value};
 
-use crate::processes::{items, linked, status_of, Automation, Ending, Launch, TIMED_OUT};
+use crate::processes::{items, linked, status_of, Automation, Ending, Launch, PARKED, TIMED_OUT};
 
 /// The longest a synchronous run may take (spec 03 §8).
 pub const SYNC_LIMIT: Duration = Duration::from_secs(60);
@@ -251,6 +251,7 @@ async fn answer(auto: Arc<Automation>, call: WebCall) -> Result<WebReply, Error>
         Ok(Ending::Aborted(reason)) if reason == TIMED_OUT => failed(504, reason),
         Ok(Ending::Aborted(reason)) => failed(500, reason),
         Ok(Ending::Refused(reason)) => failed(429, reason),
+        Ok(Ending::Parked) => failed(500, PARKED.into()),
         Err(_) => failed(504, TIMED_OUT.into()),
     })
 }

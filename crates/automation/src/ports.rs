@@ -16,7 +16,7 @@ use kartoteka_engine::{
 use kartoteka_model::ErrorCode;
 use serde_json::{json, Map, Value};
 
-use crate::processes::{new_pid, Automation, Ending, Launch};
+use crate::processes::{new_pid, Automation, Ending, Launch, PARKED};
 
 /// Ports over the application core and an HTTP client.
 pub struct AppPorts {
@@ -197,6 +197,12 @@ impl AppPorts {
                     error: Some(message),
                 }
             }
+            // A run waited for is synchronous and never parks.
+            Ending::Parked => ChildRun {
+                pid,
+                result: None,
+                error: Some(PARKED.into()),
+            },
         })
     }
 

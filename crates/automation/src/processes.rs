@@ -54,7 +54,19 @@ pub enum Ending {
     Aborted(String),
     /// Not started: `BPM_PROCESS_LIMIT` runs were busy (its `$error` record says so).
     Refused(String),
+    /// Not ended yet: an asynchronous run waits on a timer with nothing but its record's id
+    /// in memory, and continues from its saved state when the timer is due (its ending then
+    /// goes to its record; no caller waits for it). A synchronous run never parks.
+    Parked,
 }
+
+/// A waiting asynchronous run at least this long away from its timer leaves memory and
+/// continues from its saved state (see [`Ending::Parked`]): ten thousand runs waiting on
+/// timers then hold a sleeping task and an id each, not their variables and futures.
+const PARK_AFTER: Duration = Duration::from_secs(1);
+
+/// What a caller waiting for a run would be told if it parked (a synchronous run never does).
+pub const PARKED: &str = "the run went on waiting in the background";
 
 /// Why a synchronous run over its limit stopped.
 pub const TIMED_OUT: &str = "the scenario did not finish within the synchronous limit (60 s)";
@@ -116,6 +128,25 @@ struct Run {
     deadline: Option<Instant>,
     /// The journaled event behind the run, until the run has recorded itself.
     hold: Option<Arc<Hold>>,
+}
+
+impl Run {
+    /// A run read back from its saved state; its `$pid` and employee are read from its
+    /// record when it continues.
+    fn saved(saved: &ProcessRun) -> Run {
+        Run {
+            pid: String::new(),
+            user: None,
+            record: Some(saved.process.clone()),
+            opening: Map::new(),
+            script: saved.script.clone(),
+            sync: saved.sync,
+            depth: u32::try_from(saved.depth).unwrap_or(MAX_DEPTH),
+            started_ms: saved.started_ms,
+            deadline: None,
+            hold: None,
+        }
+    }
 }
 
 /// An `$events` subscription, as its record reads.
@@ -458,13 +489,15 @@ impl Automation {
                 vars: launch.input.clone(),
             },
         };
-        self.finish(&run, &ending).await;
+        if ending != Ending::Parked {
+            self.finish(&run, &ending).await;
+        }
         ending
     }
 
     /// Saves a run's state, so that a restart resumes it from here; the run's `$running`
-    /// process record is created first if it has none yet.
-    async fn save(&self, run: &mut Run, state: &State, wake_at: Option<i64>) {
+    /// process record is created first if it has none yet. Answers whether it was saved.
+    async fn save(&self, run: &mut Run, state: &State, wake_at: Option<i64>) -> bool {
         let record = match &run.record {
             Some(r) => r.clone(),
             None => match self.create_process(run.opening.clone()).await {
@@ -474,7 +507,7 @@ impl Automation {
                 }
                 Err(e) => {
                     tracing::error!(error = %e.message, "could not record a process");
-                    return;
+                    return false;
                 }
             },
         };
@@ -482,7 +515,7 @@ impl Automation {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, "could not save a process state");
-                return;
+                return false;
             }
         };
         let saved = ProcessRun {
@@ -496,17 +529,22 @@ impl Automation {
         };
         match self.app.save_process_run(saved).await {
             // The run can now resume after a restart: its event may be forgotten.
-            Ok(()) => run.hold = None,
+            Ok(()) => {
+                run.hold = None;
+                true
+            }
             Err(e) => {
-                tracing::error!(process = %record, error = %e.message, "could not save a process state")
+                tracing::error!(process = %record, error = %e.message, "could not save a process state");
+                false
             }
         }
     }
 
-    /// Steps the engine until the run ends, saving its state after every step that leaves
-    /// work: a restart repeats at most the step it interrupted. (A run cut off in its first
-    /// step has nothing saved yet and is lost with the server, as the event that started it.)
-    async fn drive(&self, ir: &Ir, mut state: State, run: &mut Run) -> Ending {
+    /// Steps the engine until the run ends or parks, saving its state after every step that
+    /// leaves work: a restart repeats at most the step it interrupted. (A run cut off in its
+    /// first step has nothing saved yet and is lost with the server, as the event that
+    /// started it.)
+    async fn drive(self: &Arc<Self>, ir: &Ir, mut state: State, run: &mut Run) -> Ending {
         loop {
             let deleted = run
                 .record
@@ -551,12 +589,19 @@ impl Automation {
                 Outcome::Yield => {
                     self.save(run, &state, None).await;
                     let wait = kartoteka_engine::pacing_delay(self.engine.settings(), state.step);
-                    self.pause(wait, run).await;
+                    tokio::time::sleep(self.pause(wait, run)).await;
                 }
                 Outcome::Waiting { until_ms } => {
-                    self.save(run, &state, Some(until_ms)).await;
+                    let saved = self.save(run, &state, Some(until_ms)).await;
                     let wait = (until_ms - kartoteka_model::time::now_ms()).max(0);
-                    self.pause(Duration::from_millis(wait as u64), run).await;
+                    let wait = self.pause(Duration::from_millis(wait as u64), run);
+                    match &run.record {
+                        Some(record) if saved && !run.sync && wait >= PARK_AFTER => {
+                            self.wake_later(record.clone(), wait);
+                            return Ending::Parked;
+                        }
+                        _ => tokio::time::sleep(wait).await,
+                    }
                 }
             }
         }
@@ -576,58 +621,69 @@ impl Automation {
         };
         for saved in runs {
             seen.insert(saved.process.clone());
-            let mut run = Run {
-                pid: String::new(),
-                user: None,
-                record: Some(saved.process.clone()),
-                opening: Map::new(),
-                script: saved.script.clone(),
-                sync: saved.sync,
-                depth: u32::try_from(saved.depth).unwrap_or(MAX_DEPTH),
-                started_ms: saved.started_ms,
-                deadline: None,
-                hold: None,
-            };
             if saved.sync {
                 let ending = Ending::Aborted("the server stopped during a synchronous run".into());
-                self.finish(&run, &ending).await;
+                self.finish(&Run::saved(&saved), &ending).await;
                 continue;
             }
-            let state: State = match serde_json::from_str(&saved.state) {
-                Ok(s) => s,
-                Err(e) => {
-                    let ending = Ending::Error {
-                        message: format!("the saved state cannot be read: {e}"),
-                        vars: Map::new(),
-                    };
-                    self.finish(&run, &ending).await;
-                    continue;
-                }
-            };
-            let me = self.clone();
-            tokio::spawn(async move {
-                tracing::info!(process = %saved.process, "resuming a scenario run");
-                (run.pid, run.user) = me.pid_and_user(&saved.process).await;
-                if let Some(at) = saved.wake_at {
-                    let wait = (at - kartoteka_model::time::now_ms()).max(0);
-                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-                }
-                let ending = match me.scenario(&run.script).await {
-                    Ok(ir) => {
-                        let depth = run.depth;
-                        CAUSE_DEPTH
-                            .scope(depth, me.drive(&ir, state, &mut run))
-                            .await
-                    }
-                    Err(message) => Ending::Error {
-                        message,
-                        vars: state.vars,
-                    },
-                };
-                me.finish(&run, &ending).await;
-            });
+            tracing::info!(process = %saved.process, "resuming a scenario run");
+            let wait = saved
+                .wake_at
+                .map_or(0, |at| at - kartoteka_model::time::now_ms());
+            // Only the id waits: the state is read again when the run continues.
+            self.wake_later(saved.process, Duration::from_millis(wait.max(0) as u64));
         }
         seen
+    }
+
+    /// Continues a saved asynchronous run once `wait` has passed: until then only its
+    /// record's id is held.
+    fn wake_later(self: &Arc<Self>, process: String, wait: Duration) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            me.wake(&process).await;
+        });
+    }
+
+    /// Continues a run from its saved state. A run no longer saved ended meanwhile.
+    async fn wake(self: &Arc<Self>, process: &str) {
+        let saved = match self.app.process_run(process).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(process, error = %e.message, "could not read a run to continue");
+                return;
+            }
+        };
+        let mut run = Run::saved(&saved);
+        let state: State = match serde_json::from_str(&saved.state) {
+            Ok(s) => s,
+            Err(e) => {
+                let ending = Ending::Error {
+                    message: format!("the saved state cannot be read: {e}"),
+                    vars: Map::new(),
+                };
+                self.finish(&run, &ending).await;
+                return;
+            }
+        };
+        (run.pid, run.user) = self.pid_and_user(process).await;
+        let ending = match self.scenario(&run.script).await {
+            Ok(ir) => {
+                let depth = run.depth;
+                CAUSE_DEPTH
+                    .scope(depth, self.drive(&ir, state, &mut run))
+                    .await
+            }
+            Err(message) => Ending::Error {
+                message,
+                vars: state.vars,
+            },
+        };
+        if ending != Ending::Parked {
+            self.finish(&run, &ending).await;
+        }
     }
 
     /// The `$pid` and initiator a process record keeps (for a resumed run).
@@ -661,16 +717,15 @@ impl Automation {
         (pid, user)
     }
 
-    /// Sleeps between steps, no later than the run's deadline or the end of its lifetime
-    /// (`BPM_PROCESS_TIMEOUT`, so that the next turn of the loop ends it).
-    async fn pause(&self, wait: Duration, run: &Run) {
+    /// How long to wait between steps: `wait`, but no later than the run's deadline or the
+    /// end of its lifetime (`BPM_PROCESS_TIMEOUT`, so that the next turn of the loop ends it).
+    fn pause(&self, wait: Duration, run: &Run) -> Duration {
         let wait = match run.deadline {
             Some(d) => wait.min(d.saturating_duration_since(Instant::now())),
             None => wait,
         };
         let left = run.started_ms + process_timeout_ms() + 1 - kartoteka_model::time::now_ms();
-        let wait = wait.min(Duration::from_millis(left.max(0) as u64));
-        tokio::time::sleep(wait).await;
+        wait.min(Duration::from_millis(left.max(0) as u64))
     }
 
     /// Writes the ending into the run's `$processes` record (gone when the run was aborted by
@@ -912,6 +967,12 @@ impl Automation {
                         format!("Scenario error: {message}"),
                     ))
                 }
+                Ending::Parked => {
+                    return Err(Error::new(
+                        ErrorCode::RejectedByEvent,
+                        format!("Scenario error: {PARKED}"),
+                    ))
+                }
             };
             let status = status_of(&vars).unwrap_or(200);
             let body = vars.get("$body").and_then(Value::as_object);
@@ -1049,6 +1110,10 @@ impl Automation {
                         text: format!("Scenario error: {message}"),
                     });
                 }
+                Ending::Parked => messages.push(HookMessage {
+                    title: None,
+                    text: format!("Scenario error: {PARKED}"),
+                }),
             }
         }
         Ok((messages, values))
@@ -1067,6 +1132,8 @@ fn ending_values(ending: &Ending, took_ms: i64) -> Map<String, Value> {
         }
         Ending::Aborted(reason) => ("$aborted", json!({"$error": reason})),
         Ending::Refused(reason) => ("$error", json!({"$error": reason})),
+        // Not an ending: the record stays as it is.
+        Ending::Parked => ("$running", json!({})),
     };
     let mut text = result.to_string();
     if text.len() > RESULT_LIMIT {

@@ -190,6 +190,14 @@ impl App {
             .await
     }
 
+    /// The run of one process record, if it is still in progress.
+    pub async fn process_run(&self, process: &str) -> Result<Option<ProcessRun>> {
+        let p = process.to_string();
+        self.store
+            .read(move |c| kartoteka_store::processes::run(c, &p).map_err(Error::from))
+            .await
+    }
+
     /// The journaled after-events not yet forgotten, oldest first (see
     /// [`crate::events::BeforeHook::journals`]). A row that no longer reads as an event is
     /// logged and forgotten.

@@ -58,25 +58,34 @@ pub fn delete_run(conn: &mut dyn Conn, process: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
+const RUN_COLUMNS: &str =
+    "process, script, launch, depth, state, \"wakeAt\", \"startedMs\" FROM process_runs";
+
+fn read_run(r: &crate::value::Row) -> Result<ProcessRun, StoreError> {
+    Ok(ProcessRun {
+        process: r.text(0)?,
+        script: r.text(1)?,
+        sync: r.text(2)? == "sync",
+        depth: r.int(3)?,
+        state: r.text(4)?,
+        wake_at: r.opt_int(5)?,
+        started_ms: r.int(6)?,
+    })
+}
+
 /// Every run in progress, oldest first.
 pub fn runs(conn: &mut dyn Conn) -> Result<Vec<ProcessRun>, StoreError> {
+    let rows = conn.query(&format!("SELECT {RUN_COLUMNS} ORDER BY \"startedMs\""), &[])?;
+    rows.iter().map(read_run).collect()
+}
+
+/// The run of one process record, if it is still in progress.
+pub fn run(conn: &mut dyn Conn, process: &str) -> Result<Option<ProcessRun>, StoreError> {
     let rows = conn.query(
-        "SELECT process, script, launch, depth, state, \"wakeAt\", \"startedMs\" FROM process_runs ORDER BY \"startedMs\"",
-        &[],
+        &format!("SELECT {RUN_COLUMNS} WHERE process = ?"),
+        &[process.into()],
     )?;
-    rows.iter()
-        .map(|r| {
-            Ok(ProcessRun {
-                process: r.text(0)?,
-                script: r.text(1)?,
-                sync: r.text(2)? == "sync",
-                depth: r.int(3)?,
-                state: r.text(4)?,
-                wake_at: r.opt_int(5)?,
-                started_ms: r.int(6)?,
-            })
-        })
-        .collect()
+    rows.first().map(read_run).transpose()
 }
 
 /// Journals an after-event (JSON) in the transaction of its change; answers its id.

@@ -556,12 +556,23 @@ async fn web_listeners_answer_from_the_scenario() {
 
 #[tokio::test]
 async fn deleting_a_running_process_record_stops_it() {
+    // A run waiting a moment sleeps in place.
+    delete_a_waiting_run("PT1S", 1800).await;
+}
+
+/// A run waiting longer parks (only its id stays in memory) and is stopped all the same.
+#[tokio::test]
+async fn deleting_a_parked_process_record_stops_it() {
+    delete_a_waiting_run("PT3S", 3800).await;
+}
+
+async fn delete_a_waiting_run(duration: &str, then_ms: u64) {
     let t = TestApp::start().await;
     let (_, cid, title, _, note) = deals(&t).await;
     let s = scenario(
         &t,
         "slow",
-        &[timer("PT1S"), edit_own(&[(&note, "'too late'")])],
+        &[timer(duration), edit_own(&[(&note, "'too late'")])],
     )
     .await;
     subscribe(&t, &cid, &["$record.after.create"], &s, "").await;
@@ -581,7 +592,7 @@ async fn deleting_a_running_process_record_stops_it() {
     t.delete(&format!("/api/v1/catalogs/$processes/records/{pid}"))
         .await
         .expect(200);
-    tokio::time::sleep(Duration::from_millis(1800)).await;
+    tokio::time::sleep(Duration::from_millis(then_ms)).await;
     let now = t
         .get(&format!("/api/v1/catalogs/{cid}/records/{}", id(&rec)))
         .await
@@ -591,6 +602,97 @@ async fn deleting_a_running_process_record_stops_it() {
         now["values"][&note].is_null() || now["values"][&note] == json!(""),
         "the aborted process still ran its next component: {now}"
     );
+}
+
+/// A run waiting on a timer longer than a moment leaves memory and continues from its saved
+/// state: what it set before the wait, its input, its `$pid` and its employee are all there
+/// after it (a child process started after the wait sees the parent's user and `$pid`).
+#[tokio::test]
+async fn a_run_parked_on_a_timer_continues_as_it_was() {
+    let t = TestApp::start().await;
+    let (_, cid, title, _, note) = deals(&t).await;
+    let child = scenario(
+        &t,
+        "kin",
+        &[setvar(&[(
+            "kin",
+            "event.type + ' ' + user.id + ' ' + parentProcess.id",
+        )])],
+    )
+    .await;
+    let run_child = (
+        "runProcess".to_string(),
+        [
+            list("scriptFormat", "list"),
+            input("scriptId", &format!("'{child}'")),
+            list("format", "keyvalue"),
+            pairs("params", &[("x", "1")]),
+            slot("childVars", "output"),
+        ]
+        .concat(),
+    );
+    let parent = scenario(
+        &t,
+        "parks",
+        &[
+            setvar(&[(
+                "before",
+                "'set before ' + values['TITLE']"
+                    .replace("TITLE", &title)
+                    .as_str(),
+            )]),
+            timer("PT2S"),
+            run_child,
+            edit_own(&[(&note, "before + ' / ' + childVars.kin")]),
+        ],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.after.create"], &parent, "").await;
+    let rec = t.record(&cid, json!({title.clone(): "Q4"})).await;
+    let path = format!("/api/v1/catalogs/{cid}/records/{}", id(&rec));
+    let parent_run = || async {
+        processes(&t)
+            .await
+            .into_iter()
+            .find(|p| p["values"]["$script"][0]["recordId"] == json!(parent))
+    };
+    eventually("the run to wait on its timer", || async {
+        parent_run()
+            .await
+            .is_some_and(|p| status_of(&p) == "$running")
+    })
+    .await;
+    let waiting = parent_run().await.expect("the parent's process");
+    // Waiting, the run is its saved state.
+    let saved = t
+        .app
+        .process_run(&id(&waiting))
+        .await
+        .expect("read")
+        .expect("a saved run");
+    assert!(saved.wake_at.is_some(), "{saved:?}");
+    eventually("the run to end", || async {
+        parent_run()
+            .await
+            .is_some_and(|p| status_of(&p) != "$running")
+    })
+    .await;
+    let ended = parent_run().await.expect("the parent's process");
+    assert_eq!(status_of(&ended), "$done", "{ended}");
+    assert_eq!(ended["values"]["$pid"], waiting["values"]["$pid"]);
+    let pid = ended["values"]["$pid"].as_str().unwrap_or_default();
+    let got = t.get(&path).await.expect(200).clone();
+    assert_eq!(
+        got["values"][&note],
+        json!(format!("set before Q4 / $process 1 {pid}")),
+        "{got}"
+    );
+    assert!(t
+        .app
+        .process_run(&id(&ended))
+        .await
+        .expect("read")
+        .is_none());
 }
 
 #[tokio::test]
