@@ -23,8 +23,23 @@ fn now_ms() -> i64 {
 }
 
 /// The wall-clock time of an instant of this process (ms).
-fn wall_ms_at(t: Instant) -> i64 {
-    now_ms() - t.elapsed().as_millis() as i64
+/// When a phase began, on both clocks: the wall clock is taken at the moment itself, not
+/// worked out afterwards from the monotonic one (the two drift apart, and a millisecond
+/// rounded the wrong way once left the phase's first creates out of its read-back).
+#[derive(Clone, Copy)]
+pub struct Started {
+    pub at: Instant,
+    pub wall_ms: i64,
+}
+
+impl Started {
+    pub fn now() -> Started {
+        let wall_ms = now_ms();
+        Started {
+            at: Instant::now(),
+            wall_ms,
+        }
+    }
 }
 
 /// Creates whose title carries the send time (`a<unix ms>`).
@@ -214,7 +229,7 @@ pub async fn await_runs(
     fx: &Fixture,
     subscription: &str,
     created: u64,
-    phase_start: Instant,
+    phase_start: Started,
     timer: Option<u64>,
 ) -> Result<Value> {
     let wait_ms = timer.map(|t| t as i64 * 1000).unwrap_or(0);
@@ -227,7 +242,7 @@ pub async fn await_runs(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let waited = phase_start.elapsed();
+    let waited = phase_start.at.elapsed();
     call(
         c,
         Method::PATCH,
@@ -236,7 +251,7 @@ pub async fn await_runs(
     )
     .await?;
     // When each record of the phase was committed (its `created`), by id.
-    let since = wall_ms_at(phase_start);
+    let since = phase_start.wall_ms;
     let mut committed = std::collections::HashMap::new();
     let mut offset = 0;
     loop {
@@ -275,6 +290,8 @@ pub async fn await_runs(
     let mut commit_lags = Vec::new();
     let (mut first, mut last) = (i64::MAX, i64::MIN);
     let (mut done, mut failed) = (0u64, 0u64);
+    // Finished runs whose record has no end date (their lag cannot be told).
+    let mut undated = 0u64;
     let mut offset = 0;
     loop {
         let page = call(
@@ -311,6 +328,7 @@ pub async fn await_runs(
                 .as_str()
                 .and_then(|d| kartoteka_model::time::parse_instant(d, 0))
             else {
+                undated += 1;
                 continue;
             };
             done += 1;
@@ -335,6 +353,9 @@ pub async fn await_runs(
         "created": created,
         "runs_done": done,
         "runs_not_done": failed,
+        "runs_done_undated": undated,
+        // Created in the phase but found neither done nor not done among the processes.
+        "runs_unseen": created.saturating_sub(done + failed + undated),
         "runs_per_s": (done as f64 / span_s * 10.0).round() / 10.0,
         "send_to_end_ms": pct(&mut lags),
         "commit_to_end_ms": pct(&mut commit_lags),

@@ -228,7 +228,7 @@ async fn run(args: Args) -> Result<()> {
                 stamped_create_fn(&fixture, epoch)
             }
         };
-        let phase_start = Instant::now();
+        let phase_start = automation::Started::now();
         let cpu_before = CpuSample::take(args.pid);
         let run = run_phase(
             phase.name(),
@@ -244,7 +244,7 @@ async fn run(args: Args) -> Result<()> {
         }
         let created = run.requests - run.errors;
         let delivery = match (phase, &receiver) {
-            (Phase::Webhook, Some(rx)) => Some(await_deliveries(rx, created, phase_start).await),
+            (Phase::Webhook, Some(rx)) => Some(await_deliveries(rx, created, phase_start.at).await),
             _ => None,
         };
         let rss_waiting = args.pid.and_then(read_mem).map(|m| m.0);
