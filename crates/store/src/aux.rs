@@ -157,8 +157,8 @@ pub fn insert_file(
     f: &FileRow,
     created_by: Option<i64>,
 ) -> Result<i64, StoreError> {
-    conn.query_one(
-        "INSERT INTO files (\"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url, \"storageKey\", uploaded, \"createdBy\", \"createdAt\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"dbId\"",
+    conn.insert_id(
+        "INSERT INTO files (\"catalogDbId\", \"recordDbId\", \"fieldDbId\", title, size, \"mimeType\", url, \"storageKey\", uploaded, \"createdBy\", \"createdAt\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &[
             f.catalog_db_id.into(),
             f.record_db_id.into(),
@@ -172,8 +172,8 @@ pub fn insert_file(
             created_by.into(),
             now_param(),
         ],
-    )?
-    .int(0)
+        "\"dbId\"",
+    )
 }
 
 /// Binds files to the record and field that hold them. Returns the ids that could not be

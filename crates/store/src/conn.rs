@@ -86,6 +86,14 @@ pub trait Conn {
         self.query_opt(sql, params)?
             .ok_or_else(|| StoreError::Decode(format!("no row from {sql}")))
     }
+
+    /// Runs an `INSERT` of one row (written without `RETURNING`) and answers the new row's
+    /// integer primary key `key`. PostgreSQL appends `RETURNING key`; SQLite overrides this
+    /// (see its implementation).
+    fn insert_id(&mut self, sql: &str, params: &[DbValue], key: &str) -> Result<i64, StoreError> {
+        self.query_one(&format!("{sql} RETURNING {key}"), params)?
+            .int(0)
+    }
 }
 
 /// Quotes an identifier (both backends accept double quotes; camelCase survives PostgreSQL).

@@ -160,8 +160,8 @@ fn opt_text(v: &Option<String>) -> DbValue {
 
 /// Adds a delivery; returns its id.
 pub fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<i64, StoreError> {
-    let row = conn.query_one(
-        "INSERT INTO webhook_deliveries (\"hookId\", seq, kind, event, \"catalogDbId\", \"recordDbId\", \"userId\", state, attempts, \"createdAt\", \"nextAt\", \"resendOf\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
+    let id = conn.insert_id(
+        "INSERT INTO webhook_deliveries (\"hookId\", seq, kind, event, \"catalogDbId\", \"recordDbId\", \"userId\", state, attempts, \"createdAt\", \"nextAt\", \"resendOf\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
         &[
             d.hook_id.into(),
             opt(d.seq),
@@ -175,8 +175,8 @@ pub fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<i64, StoreError> {
             d.now.into(),
             opt(d.resend_of),
         ],
+        "id",
     )?;
-    let id = row.int(0)?;
     conn.execute(
         "INSERT INTO webhook_payloads (\"deliveryId\", payload) VALUES (?, ?)",
         &[id.into(), d.payload.into()],

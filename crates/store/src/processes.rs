@@ -90,11 +90,11 @@ pub fn run(conn: &mut dyn Conn, process: &str) -> Result<Option<ProcessRun>, Sto
 
 /// Journals an after-event (JSON) in the transaction of its change; answers its id.
 pub fn journal_event(conn: &mut dyn Conn, event: &str, now_ms: i64) -> Result<i64, StoreError> {
-    conn.query_one(
-        "INSERT INTO automation_events (event, \"createdMs\") VALUES (?, ?) RETURNING id",
+    conn.insert_id(
+        "INSERT INTO automation_events (event, \"createdMs\") VALUES (?, ?)",
         &[event.into(), now_ms.into()],
-    )?
-    .int(0)
+        "id",
+    )
 }
 
 /// Every journaled after-event not yet forgotten, oldest first: (id, JSON).

@@ -217,10 +217,10 @@ pub fn insert_record_at(
         params.push(encode_column(v)?);
     }
     let sql = format!(
-        "INSERT INTO {} ({cols}) VALUES ({marks}) RETURNING \"dbId\"",
+        "INSERT INTO {} ({cols}) VALUES ({marks})",
         data_table(catalog_db_id)
     );
-    let db_id = conn.query_one(&sql, &params)?.int(0)?;
+    let db_id = conn.insert_id(&sql, &params, "\"dbId\"")?;
     write_side_tables(conn, catalog_db_id, db_id, values, false)?;
     Ok(db_id)
 }
