@@ -620,17 +620,7 @@ async fn a_run_parked_on_a_timer_continues_as_it_was() {
         )])],
     )
     .await;
-    let run_child = (
-        "runProcess".to_string(),
-        [
-            list("scriptFormat", "list"),
-            input("scriptId", &format!("'{child}'")),
-            list("format", "keyvalue"),
-            pairs("params", &[("x", "1")]),
-            slot("childVars", "output"),
-        ]
-        .concat(),
-    );
+    let run_child = run_process(&child, &[("x", "1")], &[("childVars", "output")]);
     let parent = scenario(
         &t,
         "parks",
@@ -656,21 +646,19 @@ async fn a_run_parked_on_a_timer_continues_as_it_was() {
             .into_iter()
             .find(|p| p["values"]["$script"][0]["recordId"] == json!(parent))
     };
+    // The run's record appears at its first save, which may be a yield before the timer:
+    // it waits on the timer once its saved state has a wake-up time.
+    let saved_waiting = || async {
+        let p = parent_run().await?;
+        let saved = t.app.process_run(&id(&p)).await.ok()??;
+        saved.wake_at.map(|_| p)
+    };
     eventually("the run to wait on its timer", || async {
-        parent_run()
-            .await
-            .is_some_and(|p| status_of(&p) == "$running")
+        saved_waiting().await.is_some()
     })
     .await;
-    let waiting = parent_run().await.expect("the parent's process");
-    // Waiting, the run is its saved state.
-    let saved = t
-        .app
-        .process_run(&id(&waiting))
-        .await
-        .expect("read")
-        .expect("a saved run");
-    assert!(saved.wake_at.is_some(), "{saved:?}");
+    let waiting = saved_waiting().await.expect("the parent's process");
+    assert_eq!(status_of(&waiting), "$running", "{waiting}");
     eventually("the run to end", || async {
         parent_run()
             .await
@@ -687,12 +675,14 @@ async fn a_run_parked_on_a_timer_continues_as_it_was() {
         json!(format!("set before Q4 / $process 1 {pid}")),
         "{got}"
     );
-    assert!(t
-        .app
-        .process_run(&id(&ended))
-        .await
-        .expect("read")
-        .is_none());
+    // The ending is written to the record first, then the saved state is forgotten.
+    eventually("the saved run to be forgotten", || async {
+        t.app
+            .process_run(&id(&ended))
+            .await
+            .is_ok_and(|r| r.is_none())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -778,6 +768,19 @@ async fn a_scenario_triggering_itself_stops_after_ten_runs() {
 }
 
 /// A slot output: component result `slot` into variable `target`.
+/// A Run process step (a `$scripts` record from the list) waiting for the child, with its
+/// parameters as key-value pairs and its outputs as (variable, slot).
+fn run_process(child: &str, params: &[(&str, &str)], outputs: &[(&str, &str)]) -> (String, String) {
+    let mut parts = vec![
+        list("scriptFormat", "list"),
+        input("scriptId", &format!("'{child}'")),
+        list("format", "keyvalue"),
+        pairs("params", params),
+    ];
+    parts.extend(outputs.iter().map(|(target, s)| slot(target, s)));
+    ("runProcess".to_string(), parts.concat())
+}
+
 pub(crate) fn slot(target: &str, slot: &str) -> String {
     format!(
         r#"<camunda:outputParameter name="{target}" configName="{slot}"><camunda:script scriptFormat="JavaScript"><![CDATA[{}]]></camunda:script></camunda:outputParameter>"#,
@@ -819,17 +822,10 @@ async fn child_processes_and_files_made_by_a_scenario() {
         ])],
     )
     .await;
-    let run_child = (
-        "runProcess".to_string(),
-        [
-            list("scriptFormat", "list"),
-            input("scriptId", &format!("'{child}'")),
-            list("format", "keyvalue"),
-            pairs("params", &[("x", "21")]),
-            slot("childVars", "output"),
-            slot("childPid", "output_pid"),
-        ]
-        .concat(),
+    let run_child = run_process(
+        &child,
+        &[("x", "21")],
+        &[("childVars", "output"), ("childPid", "output_pid")],
     );
     let upload = (
         "bpiumFileUpload".to_string(),
