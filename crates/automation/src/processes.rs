@@ -668,7 +668,16 @@ impl Automation {
                 return;
             }
         };
-        (run.pid, run.user) = self.pid_and_user(process).await;
+        let Some((pid, user)) = self.pid_and_user(process).await else {
+            // Its record was deleted while it waited (before a restart, too): it stops here.
+            if let Ok(mut a) = self.aborted.lock() {
+                a.remove(process);
+            }
+            let ending = Ending::Aborted("the process record was deleted".into());
+            self.finish(&run, &ending).await;
+            return;
+        };
+        (run.pid, run.user) = (pid, user);
         let ending = match self.scenario(&run.script).await {
             Ok(ir) => {
                 let depth = run.depth;
@@ -686,14 +695,20 @@ impl Automation {
         }
     }
 
-    /// The `$pid` and initiator a process record keeps (for a resumed run).
-    async fn pid_and_user(&self, process: &str) -> (String, Option<i64>) {
-        let Ok(rec) = self
+    /// The `$pid` and initiator a process record keeps (for a resumed run); `None` when the
+    /// record is gone.
+    async fn pid_and_user(&self, process: &str) -> Option<(String, Option<i64>)> {
+        let rec = match self
             .app
             .get_record(&Actor::System, PROCESSES, process, &ReadOptions::default())
             .await
-        else {
-            return (String::new(), None);
+        {
+            Ok(rec) => rec,
+            Err(e) if e.code == ErrorCode::RecordNotFound => return None,
+            Err(e) => {
+                tracing::warn!(process, error = %e.message, "could not read a resumed run's record");
+                return Some((String::new(), None));
+            }
         };
         let pid = rec
             .values
@@ -714,7 +729,7 @@ impl Automation {
                 Value::String(s) => s.parse().ok(),
                 v => v.as_i64(),
             });
-        (pid, user)
+        Some((pid, user))
     }
 
     /// How long to wait between steps: `wait`, but no later than the run's deadline or the

@@ -681,6 +681,70 @@ async fn a_waiting_scenario_run_survives_kill_9() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A run whose process record is deleted while it waits on its timer stays stopped when the
+/// server is killed before the timer is due: after the restart it is not resumed.
+#[tokio::test]
+async fn a_run_deleted_while_it_waits_stays_stopped_after_kill_9() {
+    use crate::automation::{chain, edit_own, timer};
+    let dir = temp_dir();
+    let db = Db::new();
+    let envs = [("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string())];
+    let auth = ("admin@example.com", "admin123");
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    let c = reqwest::Client::new();
+    let (catalog, note) = catalog_with_note(&c, &s.base, auth).await;
+    let bpmn = chain(&[timer("PT3S"), edit_own(&[(&note, "'ran'")])]);
+    subscribe_after_create(&c, &s.base, auth, &catalog, bpmn).await;
+    let rec = post_ok(
+        &c,
+        &s.base,
+        auth,
+        &format!("/api/v1/catalogs/{catalog}/records"),
+        json!({"values": {}}),
+    )
+    .await;
+    wait_for_statuses(&c, &s.base, auth, &[json!(["$running"])]).await;
+    let running = processes(&c, &s.base, auth).await.unwrap_or_default();
+    let process = running[0]["id"].as_str().unwrap_or_default().to_string();
+    let r = c
+        .delete(format!(
+            "{}/api/v1/catalogs/$processes/records/{process}",
+            s.base
+        ))
+        .basic_auth(auth.0, Some(auth.1))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    s.child.kill().expect("kill -9");
+    let _ = s.child.wait();
+
+    let mut s = spawn(&dir, free_port(), &db, &envs);
+    wait_ready(&s.base);
+    // Past the timer, with time to spare for its next component.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let id = rec["id"].as_str().unwrap_or_default();
+    let got: Value = c
+        .get(format!("{}/api/v1/catalogs/{catalog}/records/{id}", s.base))
+        .basic_auth(auth.0, Some(auth.1))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("record");
+    assert!(
+        got["values"][&note].is_null() || got["values"][&note] == json!(""),
+        "the deleted run went on after the restart: {got}"
+    );
+    let left = processes(&c, &s.base, auth).await.unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    sigterm(&s.child);
+    wait_exit(&mut s.child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// An after-event committed just before `kill -9`, whose run had recorded nothing yet (it
 /// was busy in its first step), starts that run after the restart, once: the event was
 /// journaled with the record. A later restart starts nothing again.
