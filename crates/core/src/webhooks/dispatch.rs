@@ -51,15 +51,20 @@ pub async fn run(
                 Vec::new()
             }
         };
-        // A hook with a worker running needs no look: the worker drains its queue.
+        // A hook with a worker running needs no look: the worker drains its queue. Under a
+        // stream of changes every create wakes this loop while the one worker sends, so when
+        // no hook is left there is nothing to read (no trip to a reader thread either).
         if let Ok(a) = active.lock() {
             hooks.retain(|h| !a.contains(h));
         }
-        match app
-            .store
-            .read(move |c| outbox::pending_heads(c, &hooks))
-            .await
-        {
+        let heads = if hooks.is_empty() {
+            Ok(Vec::new())
+        } else {
+            app.store
+                .read(move |c| outbox::pending_heads(c, &hooks))
+                .await
+        };
+        match heads {
             Ok(heads) => {
                 let now = now_ms();
                 for (hook, next_at) in heads {
