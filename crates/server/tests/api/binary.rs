@@ -642,43 +642,106 @@ async fn a_run_past_the_process_timeout_is_aborted() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A server that runs one scenario on every new record of a catalog with a text field
+/// "Note", and the one record created to start it.
+struct OneRun {
+    dir: PathBuf,
+    db: Db,
+    server: Server,
+    c: reqwest::Client,
+    catalog: String,
+    note: String,
+    record: String,
+}
+
+const ADMIN: (&str, &str) = ("admin@example.com", "admin123");
+
+impl OneRun {
+    /// `steps` makes the scenario from the note's field id.
+    async fn start(steps: impl FnOnce(&str) -> Vec<u8>) -> OneRun {
+        let (dir, db) = (temp_dir(), Db::new());
+        let server = OneRun::spawn_on(&dir, &db);
+        let c = reqwest::Client::new();
+        let (catalog, note) = catalog_with_note(&c, &server.base, ADMIN).await;
+        subscribe_after_create(&c, &server.base, ADMIN, &catalog, steps(&note)).await;
+        let rec = post_ok(
+            &c,
+            &server.base,
+            ADMIN,
+            &format!("/api/v1/catalogs/{catalog}/records"),
+            json!({"values": {}}),
+        )
+        .await;
+        let record = rec["id"].as_str().unwrap_or_default().to_string();
+        OneRun {
+            dir,
+            db,
+            server,
+            c,
+            catalog,
+            note,
+            record,
+        }
+    }
+
+    fn spawn_on(dir: &Path, db: &Db) -> Server {
+        let envs = [("KARTOTEKA_ADMIN_PASSWORD", ADMIN.1.to_string())];
+        let s = spawn(dir, free_port(), db, &envs);
+        wait_ready(&s.base);
+        s
+    }
+
+    fn kill_9(&mut self) {
+        self.server.child.kill().expect("kill -9");
+        let _ = self.server.child.wait();
+    }
+
+    /// Starts the server again on the same data, after [`OneRun::kill_9`] or [`OneRun::stop`].
+    fn restart(&mut self) {
+        self.server = OneRun::spawn_on(&self.dir, &self.db);
+    }
+
+    /// Stops the server with SIGTERM.
+    fn stop(&mut self) {
+        sigterm(&self.server.child);
+        wait_exit(&mut self.server.child);
+    }
+
+    async fn wait_for_note(&self, want: &str) {
+        let (s, r) = (&self.server, &self.record);
+        wait_for_note(&self.c, &s.base, ADMIN, &self.catalog, r, &self.note, want).await;
+    }
+
+    async fn processes(&self) -> Option<Vec<Value>> {
+        processes(&self.c, &self.server.base, ADMIN).await
+    }
+
+    async fn wait_for_statuses(&self, want: &[Value]) {
+        wait_for_statuses(&self.c, &self.server.base, ADMIN, want).await;
+    }
+
+    fn finish(mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A scenario run waiting on a timer survives `kill -9`: its saved state is resumed after the
 /// restart, the timer fires, and the run's next component writes.
 #[tokio::test]
 async fn a_waiting_scenario_run_survives_kill_9() {
     use crate::automation::{chain, edit_own, timer};
-    let dir = temp_dir();
-    let db = Db::new();
-    let envs = [("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string())];
-    let auth = ("admin@example.com", "admin123");
-    let mut s = spawn(&dir, free_port(), &db, &envs);
-    wait_ready(&s.base);
-    let c = reqwest::Client::new();
-    let (catalog, note) = catalog_with_note(&c, &s.base, auth).await;
-    let bpmn = chain(&[timer("PT2S"), edit_own(&[(&note, "'after the restart'")])]);
-    subscribe_after_create(&c, &s.base, auth, &catalog, bpmn).await;
-    let rec = post_ok(
-        &c,
-        &s.base,
-        auth,
-        &format!("/api/v1/catalogs/{catalog}/records"),
-        json!({"values": {}}),
-    )
-    .await;
+    let mut run =
+        OneRun::start(|note| chain(&[timer("PT2S"), edit_own(&[(note, "'after the restart'")])]))
+            .await;
     // The run is waiting on its timer: kill the server under it.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    s.child.kill().expect("kill -9");
-    let _ = s.child.wait();
-
-    let mut s = spawn(&dir, free_port(), &db, &envs);
-    wait_ready(&s.base);
-    let id = rec["id"].as_str().unwrap_or_default();
-    wait_for_note(&c, &s.base, auth, &catalog, id, &note, "after the restart").await;
+    run.kill_9();
+    run.restart();
+    run.wait_for_note("after the restart").await;
     // Its process record says done (written just after that last component).
-    wait_for_statuses(&c, &s.base, auth, &[json!(["$done"])]).await;
-    sigterm(&s.child);
-    wait_exit(&mut s.child);
-    let _ = std::fs::remove_dir_all(&dir);
+    run.wait_for_statuses(&[json!(["$done"])]).await;
+    run.finish();
 }
 
 /// A run whose process record is deleted while it waits on its timer stays stopped when the
@@ -686,63 +749,34 @@ async fn a_waiting_scenario_run_survives_kill_9() {
 #[tokio::test]
 async fn a_run_deleted_while_it_waits_stays_stopped_after_kill_9() {
     use crate::automation::{chain, edit_own, timer};
-    let dir = temp_dir();
-    let db = Db::new();
-    let envs = [("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string())];
-    let auth = ("admin@example.com", "admin123");
-    let mut s = spawn(&dir, free_port(), &db, &envs);
-    wait_ready(&s.base);
-    let c = reqwest::Client::new();
-    let (catalog, note) = catalog_with_note(&c, &s.base, auth).await;
-    let bpmn = chain(&[timer("PT3S"), edit_own(&[(&note, "'ran'")])]);
-    subscribe_after_create(&c, &s.base, auth, &catalog, bpmn).await;
-    let rec = post_ok(
-        &c,
-        &s.base,
-        auth,
-        &format!("/api/v1/catalogs/{catalog}/records"),
-        json!({"values": {}}),
-    )
-    .await;
-    wait_for_statuses(&c, &s.base, auth, &[json!(["$running"])]).await;
-    let running = processes(&c, &s.base, auth).await.unwrap_or_default();
+    let mut run = OneRun::start(|note| chain(&[timer("PT3S"), edit_own(&[(note, "'ran'")])])).await;
+    run.wait_for_statuses(&[json!(["$running"])]).await;
+    let running = run.processes().await.unwrap_or_default();
     let process = running[0]["id"].as_str().unwrap_or_default().to_string();
-    let r = c
+    let r = run
+        .c
         .delete(format!(
             "{}/api/v1/catalogs/$processes/records/{process}",
-            s.base
+            run.server.base
         ))
-        .basic_auth(auth.0, Some(auth.1))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
         .send()
         .await
         .expect("send");
     assert_eq!(r.status(), 200);
-    s.child.kill().expect("kill -9");
-    let _ = s.child.wait();
-
-    let mut s = spawn(&dir, free_port(), &db, &envs);
-    wait_ready(&s.base);
+    run.kill_9();
+    run.restart();
     // Past the timer, with time to spare for its next component.
     tokio::time::sleep(Duration::from_millis(4500)).await;
-    let id = rec["id"].as_str().unwrap_or_default();
-    let got: Value = c
-        .get(format!("{}/api/v1/catalogs/{catalog}/records/{id}", s.base))
-        .basic_auth(auth.0, Some(auth.1))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("record");
+    let (s, c) = (&run.server, &run.c);
+    let got = read_record(c, &s.base, ADMIN, &run.catalog, &run.record).await;
     assert!(
-        got["values"][&note].is_null() || got["values"][&note] == json!(""),
+        got["values"][&run.note].is_null() || got["values"][&run.note] == json!(""),
         "the deleted run went on after the restart: {got}"
     );
-    let left = processes(&c, &s.base, auth).await.unwrap_or_default();
+    let left = run.processes().await.unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
-    sigterm(&s.child);
-    wait_exit(&mut s.child);
-    let _ = std::fs::remove_dir_all(&dir);
+    run.finish();
 }
 
 /// An after-event committed just before `kill -9`, whose run had recorded nothing yet (it
@@ -751,52 +785,30 @@ async fn a_run_deleted_while_it_waits_stays_stopped_after_kill_9() {
 #[tokio::test]
 async fn an_event_whose_run_was_cut_off_runs_after_kill_9() {
     use crate::automation::{chain, code, edit_own};
-    let dir = temp_dir();
-    let db = Db::new();
-    let envs = [("KARTOTEKA_ADMIN_PASSWORD", "admin123".to_string())];
-    let auth = ("admin@example.com", "admin123");
-    let mut s = spawn(&dir, free_port(), &db, &envs);
-    wait_ready(&s.base);
-    let c = reqwest::Client::new();
-    let (catalog, note) = catalog_with_note(&c, &s.base, auth).await;
-    let bpmn = chain(&[
-        code("var t = Date.now(); while (Date.now() - t < 3000) {} return 1;"),
-        edit_own(&[(&note, "'ran'")]),
-    ]);
-    subscribe_after_create(&c, &s.base, auth, &catalog, bpmn).await;
-    let rec = post_ok(
-        &c,
-        &s.base,
-        auth,
-        &format!("/api/v1/catalogs/{catalog}/records"),
-        json!({"values": {}}),
-    )
+    let mut run = OneRun::start(|note| {
+        chain(&[
+            code("var t = Date.now(); while (Date.now() - t < 3000) {} return 1;"),
+            edit_own(&[(note, "'ran'")]),
+        ])
+    })
     .await;
     // The run is inside its first component, nothing of it recorded: kill the server.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    s.child.kill().expect("kill -9");
-    let _ = s.child.wait();
+    run.kill_9();
     assert!(
-        processes(&c, &s.base, auth).await.is_none(),
+        run.processes().await.is_none(),
         "the killed server still answers"
     );
-
-    let mut s = spawn(&dir, free_port(), &db, &envs);
-    wait_ready(&s.base);
-    let id = rec["id"].as_str().unwrap_or_default();
-    wait_for_note(&c, &s.base, auth, &catalog, id, &note, "ran").await;
-    wait_for_statuses(&c, &s.base, auth, &[json!(["$done"])]).await;
+    run.restart();
+    run.wait_for_note("ran").await;
+    run.wait_for_statuses(&[json!(["$done"])]).await;
     // Forgotten once acted on: another restart starts no second run.
-    sigterm(&s.child);
-    wait_exit(&mut s.child);
-    let mut s = spawn(&dir, free_port(), &db, &envs);
-    wait_ready(&s.base);
+    run.stop();
+    run.restart();
     tokio::time::sleep(Duration::from_millis(4000)).await;
-    let all = processes(&c, &s.base, auth).await.unwrap_or_default();
+    let all = run.processes().await.unwrap_or_default();
     assert_eq!(all.len(), 1, "one run for one event: {all:?}");
-    sigterm(&s.child);
-    wait_exit(&mut s.child);
-    let _ = std::fs::remove_dir_all(&dir);
+    run.finish();
 }
 
 /// A new catalog with a text field "Note" a scenario fills in: (catalog id, field id).
@@ -854,6 +866,24 @@ async fn subscribe_after_create(
     .await;
 }
 
+/// A record as the API reads it.
+async fn read_record(
+    c: &reqwest::Client,
+    base: &str,
+    auth: (&str, &str),
+    catalog: &str,
+    record: &str,
+) -> Value {
+    c.get(format!("{base}/api/v1/catalogs/{catalog}/records/{record}"))
+        .basic_auth(auth.0, Some(auth.1))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("record")
+}
+
 /// Waits (15 s at most) until the record's note reads `want`.
 async fn wait_for_note(
     c: &reqwest::Client,
@@ -866,15 +896,7 @@ async fn wait_for_note(
 ) {
     let started = Instant::now();
     loop {
-        let got: Value = c
-            .get(format!("{base}/api/v1/catalogs/{catalog}/records/{record}"))
-            .basic_auth(auth.0, Some(auth.1))
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("record");
+        let got = read_record(c, base, auth, catalog, record).await;
         if got["values"][note] == json!(want) {
             return;
         }
