@@ -22,10 +22,9 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The wall-clock time of an instant of this process (ms).
-/// When a phase began, on both clocks: the wall clock is taken at the moment itself, not
-/// worked out afterwards from the monotonic one (the two drift apart, and a millisecond
-/// rounded the wrong way once left the phase's first creates out of its read-back).
+/// When a phase began, on both clocks: the wall clock is read at the moment itself, not
+/// worked out afterwards from the monotonic one, which drifts from it by milliseconds over
+/// a long phase (the likely reason a few of a phase's first runs once went uncounted).
 #[derive(Clone, Copy)]
 pub struct Started {
     pub at: Instant,
