@@ -301,6 +301,44 @@ async fn after_create_runs_the_scenario_and_records_the_process() {
     );
 }
 
+/// A record a scenario changes notifies webhooks like a client's change: the write goes
+/// through the same core.
+#[tokio::test]
+async fn a_scenarios_write_notifies_webhooks() {
+    use crate::webhooks::{signature, subscribe as hook, Answer, Receiver};
+    let t = TestApp::start().await;
+    let (_, cid, title, _, note) = deals(&t).await;
+    let s = scenario(
+        &t,
+        "note it",
+        &[
+            setvar(&[("seen", &format!("'seen ' + values['{title}']"))]),
+            edit_own(&[(&note, "seen")]),
+        ],
+    )
+    .await;
+    subscribe(&t, &cid, &["$record.after.create"], &s, "").await;
+    let rx = Receiver::start(Answer::ok()).await;
+    hook(&t, &cid, &["record.updated"], &rx.url, json!({})).await;
+    let rec = t.record(&cid, json!({title.clone(): "Acme"})).await;
+    let calls = rx.wait_for(1, Duration::from_secs(10)).await;
+    let m = calls[0].json();
+    assert_eq!(
+        calls[0].header("x-hook-signature"),
+        Some(signature("s3cret", &calls[0].body))
+    );
+    assert_eq!(m["hook"]["event"], "record.updated", "{m}");
+    assert_eq!(m["payload"]["recordId"], json!(id(&rec)), "{m}");
+    assert_eq!(
+        m["payload"]["values"],
+        json!({note.clone(): "seen Acme"}),
+        "the scenario's change: {m}"
+    );
+    assert_eq!(m["payload"]["prevValues"][&title], "Acme", "{m}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.calls().len(), 1, "one update, one notification");
+}
+
 /// A subscribed after-event is journaled with its record and forgotten once its run has
 /// recorded itself; writes no subscription watches are not journaled.
 #[tokio::test]

@@ -372,6 +372,47 @@ async fn before_request_denial_answers_the_receivers_message_and_writes_nothing(
     assert_eq!(last["payload"]["prevValues"][&sum], 1);
 }
 
+/// `record.before.deleted`: the receiver sees the record's last state and can keep it.
+#[tokio::test]
+async fn before_delete_request_shows_the_last_state_and_a_denial_keeps_the_record() {
+    let t = TestApp::start().await;
+    let rx = Receiver::start(Answer::status(409, r#"{"message": "Есть открытые счета"}"#)).await;
+    let (cat, name, sum) = orders(&t).await;
+    let rid = id(&t
+        .record(&cat, json!({name.clone(): "Keep me", sum.clone(): 7}))
+        .await);
+    let hook = subscribe(&t, &cat, &["record.before.deleted"], &rx.url, json!({})).await;
+    let path = format!("/api/v1/catalogs/{cat}/records/{rid}");
+    let r = t.delete(&path).await;
+    r.expect_error(400, "rejected_by_webhook", None);
+    assert_eq!(r.json["message"], "Есть открытые счета");
+    assert_eq!(
+        t.get(&path).await.expect(200)["values"][&name],
+        "Keep me",
+        "the denied delete left the record"
+    );
+    let calls = rx.calls();
+    assert_eq!(calls.len(), 1);
+    let m = calls[0].json();
+    assert_eq!(
+        calls[0].header("x-hook-signature"),
+        Some(signature("s3cret", &calls[0].body))
+    );
+    assert_eq!(m["hook"]["id"], hook.as_str());
+    assert_eq!(m["hook"]["event"], "record.before.deleted");
+    assert_eq!(m["payload"]["catalogId"], cat.as_str());
+    assert_eq!(m["payload"]["recordId"], rid.as_str());
+    for key in ["prevValues", "allValues"] {
+        assert_eq!(m["payload"][key][&name], "Keep me", "{key}: {m}");
+        assert_eq!(m["payload"][key][&sum], 7, "{key}: {m}");
+    }
+
+    rx.answer(Answer::ok());
+    t.delete(&path).await.expect(200);
+    assert_eq!(t.get(&path).await.status, 404, "an allowed delete deletes");
+    assert_eq!(rx.calls().len(), 2);
+}
+
 #[tokio::test]
 async fn unreachable_and_slow_receivers_deny_requests() {
     let t = TestApp::start().await;
