@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use kartoteka_model::time::{format_ms, now_ms};
 use kartoteka_store::outbox::{self, Attempt, Delivery, Next};
-use kartoteka_store::DbValue;
+use kartoteka_store::{Conn, DbValue};
 use rand::Rng;
 
 use super::requests::{call, success};
@@ -140,36 +140,32 @@ struct Done {
 }
 
 /// Sends the due deliveries of one hook, in order, until none is left or one must wait.
+/// Each look at the queue is one write: it records the sends of the look before and takes
+/// the next batch, numbered ([`take`]).
 async fn work(app: &Arc<App>, client: &dyn WebhookClient, hook: i64) -> Result<()> {
+    let mut done: Vec<Done> = Vec::new();
+    // The subscription the unrecorded sends in `done` went to.
+    let mut sent_to: Option<Arc<Subscription>> = None;
     loop {
-        let batch = app
-            .store
-            .read(move |c| outbox::pending_of(c, hook, BATCH))
-            .await?;
+        let subs = app.subscriptions().await?;
+        let Some(sub) = subs.iter().find(|s| s.db_id == hook).cloned() else {
+            if let Some(prev) = &sent_to {
+                record(app, &mut done, prev, None).await?;
+            }
+            give_up(app, hook).await?;
+            return Ok(());
+        };
+        let Some(batch) = take(app, &sub, &mut done).await? else {
+            give_up(app, hook).await?;
+            return Ok(());
+        };
         if batch.is_empty() {
             return Ok(());
         }
-        let subs = app.subscriptions().await?;
-        let gone = || async {
-            let now = now_ms();
-            app.store
-                .write(move |c| outbox::drop_pending_of(c, hook, now))
-                .await
-        };
-        let Some(sub) = subs.iter().find(|s| s.db_id == hook).cloned() else {
-            gone().await?;
-            return Ok(());
-        };
-        let Some(batch) = number(app, &sub, batch).await? else {
-            gone().await?;
-            return Ok(());
-        };
-        let mut done: Vec<Done> = Vec::new();
-        let mut stop = false;
         for d in batch {
             if d.next_at > now_ms() {
-                stop = true;
-                break;
+                record(app, &mut done, &sub, None).await?;
+                return Ok(());
             }
             let Some(seq) = d.seq else { continue };
             let body = message(
@@ -216,51 +212,61 @@ async fn work(app: &Arc<App>, client: &dyn WebhookClient, hook: i64) -> Result<(
             record(app, &mut done, &sub, failing).await?;
             if retry {
                 // Later deliveries wait for this one: order per hook is kept.
-                stop = true;
-                break;
+                return Ok(());
             }
         }
-        record(app, &mut done, &sub, None).await?;
-        if stop {
-            return Ok(());
-        }
+        sent_to = Some(sub);
     }
 }
 
-/// Gives the deliveries that have none their `sequenceId`: one step of the hook's counter
-/// for the whole batch, in one write. `None` when the hook record is gone.
-async fn number(
+/// Gives up the queue of a hook whose record is gone.
+async fn give_up(app: &Arc<App>, hook: i64) -> Result<()> {
+    let now = now_ms();
+    app.store
+        .write(move |c| outbox::drop_pending_of(c, hook, now))
+        .await?;
+    Ok(())
+}
+
+/// In one write: records the finished tries in `done`, then takes the hook's next pending
+/// deliveries and gives those that have none their `sequenceId` (one step of the hook's
+/// counter for the whole batch). `None` when the hook record is gone (the tries are
+/// recorded all the same).
+async fn take(
     app: &Arc<App>,
     sub: &Arc<Subscription>,
-    mut batch: Vec<Delivery>,
+    done: &mut Vec<Done>,
 ) -> Result<Option<Vec<Delivery>>> {
-    let fresh: Vec<usize> = (0..batch.len())
-        .filter(|&i| batch[i].seq.is_none())
-        .collect();
-    if fresh.is_empty() {
-        return Ok(Some(batch));
-    }
     let column = seq_column(app.schema().catalog(WEBHOOKS_CATALOG_ID)?)?;
-    let ids: Vec<i64> = fresh.iter().map(|&i| batch[i].id).collect();
+    let finished = Finished::new(app, done, sub, None)?;
+    let marks = finished.marks();
     let hook = sub.db_id;
-    let first = app
+    let taken = app
         .store
-        .write(move |c| -> Result<Option<i64>> {
+        .write(move |c| -> Result<Option<Vec<Delivery>>> {
+            finished.write(c)?;
+            let mut batch = outbox::pending_of(c, hook, BATCH)?;
+            let fresh: Vec<usize> = (0..batch.len())
+                .filter(|&i| batch[i].seq.is_none())
+                .collect();
+            if fresh.is_empty() {
+                return Ok(Some(batch));
+            }
+            let ids: Vec<i64> = fresh.iter().map(|&i| batch[i].id).collect();
             let k = ids.len() as i64;
             let Some(last) = outbox::increment(c, WEBHOOKS_CATALOG, &column, hook, k)? else {
                 return Ok(None);
             };
-            outbox::number(c, &ids, last - k + 1)?;
-            Ok(Some(last - k + 1))
+            let first = last - k + 1;
+            outbox::number(c, &ids, first)?;
+            for (n, &i) in fresh.iter().enumerate() {
+                batch[i].seq = Some(first + n as i64);
+            }
+            Ok(Some(batch))
         })
         .await?;
-    let Some(first) = first else {
-        return Ok(None);
-    };
-    for (n, &i) in fresh.iter().enumerate() {
-        batch[i].seq = Some(first + n as i64);
-    }
-    Ok(Some(batch))
+    marks.announce(app, sub);
+    Ok(taken)
 }
 
 /// When to try again, or `Failed` once the schedule is used up.
@@ -295,41 +301,91 @@ async fn record(
     if done.is_empty() {
         return Ok(());
     }
-    let batch = std::mem::take(done);
-    let healthy =
-        sub.failing_since.is_some() && batch.iter().any(|d| matches!(d.next, Next::Delivered));
-    let column = app
-        .schema()
-        .catalog(super::WEBHOOKS_CATALOG_ID)?
-        .field("$failingSince")
-        .map(|f| f.column.clone());
-    let hook = sub.db_id;
-    app.store
-        .write(move |c| -> Result<()> {
-            let delivered: Vec<(i64, Attempt)> = batch
-                .iter()
-                .filter(|d| d.next == Next::Delivered)
-                .map(|d| (d.id, d.attempt.clone()))
-                .collect();
-            outbox::record_delivered(c, &delivered)?;
-            for d in batch.iter().filter(|d| d.next != Next::Delivered) {
-                outbox::record(c, d.id, &d.attempt, &d.next)?;
-            }
-            if let Some(col) = &column {
-                if healthy {
-                    outbox::set_silently(c, WEBHOOKS_CATALOG, col, hook, DbValue::Null)?;
-                } else if let Some(t) = failing_since {
-                    outbox::set_silently(c, WEBHOOKS_CATALOG, col, hook, format_ms(t).into())?;
-                }
-            }
-            Ok(())
-        })
-        .await?;
-    if healthy || failing_since.is_some() {
-        if failing_since.is_some() {
-            tracing::warn!(hook, url = %sub.url, "webhook receiver keeps failing: hook marked");
-        }
-        app.hooks.invalidate();
-    }
+    let finished = Finished::new(app, done, sub, failing_since)?;
+    let marks = finished.marks();
+    app.store.write(move |c| finished.write(c)).await?;
+    marks.announce(app, sub);
     Ok(())
+}
+
+/// Finished tries taken out of a worker's list, to be written in some transaction.
+struct Finished {
+    batch: Vec<Done>,
+    hook: i64,
+    /// The `$failingSince` column of `$webhooks`.
+    column: Option<String>,
+    marks: Marks,
+}
+
+/// What recording some tries did to the hook's `$failingSince`.
+#[derive(Clone, Copy)]
+struct Marks {
+    /// A success cleared the mark.
+    healthy: bool,
+    /// The hook was marked failing since then.
+    failing_since: Option<i64>,
+}
+
+impl Finished {
+    fn new(
+        app: &App,
+        done: &mut Vec<Done>,
+        sub: &Subscription,
+        failing_since: Option<i64>,
+    ) -> Result<Finished> {
+        let batch = std::mem::take(done);
+        let healthy =
+            sub.failing_since.is_some() && batch.iter().any(|d| matches!(d.next, Next::Delivered));
+        let column = app
+            .schema()
+            .catalog(super::WEBHOOKS_CATALOG_ID)?
+            .field("$failingSince")
+            .map(|f| f.column.clone());
+        Ok(Finished {
+            batch,
+            hook: sub.db_id,
+            column,
+            marks: Marks {
+                healthy,
+                failing_since,
+            },
+        })
+    }
+
+    fn marks(&self) -> Marks {
+        self.marks
+    }
+
+    fn write(&self, c: &mut dyn Conn) -> Result<()> {
+        let delivered: Vec<(i64, Attempt)> = self
+            .batch
+            .iter()
+            .filter(|d| d.next == Next::Delivered)
+            .map(|d| (d.id, d.attempt.clone()))
+            .collect();
+        outbox::record_delivered(c, &delivered)?;
+        for d in self.batch.iter().filter(|d| d.next != Next::Delivered) {
+            outbox::record(c, d.id, &d.attempt, &d.next)?;
+        }
+        if let Some(col) = &self.column {
+            if self.marks.healthy {
+                outbox::set_silently(c, WEBHOOKS_CATALOG, col, self.hook, DbValue::Null)?;
+            } else if let Some(t) = self.marks.failing_since {
+                outbox::set_silently(c, WEBHOOKS_CATALOG, col, self.hook, format_ms(t).into())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Marks {
+    /// After the commit: a changed mark changes the subscriptions.
+    fn announce(self, app: &App, sub: &Subscription) {
+        if self.failing_since.is_some() {
+            tracing::warn!(hook = sub.db_id, url = %sub.url, "webhook receiver keeps failing: hook marked");
+        }
+        if self.healthy || self.failing_since.is_some() {
+            app.hooks.invalidate();
+        }
+    }
 }
