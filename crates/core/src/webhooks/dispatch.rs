@@ -239,7 +239,7 @@ async fn take(
 ) -> Result<Option<Vec<Delivery>>> {
     let column = seq_column(app.schema().catalog(WEBHOOKS_CATALOG_ID)?)?;
     let finished = Finished::new(app, done, sub, None)?;
-    let marks = finished.marks();
+    let marks = finished.marks;
     let hook = sub.db_id;
     let taken = app
         .store
@@ -302,7 +302,7 @@ async fn record(
         return Ok(());
     }
     let finished = Finished::new(app, done, sub, failing_since)?;
-    let marks = finished.marks();
+    let marks = finished.marks;
     app.store.write(move |c| finished.write(c)).await?;
     marks.announce(app, sub);
     Ok(())
@@ -350,10 +350,6 @@ impl Finished {
                 failing_since,
             },
         })
-    }
-
-    fn marks(&self) -> Marks {
-        self.marks
     }
 
     fn write(&self, c: &mut dyn Conn) -> Result<()> {
