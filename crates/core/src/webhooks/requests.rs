@@ -31,7 +31,6 @@ pub(crate) struct CallResult {
     pub sub: Arc<Subscription>,
     pub seq: i64,
     pub payload: Arc<str>,
-    pub body: Arc<str>,
     /// The event time the message carries.
     pub at: i64,
     pub attempt: Attempt,
@@ -202,34 +201,45 @@ impl App {
             .collect())
     }
 
-    /// Asks the `record.before.*` hooks; the first failure denies the write (spec 02 §4.6).
-    pub(crate) async fn ask_before(&self, ask: Ask<'_>, actor: &Actor) -> Result<()> {
-        let subs = self.targets(&ask, actor).await?;
-        if subs.is_empty() {
-            return Ok(());
-        }
+    /// Takes the hooks' next `sequenceId`s and sends their calls at once, each on a task of
+    /// its own.
+    async fn send_all(
+        &self,
+        subs: Vec<Arc<Subscription>>,
+        ask: &Ask<'_>,
+        actor: &Actor,
+    ) -> Result<JoinSet<CallResult>> {
         let client = self
             .hooks
             .client()
             .ok_or_else(|| Error::internal("webhook delivery is not configured"))?;
-        let calls = self.prepare(subs, &ask, actor).await?;
+        let calls = self.prepare(subs, ask, actor).await?;
         let timeout = self.hooks.config.timeout;
         let mut set = JoinSet::new();
         for (sub, seq, payload, body, at) in calls {
             let client = client.clone();
             set.spawn(async move {
-                let (attempt, reply) = call(&*client, &sub, seq, body.clone(), timeout).await;
+                let (attempt, reply) = call(&*client, &sub, seq, body, timeout).await;
                 CallResult {
                     sub,
                     seq,
                     payload,
-                    body,
                     at,
                     attempt,
                     reply,
                 }
             });
         }
+        Ok(set)
+    }
+
+    /// Asks the `record.before.*` hooks; the first failure denies the write (spec 02 §4.6).
+    pub(crate) async fn ask_before(&self, ask: Ask<'_>, actor: &Actor) -> Result<()> {
+        let subs = self.targets(&ask, actor).await?;
+        if subs.is_empty() {
+            return Ok(());
+        }
+        let mut set = self.send_all(subs, &ask, actor).await?;
         let mut done = Vec::new();
         let mut denial = None;
         while let Some(joined) = set.join_next().await {
@@ -247,7 +257,7 @@ impl App {
         }
         // First error wins: the others are not waited for (they are cancelled).
         set.abort_all();
-        self.after_calls(done, &ask, "request").await;
+        self.after_calls(done, &ask, "request", actor).await;
         match denial {
             Some(e) => Err(e),
             None => Ok(()),
@@ -265,28 +275,7 @@ impl App {
         if subs.is_empty() {
             return Ok((Vec::new(), Map::new()));
         }
-        let client = self
-            .hooks
-            .client()
-            .ok_or_else(|| Error::internal("webhook delivery is not configured"))?;
-        let calls = self.prepare(subs, &ask, actor).await?;
-        let timeout = self.hooks.config.timeout;
-        let mut set = JoinSet::new();
-        for (sub, seq, payload, body, at) in calls {
-            let client = client.clone();
-            set.spawn(async move {
-                let (attempt, reply) = call(&*client, &sub, seq, body.clone(), timeout).await;
-                CallResult {
-                    sub,
-                    seq,
-                    payload,
-                    body,
-                    at,
-                    attempt,
-                    reply,
-                }
-            });
-        }
+        let mut set = self.send_all(subs, &ask, actor).await?;
         let mut done = Vec::new();
         while let Some(joined) = set.join_next().await {
             if let Ok(r) = joined {
@@ -313,12 +302,18 @@ impl App {
                 }
             }
         }
-        self.after_calls(done, &ask, "action").await;
+        self.after_calls(done, &ask, "action", actor).await;
         Ok((messages, values))
     }
 
     /// Logs calls made at once (in the background) and drops hooks that answered 410.
-    async fn after_calls(&self, done: Vec<CallResult>, ask: &Ask<'_>, kind: &'static str) {
+    async fn after_calls(
+        &self,
+        done: Vec<CallResult>,
+        ask: &Ask<'_>,
+        kind: &'static str,
+        actor: &Actor,
+    ) {
         if done.is_empty() {
             return;
         }
@@ -328,7 +323,7 @@ impl App {
             .map(|r| r.sub.db_id)
             .collect();
         let (event, catalog, record) = (ask.event.code(), ask.catalog.db_id, ask.record_db_id);
-        let user = done.first().and_then(|r| user_of(&r.body));
+        let user = super::user_id(actor);
         let store = self.store.clone();
         let log = async move {
             let r = store
@@ -367,15 +362,6 @@ impl App {
             }
         }
     }
-}
-
-/// The `user.id` of a message.
-fn user_of(body: &str) -> Option<String> {
-    serde_json::from_str::<Value>(body)
-        .ok()?
-        .pointer("/user/id")?
-        .as_str()
-        .map(str::to_string)
 }
 
 /// The error a denying reply becomes: 400 with the receiver's message (spec 02 §4.6).
