@@ -81,11 +81,13 @@ pub fn runs(conn: &mut dyn Conn) -> Result<Vec<ProcessRun>, StoreError> {
 
 /// The run of one process record, if it is still in progress.
 pub fn run(conn: &mut dyn Conn, process: &str) -> Result<Option<ProcessRun>, StoreError> {
-    let rows = conn.query(
+    conn.query_opt(
         &format!("SELECT {RUN_COLUMNS} WHERE process = ?"),
         &[process.into()],
-    )?;
-    rows.first().map(read_run).transpose()
+    )?
+    .as_ref()
+    .map(read_run)
+    .transpose()
 }
 
 /// Journals an after-event (JSON) in the transaction of its change; answers its id.
